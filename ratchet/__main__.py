@@ -1,0 +1,5 @@
+"""Allow ``python -m ratchet``."""
+
+from ratchet.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,408 @@
+"""``coverage-baseline.toml``: the committed record that only moves up.
+
+Read with the standard library's TOML parser; written by :func:`dumps`, a
+small emitter for this one schema, because it must be byte-stable (same
+numbers, same bytes) and fast for tens of thousands of files.
+
+Layout, chosen so that plain git merges raises of different files cleanly:
+one table per file, sorted by path, separated by blank lines, each number on
+a line of its own.  Overall totals are not stored but summed on reading;
+stored totals would change in every update and make any two parallel raises
+conflict.  The overall *start* and *target* are stored: they do not move.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import sys
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from ratchet.errors import RatchetError
+from ratchet.numbers import ZERO, Numbers, format_percent_value, parse_percent
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib
+
+FORMAT = 1
+
+
+@dataclass(frozen=True)
+class Lowering:
+    """A deliberate lowering made with ``ratchet update --allow-lower``."""
+
+    previous: Numbers
+    reason: str
+    date: str
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One file's record; tiered files also keep their target and start."""
+
+    numbers: Numbers
+    tier: str | None = None
+    target: Fraction | None = None
+    start: Numbers | None = None
+    lowered: Lowering | None = None
+
+
+@dataclass(frozen=True)
+class Baseline:
+    coverage_version: str
+    branch: bool
+    files: Mapping[str, Entry] = field(default_factory=dict)
+    overall_target: Fraction | None = None
+    overall_start: Numbers | None = None
+
+    @property
+    def totals(self) -> Numbers:
+        total = ZERO
+        for entry in self.files.values():
+            total = total + entry.numbers
+        return total
+
+
+# -- paths ------------------------------------------------------------------
+
+
+def check_repo_path(path: str) -> str | None:
+    """Why ``path`` is not a clean repository-relative path, or None if it is."""
+    if not path:
+        return "empty path"
+    if "\\" in path:
+        return "uses '\\' (paths use '/')"
+    if path.startswith("/") or re.match(r"^[A-Za-z]:", path):
+        return "is absolute (paths are relative to the repository root)"
+    parts = PurePosixPath(path).parts
+    if any(part == ".." for part in path.split("/")):
+        return "has a '..' segment (it would point outside the repository)"
+    if "/".join(parts) != path or any(part in ("", ".") for part in path.split("/")):
+        return "is not in normal form (no '.', empty or trailing segments)"
+    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in path):
+        return "has a control character"
+    return None
+
+
+# -- reading ------------------------------------------------------------------
+
+
+class _Invalid(Exception):
+    def __init__(self, where: str, problem: str, path: str | None = None) -> None:
+        super().__init__(problem)
+        self.where = where
+        self.problem = problem
+        self.path = path
+
+
+def loads(text: str, source: str = "coverage-baseline.toml") -> Baseline:
+    """Parse and validate a baseline; bad input raises :class:`RatchetError`."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise RatchetError(
+            f"{source}: not valid TOML: {e}",
+            hint="fix the file, or restore it with `git checkout -- <file>`",
+        ) from None
+    try:
+        return _from_data(data)
+    except _Invalid as e:
+        line = _line_of(text, e.path) if e.path is not None else None
+        at = f":{line}" if line else ""
+        raise RatchetError(
+            f"{source}{at}: {e.where}: {e.problem}",
+            hint="fix the file, or restore it with `git checkout -- <file>`",
+        ) from None
+
+
+def load(path: Path, source: str | None = None) -> Baseline:
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise RatchetError(
+            f"no baseline at {source or path.name}",
+            hint="create it with `ratchet init` and commit it",
+        ) from None
+    return loads(_decode(raw, source or path.name), source or path.name)
+
+
+def _decode(raw: bytes, source: str) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise RatchetError(f"{source}: not UTF-8 text (byte {e.start})") from None
+
+
+def loads_bytes(raw: bytes, source: str) -> Baseline:
+    return loads(_decode(raw, source), source)
+
+
+def _line_of(text: str, path: str) -> int | None:
+    """The line of ``[files."path"]`` in ``text``, to point the user at it."""
+    header = "[files." + quote(path) + "]"
+    index = text.find(header)
+    return text.count("\n", 0, index) + 1 if index >= 0 else None
+
+
+def _from_data(data: dict[str, Any]) -> Baseline:
+    fmt = data.get("format")
+    if isinstance(fmt, bool) or not isinstance(fmt, int):
+        raise _Invalid("format", "missing or not an integer (expected format = 1)")
+    if fmt > FORMAT:
+        raise _Invalid(
+            "format",
+            f"format {fmt} is newer than this coverage-ratchet reads ({FORMAT}); "
+            "upgrade coverage-ratchet",
+        )
+    if fmt < 1:
+        raise _Invalid("format", f"unknown format {fmt}")
+    _no_extra(data, {"format", "measured-with", "overall", "files"}, "top level")
+
+    measured = _table(data, "measured-with", "measured-with")
+    _no_extra(measured, {"coverage", "branch"}, "measured-with")
+    version = measured.get("coverage")
+    if not isinstance(version, str):
+        raise _Invalid("measured-with.coverage", "missing or not a string")
+    branch = measured.get("branch")
+    if not isinstance(branch, bool):
+        raise _Invalid("measured-with.branch", "missing or not true/false")
+
+    overall = _table(data, "overall", "overall", required=False)
+    _no_extra(overall, {"target", "start"}, "overall")
+    target = _percent(overall, "target", "overall.target")
+    start = None
+    if "start" in overall:
+        start = _numbers_table(overall["start"], "overall.start", branch)
+
+    files: dict[str, Entry] = {}
+    for path, raw in _table(data, "files", "files", required=False).items():
+        problem = check_repo_path(path)
+        if problem is not None:
+            raise _Invalid(f"files.{quote(path)}", f"path {problem}", path)
+        if not isinstance(raw, dict):
+            raise _Invalid(f"files.{quote(path)}", "must be a table", path)
+        files[path] = _entry(raw, path, branch)
+    return Baseline(version, branch, files, target, start)
+
+
+_NUMBER_KEYS = {"statements", "covered", "branches", "covered_branches"}
+
+
+def _entry(raw: dict[str, Any], path: str, branch: bool) -> Entry:
+    where = f"files.{quote(path)}"
+    try:
+        _no_extra(raw, _NUMBER_KEYS | {"tier", "target", "start", "lowered"}, where)
+        numbers = _numbers_table(raw, where, branch)
+        tiered = [key for key in ("tier", "target", "start") if key in raw]
+        if tiered and len(tiered) != 3:
+            raise _Invalid(where, "a tiered file needs tier, target and start together")
+        tier = raw.get("tier")
+        if tier is not None and (not isinstance(tier, str) or not tier.strip()):
+            raise _Invalid(f"{where}.tier", "must be a non-empty string")
+        target = _percent(raw, "target", f"{where}.target")
+        start = _numbers_table(raw["start"], f"{where}.start", branch) if tiered else None
+        lowered = None
+        if "lowered" in raw:
+            lowered = _lowering(raw["lowered"], f"{where}.lowered", branch)
+    except _Invalid as e:
+        raise _Invalid(e.where, e.problem, path) from None
+    return Entry(numbers, tier, target, start, lowered)
+
+
+def _lowering(raw: object, where: str, branch: bool) -> Lowering:
+    if not isinstance(raw, dict):
+        raise _Invalid(where, "must be a table")
+    _no_extra(raw, _NUMBER_KEYS | {"reason", "date"}, where)
+    reason, date = raw.get("reason"), raw.get("date")
+    if not isinstance(reason, str) or not reason.strip():
+        raise _Invalid(f"{where}.reason", "missing or empty")
+    if not isinstance(date, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", date):
+        raise _Invalid(f"{where}.date", "missing or not a YYYY-MM-DD string")
+    return Lowering(_numbers_table(raw, where, branch), reason, date)
+
+
+def _numbers_table(raw: object, where: str, branch: bool) -> Numbers:
+    if not isinstance(raw, dict):
+        raise _Invalid(where, "must be a table")
+    statements = _count(raw, "statements", where)
+    covered = _count(raw, "covered", where)
+    if covered > statements:
+        raise _Invalid(f"{where}.covered", f"{covered} is more than statements ({statements})")
+    if not branch:
+        for key in ("branches", "covered_branches"):
+            if key in raw:
+                raise _Invalid(f"{where}.{key}", "present, but the baseline has branch = false")
+        return Numbers(statements, covered)
+    branches = _count(raw, "branches", where)
+    covered_branches = _count(raw, "covered_branches", where)
+    if covered_branches > branches:
+        raise _Invalid(
+            f"{where}.covered_branches",
+            f"{covered_branches} is more than branches ({branches})",
+        )
+    return Numbers(statements, covered, branches, covered_branches)
+
+
+def _count(raw: Mapping[str, Any], key: str, where: str) -> int:
+    value = raw.get(key)
+    if value is None:
+        raise _Invalid(f"{where}.{key}", "missing")
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _Invalid(f"{where}.{key}", f"must be a whole number, not {value!r}")
+    if value < 0:
+        raise _Invalid(f"{where}.{key}", f"must not be negative ({value})")
+    return value
+
+
+def _percent(raw: Mapping[str, Any], key: str, where: str) -> Fraction | None:
+    if key not in raw:
+        return None
+    try:
+        return parse_percent(raw[key], where)
+    except ValueError as e:
+        raise _Invalid(where, str(e)) from None
+
+
+def _table(
+    data: Mapping[str, Any], key: str, where: str, *, required: bool = True
+) -> dict[str, Any]:
+    value = data.get(key)
+    if value is None:
+        if required:
+            raise _Invalid(where, "missing table")
+        return {}
+    if not isinstance(value, dict):
+        raise _Invalid(where, "must be a table")
+    return value
+
+
+def _no_extra(raw: Mapping[str, Any], allowed: set[str], where: str) -> None:
+    extra = sorted(set(raw) - allowed)
+    if extra:
+        raise _Invalid(where, f"unknown key {extra[0]!r}")
+
+
+# -- writing ------------------------------------------------------------------
+
+_ESCAPES = {
+    '"': '\\"',
+    "\\": "\\\\",
+    "\b": "\\b",
+    "\t": "\\t",
+    "\n": "\\n",
+    "\f": "\\f",
+    "\r": "\\r",
+}
+
+
+def quote(text: str) -> str:
+    """A TOML basic string."""
+    out = []
+    for ch in text:
+        if ch in _ESCAPES:
+            out.append(_ESCAPES[ch])
+        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
+            out.append(f"\\u{ord(ch):04X}")
+        else:
+            out.append(ch)
+    return '"' + "".join(out) + '"'
+
+
+def _inline_numbers(n: Numbers, branch: bool) -> str:
+    parts = [f"statements = {n.statements}", f"covered = {n.covered}"]
+    if branch:
+        parts += [f"branches = {n.branches}", f"covered_branches = {n.covered_branches}"]
+    return ", ".join(parts)
+
+
+HEADER = (
+    "# Coverage baseline written by coverage-ratchet; it only moves up.\n"
+    "# `ratchet update` raises it, `ratchet check` refuses commits that lower it.\n"
+)
+
+
+def dumps(baseline: Baseline) -> str:
+    """The canonical text of ``baseline``: same numbers, same bytes."""
+    branch = baseline.branch
+    out = [HEADER, f"format = {FORMAT}\n\n"]
+    out.append("[measured-with]\n")
+    out.append(f"coverage = {quote(baseline.coverage_version)}\n")
+    out.append(f"branch = {'true' if branch else 'false'}\n")
+    if baseline.overall_target is not None or baseline.overall_start is not None:
+        out.append("\n[overall]\n")
+        if baseline.overall_target is not None:
+            out.append(f"target = {format_percent_value(baseline.overall_target)}\n")
+        if baseline.overall_start is not None:
+            out.append(f"start = {{ {_inline_numbers(baseline.overall_start, branch)} }}\n")
+    for path in sorted(baseline.files):
+        out.append(_dump_entry(path, baseline.files[path], branch))
+    return "".join(out)
+
+
+def _dump_entry(path: str, entry: Entry, branch: bool) -> str:
+    n = entry.numbers
+    lines = [f"\n[files.{quote(path)}]\n", f"statements = {n.statements}\n"]
+    if branch:
+        lines.append(f"covered = {n.covered}\n")
+        lines.append(f"branches = {n.branches}\n")
+        lines.append(f"covered_branches = {n.covered_branches}  # {n.display()}\n")
+    else:
+        lines.append(f"covered = {n.covered}  # {n.display()}\n")
+    if entry.tier is not None and entry.target is not None and entry.start is not None:
+        lines.append(f"tier = {quote(entry.tier)}\n")
+        lines.append(f"target = {format_percent_value(entry.target)}\n")
+        lines.append(f"start = {{ {_inline_numbers(entry.start, branch)} }}\n")
+    if entry.lowered is not None:
+        low = entry.lowered
+        lines.append(
+            f"lowered = {{ {_inline_numbers(low.previous, branch)}, "
+            f"reason = {quote(low.reason)}, date = {quote(low.date)} }}\n"
+        )
+    return "".join(lines)
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Replace ``path`` with ``text`` so that readers see old or new, never half.
+
+    The new content goes to a temporary file in the same folder, is flushed
+    to disk, and is renamed over the old one.  On any failure, including
+    Ctrl-C, the temporary file is removed and the old file is untouched.
+    """
+    data = text.encode("utf-8")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        try:
+            os.chmod(tmp, path.stat().st_mode & 0o7777)
+        except FileNotFoundError:
+            os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # pragma: no cover - platforms without directory fds
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # pragma: no cover
+        pass
+    finally:
+        os.close(fd)

@@ -1,0 +1,81 @@
+"""The ``ratchet`` command line: parse, then call one typed function per command."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from ratchet import __version__
+from ratchet.errors import error_handler
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ratchet",
+        description="Keep every coverage gain: per-file coverage may only go up.",
+    )
+    parser.add_argument("-V", "--version", action="version", version=f"ratchet {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def data_option(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--data",
+            nargs="+",
+            action="extend",
+            default=[],
+            metavar="FILE",
+            help="use these .coverage data files (combined like `coverage combine`) "
+            "or one `coverage json` report instead of running the tests",
+        )
+
+    p = sub.add_parser("init", help="measure and write the first baseline")
+    data_option(p)
+    p.add_argument("--force", action="store_true", help="overwrite an existing baseline")
+
+    p = sub.add_parser(
+        "check",
+        help="refuse if coverage went down (the pre-commit hook)",
+        description="Exit 0 passed, 1 blocked, 2 usage or input error, 3 the test run failed.",
+    )
+    p.add_argument("files", nargs="*", metavar="FILES", help="the changed files (default: staged)")
+    p.add_argument("--all", action="store_true", dest="all_files", help="judge every file (CI)")
+    data_option(p)
+    p.add_argument("--format", choices=("text", "json"), default="text", dest="fmt")
+
+    p = sub.add_parser("update", help="raise the baseline after improvements")
+    p.add_argument("--all", action="store_true", dest="all_files", help="consider every file")
+    data_option(p)
+    p.add_argument(
+        "--allow-lower",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="lower this file's entry on purpose (needs --reason; recorded in the baseline)",
+    )
+    p.add_argument("--reason", metavar="TEXT", help="why --allow-lower is right")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(sys.argv[1:] if argv is None else list(argv))
+    with error_handler() as code:
+        if args.command == "init":
+            from ratchet.commands.init import init
+
+            return init(data=args.data, force=args.force)
+        if args.command == "check":
+            from ratchet.commands.check import check
+
+            return check(files=args.files, all_files=args.all_files, data=args.data, fmt=args.fmt)
+        if args.command == "update":
+            from ratchet.commands.update import update
+
+            return update(
+                all_files=args.all_files,
+                data=args.data,
+                allow_lower=args.allow_lower,
+                reason=args.reason,
+            )
+        raise AssertionError(f"unhandled command {args.command}")  # pragma: no cover
+    return code[0]

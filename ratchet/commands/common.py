@@ -1,0 +1,47 @@
+"""Steps shared by the commands."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from ratchet.baseline import Baseline
+from ratchet.errors import RatchetError
+from ratchet.measure import Measurement
+
+
+def repo_relative(root: Path, paths: Sequence[str], cwd: Path) -> list[str]:
+    """``paths`` (relative to ``cwd`` or absolute) as repository paths with ``/``."""
+    real_root = os.path.realpath(root)
+    out = []
+    for raw in paths:
+        full = os.path.realpath(os.path.join(cwd, raw))
+        rel = os.path.relpath(full, real_root).replace(os.sep, "/")
+        if rel == ".." or rel.startswith("../"):
+            raise RatchetError(f"{raw}: path outside the repository {root}")
+        out.append(rel)
+    return out
+
+
+def ensure_same_mode(baseline: Baseline, measurement: Measurement, source: str) -> None:
+    """Refuse to compare numbers measured with and without branch coverage."""
+    if baseline.branch != measurement.branch:
+
+        def mode(branch: bool) -> str:
+            return "branch" if branch else "statement"
+
+        raise RatchetError(
+            f"{source} was measured in {mode(baseline.branch)} mode, this run in "
+            f"{mode(measurement.branch)} mode: the numbers cannot be compared",
+            hint="restore the coverage setting, or start over with `ratchet init --force`",
+        )
+
+
+def version_note(baseline: Baseline, measurement: Measurement) -> str | None:
+    if baseline.coverage_version != measurement.coverage_version:
+        return (
+            f"the baseline was measured with coverage.py {baseline.coverage_version}, this run "
+            f"with {measurement.coverage_version}; a change in coverage.py can move numbers"
+        )
+    return None

@@ -1,0 +1,72 @@
+"""``ratchet init``: measure once and write the first baseline."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from ratchet import git
+from ratchet.baseline import Baseline, Entry, dumps, write_atomic
+from ratchet.config import Config, load_config
+from ratchet.errors import PASSED, RatchetError
+from ratchet.measure import FileResult, Measurement, measure
+from ratchet.numbers import ZERO, Numbers
+from ratchet.tiers import TierRule, assign_tier
+
+
+def new_entry(numbers: Numbers, tiers: Sequence[TierRule]) -> Entry:
+    """An entry for a file measured for the first time, in its tier if any."""
+    rule = assign_tier(numbers, tiers)
+    if rule is None:
+        return Entry(numbers)
+    return Entry(numbers, tier=rule.name, target=rule.target, start=numbers)
+
+
+def build_baseline(
+    files: Mapping[str, FileResult], coverage_version: str, branch: bool, config: Config
+) -> Baseline:
+    entries = {path: new_entry(r.numbers, config.tiers) for path, r in files.items()}
+    total = ZERO
+    for entry in entries.values():
+        total = total + entry.numbers
+    return Baseline(coverage_version, branch, entries, config.overall_target, total)
+
+
+def record_missing(root: Path, config: Config, measurement: Measurement) -> None:
+    from ratchet import lastrun
+
+    missing = {p: r.missing_lines for p, r in measurement.files.items()}
+    lastrun.record(root, missing, config.is_relevant, config.baseline)
+
+
+def init(*, data: Sequence[str] = (), force: bool = False, cwd: Path | None = None) -> int:
+    root = git.toplevel(cwd or Path.cwd())
+    config = load_config(root)
+    path = root / config.baseline
+    if path.exists() and not force:
+        raise RatchetError(
+            f"{config.baseline} already exists",
+            hint="raise it with `ratchet update`, or start over with `ratchet init --force`",
+        )
+    measurement = measure(root, config, data)
+    if not measurement.files:
+        raise RatchetError(
+            "coverage measured no files in the repository",
+            hint="check [tool.coverage.run] source/include and that the tests import the code",
+        )
+    baseline = build_baseline(
+        measurement.files, measurement.coverage_version, measurement.branch, config
+    )
+    write_atomic(path, dumps(baseline))
+    record_missing(root, config, measurement)
+    total = baseline.totals
+    print(
+        f"ratchet: wrote {config.baseline}: {len(baseline.files)} files, overall "
+        f"{total.display()} ({measurement.how})"
+    )
+    for rule in config.tiers:
+        members = [p for p, e in baseline.files.items() if e.tier == rule.name]
+        if members:
+            print(f"ratchet: {rule.name}: {len(members)} file(s), target {rule.target}%")
+    print(f"ratchet: next: git add {config.baseline} && git commit")
+    return PASSED

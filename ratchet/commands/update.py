@@ -1,0 +1,175 @@
+"""``ratchet update``: record gains.  Nothing is lowered without being asked."""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Container, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from ratchet import git
+from ratchet.baseline import Baseline, Entry, Lowering, dumps, load, write_atomic
+from ratchet.commands.common import ensure_same_mode, repo_relative, version_note
+from ratchet.commands.init import record_missing
+from ratchet.config import Config, load_config
+from ratchet.errors import PASSED, RatchetError
+from ratchet.measure import measure
+from ratchet.numbers import Numbers
+from ratchet.rules import Outcome, compare
+
+
+@dataclass
+class Changes:
+    raised: list[tuple[str, Numbers, Numbers]] = field(default_factory=list)
+    deletion_drops: list[tuple[str, Numbers, Numbers]] = field(default_factory=list)
+    added: list[tuple[str, Entry]] = field(default_factory=list)
+    dropped: list[str] = field(default_factory=list)
+    lowered: list[tuple[str, Numbers, Numbers]] = field(default_factory=list)
+    kept: list[tuple[str, Numbers, Numbers, Outcome]] = field(default_factory=list)
+    unmeasured: list[str] = field(default_factory=list)
+
+    @property
+    def any(self) -> bool:
+        return bool(
+            self.raised or self.deletion_drops or self.added or self.dropped or self.lowered
+        )
+
+
+def raise_baseline(
+    baseline: Baseline,
+    measured: Mapping[str, Numbers],
+    exists: Container[str],
+    config: Config,
+    *,
+    allow_lower: Mapping[str, str] | None = None,
+    today: str,
+) -> tuple[Baseline, Changes]:
+    """The baseline after recording ``measured``; pure.
+
+    Entries that are not worse (in the one order) take the new numbers; worse
+    ones are kept unless named in ``allow_lower`` (path -> reason), which
+    records the lowering with its reason and date.  New files are added;
+    entries of files that no longer exist are dropped.
+    """
+    allow_lower = allow_lower or {}
+    changes = Changes()
+    files: dict[str, Entry] = {}
+    for path, entry in baseline.files.items():
+        current = measured.get(path)
+        if current is None:
+            if path not in exists:
+                changes.dropped.append(path)
+            elif path in allow_lower:
+                # Not measured counts as not covered: record it at 0%.
+                zero = replace(entry.numbers, covered=0, covered_branches=0)
+                lowering = Lowering(entry.numbers, allow_lower[path], today)
+                files[path] = replace(entry, numbers=zero, lowered=lowering)
+                changes.lowered.append((path, entry.numbers, zero))
+            else:
+                files[path] = entry
+                changes.unmeasured.append(path)
+            continue
+        outcome = compare(entry.numbers, current, entry.target, config.policy)
+        if outcome is Outcome.SAME:
+            files[path] = entry
+        elif not outcome.blocking:
+            lowered = entry.lowered
+            if lowered is not None and current.percent >= lowered.previous.percent:
+                lowered = None  # Back where it was before the lowering.
+            files[path] = replace(entry, numbers=current, lowered=lowered)
+            kind = changes.deletion_drops if outcome is Outcome.DELETION_DROP else changes.raised
+            kind.append((path, entry.numbers, current))
+        elif path in allow_lower:
+            files[path] = replace(
+                entry,
+                numbers=current,
+                lowered=Lowering(entry.numbers, allow_lower[path], today),
+            )
+            changes.lowered.append((path, entry.numbers, current))
+        else:
+            files[path] = entry
+            changes.kept.append((path, entry.numbers, current, outcome))
+    for path in sorted(set(measured) - set(baseline.files)):
+        # A file joins a tier only when tiers are evaluated (init), not here.
+        files[path] = Entry(measured[path])
+        changes.added.append((path, files[path]))
+    target = baseline.overall_target
+    if config.overall_target is not None and (target is None or config.overall_target > target):
+        target = config.overall_target
+    return replace(baseline, files=files, overall_target=target), changes
+
+
+def update(
+    *,
+    all_files: bool = False,
+    data: Sequence[str] = (),
+    allow_lower: Sequence[str] = (),
+    reason: str | None = None,
+    cwd: Path | None = None,
+) -> int:
+    """Measure, raise the baseline, write it atomically; the exit code.
+
+    A full test run judges every file, so ``all_files`` changes nothing yet;
+    it is accepted for scripts that want to say so explicitly.
+    """
+    del all_files
+    here = cwd or Path.cwd()
+    root = git.toplevel(here)
+    config = load_config(root)
+    lower = repo_relative(root, allow_lower, here)
+    if lower and not (reason and reason.strip()):
+        raise RatchetError("--allow-lower needs --reason TEXT", hint="say why it may go down")
+    if reason and not lower:
+        raise RatchetError("--reason goes with --allow-lower PATH")
+    path = root / config.baseline
+    baseline = load(path, config.baseline)
+    unknown = [p for p in lower if p not in baseline.files]
+    if unknown:
+        raise RatchetError(f"--allow-lower {unknown[0]}: not in {config.baseline}")
+    measurement = measure(root, config, data)
+    ensure_same_mode(baseline, measurement, config.baseline)
+    note = version_note(baseline, measurement)
+    measured = {p: r.numbers for p, r in measurement.files.items()}
+    exists = {p for p in baseline.files if (root / p).exists()}
+    today = datetime.date.today().isoformat()
+    new, changes = raise_baseline(
+        baseline,
+        measured,
+        exists,
+        config,
+        allow_lower=dict.fromkeys(lower, (reason or "").strip()),
+        today=today,
+    )
+    new = replace(new, coverage_version=measurement.coverage_version)
+    print(f"ratchet: measured {len(measured)} files with {measurement.how}")
+    if note:
+        print(f"ratchet: note: {note}")
+    _report(changes)
+    record_missing(root, config, measurement)
+    text = dumps(new)
+    if path.read_bytes() == text.encode("utf-8"):
+        print(f"ratchet: {config.baseline} is up to date")
+        return PASSED
+    write_atomic(path, text)
+    print(f"ratchet: wrote {config.baseline}; commit it with your change")
+    return PASSED
+
+
+def _report(changes: Changes) -> None:
+    for path, old, new in changes.raised:
+        print(f"  raised   {path}: {old.display()} -> {new.display()}")
+    for path, old, new in changes.deletion_drops:
+        print(f"  recorded {path}: {old.display()} -> {new.display()} (covered code deleted)")
+    for path, old, new in changes.lowered:
+        print(f"  LOWERED  {path}: {old.display()} -> {new.display()} (--allow-lower)")
+    for path, entry in changes.added:
+        print(f"  added    {path}: {entry.numbers.display()}")
+    for path in changes.dropped:
+        print(f"  dropped  {path} (file no longer exists)")
+    for path, old, new, outcome in changes.kept:
+        print(
+            f"  kept     {path}: {old.display()}, now {new.display()} ({outcome.value}); "
+            "`ratchet check` refuses this, see --allow-lower"
+        )
+    for path in changes.unmeasured:
+        print(f"  kept     {path}: not measured by this run")

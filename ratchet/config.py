@@ -1,0 +1,180 @@
+"""``[tool.ratchet]`` in ``pyproject.toml``; every key has a default."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+from ratchet.errors import RatchetError
+from ratchet.numbers import parse_percent
+from ratchet.rules import Policy
+from ratchet.tiers import DEFAULT_TIERS, TierRule
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib
+
+# Files whose change can change coverage besides Python source: the coverage
+# and pytest configuration.  The baseline itself is added by Config.
+CONFIG_FILES = frozenset(
+    {"pyproject.toml", "setup.cfg", "tox.ini", ".coveragerc", "pytest.ini", "conftest.py"}
+)
+
+
+@dataclass(frozen=True)
+class Config:
+    baseline: str = "coverage-baseline.toml"
+    python: str | None = None
+    test_command: tuple[str, ...] = ("pytest",)
+    policy: Policy = field(default_factory=Policy)
+    overall_target: Fraction | None = None
+    watch: tuple[str, ...] = ()
+    tiers: tuple[TierRule, ...] = DEFAULT_TIERS
+
+    def is_relevant(self, path: str) -> bool:
+        """Can a change to ``path`` change coverage or the verdict?"""
+        name = path.rsplit("/", 1)[-1]
+        if path.endswith(".py") or name in CONFIG_FILES or path == self.baseline:
+            return True
+        if name.startswith(".coveragerc"):
+            return True
+        if self.watch:
+            from fnmatch import fnmatchcase
+
+            return any(fnmatchcase(path, pattern) for pattern in self.watch)
+        return False
+
+
+_KEYS = {
+    "baseline",
+    "python",
+    "test-command",
+    "new-file-minimum",
+    "allow-deletion-drops",
+    "overall-target",
+    "watch",
+    "tiers",
+}
+_TIER_KEYS = {"name", "target", "min-statements", "max-statements", "below-percent"}
+
+
+def load_config(root: Path) -> Config:
+    """Read ``[tool.ratchet]`` from ``root/pyproject.toml`` (defaults if absent)."""
+    path = root / "pyproject.toml"
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return Config()
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise RatchetError(f"pyproject.toml: not valid TOML: {e}") from None
+    section = data.get("tool", {}).get("ratchet", {})
+    try:
+        return _config(section)
+    except ValueError as e:
+        raise RatchetError(f"pyproject.toml: [tool.ratchet] {e}") from None
+
+
+def _config(section: Any) -> Config:
+    if not isinstance(section, dict):
+        raise ValueError("must be a table")
+    unknown = sorted(set(section) - _KEYS)
+    if unknown:
+        raise ValueError(f"unknown key {unknown[0]!r} (known: {', '.join(sorted(_KEYS))})")
+    baseline = _string(section, "baseline") or "coverage-baseline.toml"
+    from ratchet.baseline import check_repo_path
+
+    problem = check_repo_path(baseline)
+    if problem:
+        raise ValueError(f"baseline: the path {problem}")
+    python = _string(section, "python")
+    command = section.get("test-command", "pytest")
+    if isinstance(command, str):
+        test_command = tuple(shlex.split(command))
+    elif isinstance(command, list) and all(isinstance(part, str) for part in command):
+        test_command = tuple(command)
+    else:
+        raise ValueError("test-command must be a string or a list of strings")
+    if not test_command:
+        raise ValueError("test-command is empty")
+    allow = section.get("allow-deletion-drops", True)
+    if not isinstance(allow, bool):
+        raise ValueError("allow-deletion-drops must be true or false")
+    minimum = parse_percent(section.get("new-file-minimum", 0), "new-file-minimum")
+    target = None
+    if "overall-target" in section:
+        target = parse_percent(section["overall-target"], "overall-target")
+    watch = section.get("watch", [])
+    if not isinstance(watch, list) or not all(isinstance(p, str) for p in watch):
+        raise ValueError("watch must be a list of glob patterns")
+    tiers = DEFAULT_TIERS
+    if "tiers" in section:
+        tiers = _tiers(section["tiers"])
+    return Config(
+        baseline=baseline,
+        python=python,
+        test_command=test_command,
+        policy=Policy(allow_deletion_drops=allow, new_file_minimum=minimum),
+        overall_target=target,
+        watch=tuple(watch),
+        tiers=tiers,
+    )
+
+
+def _tiers(raw: Any) -> tuple[TierRule, ...]:
+    if not isinstance(raw, list):
+        raise ValueError("tiers must be an array of tables ([[tool.ratchet.tiers]])")
+    rules = []
+    for index, item in enumerate(raw, 1):
+        where = f"tiers[{index}]"
+        if not isinstance(item, dict):
+            raise ValueError(f"{where} must be a table")
+        unknown = sorted(set(item) - _TIER_KEYS)
+        if unknown:
+            raise ValueError(f"{where}: unknown key {unknown[0]!r}")
+        name = item.get("name")
+        if not isinstance(name, str) or not name.strip():
+            raise ValueError(f"{where}.name must be a non-empty string")
+        if "target" not in item:
+            raise ValueError(f"{where}.target is missing")
+        rules.append(
+            TierRule(
+                name=name,
+                target=parse_percent(item["target"], f"{where}.target"),
+                min_statements=_int(item, "min-statements", where) or 0,
+                max_statements=_int(item, "max-statements", where),
+                below_percent=(
+                    parse_percent(item["below-percent"], f"{where}.below-percent")
+                    if "below-percent" in item
+                    else None
+                ),
+            )
+        )
+    names = [rule.name for rule in rules]
+    if len(set(names)) != len(names):
+        raise ValueError("tiers: two tiers have the same name")
+    return tuple(rules)
+
+
+def _int(item: dict[str, Any], key: str, where: str) -> int | None:
+    value = item.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"{where}.{key} must be a whole number >= 0")
+    return value
+
+
+def _string(section: dict[str, Any], key: str) -> str | None:
+    value = section.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ValueError(f"{key} must be a string")
+    return value

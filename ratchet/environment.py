@@ -1,0 +1,144 @@
+"""The project's own Python environment, and a clean environment to run it in.
+
+The tests must run where the project's dependencies live, not in the hook's
+isolated virtualenv that pre-commit puts first on PATH.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from ratchet.errors import RatchetError
+
+_BIN = "Scripts" if os.name == "nt" else "bin"
+_EXE = "python.exe" if os.name == "nt" else "python"
+
+
+def _venv_python(venv: Path) -> Path | None:
+    candidate = venv / _BIN / _EXE
+    return candidate if candidate.exists() else None
+
+
+def _own_bin_dirs() -> set[str]:
+    """Folders of the environment ratchet itself runs in."""
+    dirs = {os.path.normcase(os.path.join(sys.prefix, _BIN))}
+    if os.environ.get("PRE_COMMIT") == "1" and os.environ.get("VIRTUAL_ENV"):
+        dirs.add(os.path.normcase(os.path.join(os.environ["VIRTUAL_ENV"], _BIN)))
+    return dirs
+
+
+def _without_own_env(search_path: str) -> str:
+    own = _own_bin_dirs()
+    parts = search_path.split(os.pathsep)
+    return os.pathsep.join(p for p in parts if os.path.normcase(p) not in own)
+
+
+def _in_own_env_only() -> bool:
+    """True when the active virtualenv is the hook's own (pre-commit's)."""
+    venv = os.environ.get("VIRTUAL_ENV")
+    if not venv:
+        return True
+    same = os.path.normcase(os.path.realpath(venv)) == os.path.normcase(
+        os.path.realpath(sys.prefix)
+    )
+    return same and os.environ.get("PRE_COMMIT") == "1"
+
+
+def find_python(root: Path, configured: str | None) -> tuple[Path, str]:
+    """The project's interpreter and how it was found.
+
+    In order: ``[tool.ratchet] python``; the repository's ``.venv`` or
+    ``venv``; the active virtualenv unless it is the hook's own; ``python``
+    on PATH with the hook's own environment removed from PATH.
+    """
+    if configured:
+        path = Path(configured).expanduser()
+        if not path.is_absolute():
+            path = root / path
+        if not path.exists():
+            raise RatchetError(
+                f"[tool.ratchet] python = {configured!r} does not exist",
+                hint="point it at the project's interpreter",
+            )
+        return path, "[tool.ratchet] python"
+    for name in (".venv", "venv"):
+        found = _venv_python(root / name)
+        if found:
+            return found, f"the repository's {name}"
+    venv = os.environ.get("VIRTUAL_ENV")
+    if venv and not _in_own_env_only():
+        found = _venv_python(Path(venv))
+        if found:
+            return found, "the active virtualenv"
+    search = _without_own_env(os.environ.get("PATH", ""))
+    for name in ("python", "python3"):
+        which = shutil.which(name, path=search)
+        if which:
+            return Path(which), f"{name} on PATH"
+    raise RatchetError(
+        "no Python interpreter found for the project",
+        hint="create a .venv in the repository or set [tool.ratchet] python",
+    )
+
+
+def clean_env(root: Path, python: Path, base: Mapping[str, str]) -> dict[str, str]:
+    """The environment the project's tests run in.
+
+    git's hook variables are removed, the hook's own virtualenv is taken off
+    PATH, and ``VIRTUAL_ENV`` names the project's environment (if it is one).
+    """
+    from ratchet.git import scrubbed_env
+
+    env = scrubbed_env(root, base)
+    env["PATH"] = _without_own_env(env.get("PATH", ""))
+    env.pop("PYTHONHOME", None)
+    env.pop("VIRTUAL_ENV", None)
+    venv = python.parent.parent
+    if (venv / "pyvenv.cfg").exists():
+        env["VIRTUAL_ENV"] = str(venv)
+        env["PATH"] = str(python.parent) + os.pathsep + env["PATH"]
+    return env
+
+
+@dataclass(frozen=True)
+class Probe:
+    coverage_version: str | None
+    missing_modules: tuple[str, ...]
+
+
+_PROBE = """
+import importlib.util, sys
+try:
+    import coverage
+    print(coverage.__version__)
+except ImportError:
+    print("")
+print(" ".join(m for m in sys.argv[1:] if importlib.util.find_spec(m) is None))
+"""
+
+
+def probe(python: Path, env: Mapping[str, str], root: Path, modules: list[str]) -> Probe:
+    """Which coverage.py the project has, and which of ``modules`` it lacks."""
+    try:
+        proc = subprocess.run(
+            [str(python), "-c", _PROBE, *modules],
+            env=dict(env),
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    except OSError as e:
+        raise RatchetError(f"cannot run the project's Python {python}: {e}") from None
+    if proc.returncode != 0:
+        raise RatchetError(
+            f"the project's Python {python} does not start: {proc.stderr.strip()[-300:]}"
+        )
+    lines = [*proc.stdout.splitlines(), "", ""]
+    return Probe(lines[0].strip() or None, tuple(lines[1].split()))

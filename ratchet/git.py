@@ -1,0 +1,208 @@
+"""The only module that talks to git.
+
+Two queries sit on the hook's fast path (where is the repository, what is
+staged) and run ``git`` directly: importing GitPython alone takes about as
+long as the whole budget for a commit with nothing relevant staged.  All
+other git access goes through GitPython's command interface, imported
+lazily.  Git failures become :class:`RatchetError` here, at the boundary.
+
+Hooks run with ``GIT_INDEX_FILE`` and friends set by git (``git commit -a``
+uses a temporary index); our own git calls keep them, so they read the index
+being committed.  Only the project's test run gets a scrubbed environment
+(:func:`scrubbed_env`).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from collections.abc import Callable, Mapping
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ratchet.errors import RatchetError
+
+if TYPE_CHECKING:
+    import git as gitpython
+
+# What git 2.39 prints for `git rev-parse --local-env-vars`; used only when
+# asking git fails.
+_LOCAL_ENV_VARS = (
+    *("GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_CONFIG", "GIT_CONFIG_PARAMETERS"),
+    *("GIT_CONFIG_COUNT", "GIT_OBJECT_DIRECTORY", "GIT_DIR", "GIT_WORK_TREE"),
+    *("GIT_IMPLICIT_WORK_TREE", "GIT_GRAFT_FILE", "GIT_INDEX_FILE", "GIT_NO_REPLACE_OBJECTS"),
+    *("GIT_REPLACE_REF_BASE", "GIT_PREFIX", "GIT_SHALLOW_FILE", "GIT_COMMON_DIR"),
+)
+
+
+def _run(args: list[str], cwd: Path | str) -> subprocess.CompletedProcess[bytes]:
+    try:
+        return subprocess.run(["git", *args], cwd=cwd, capture_output=True, check=False)
+    except FileNotFoundError:
+        raise RatchetError("git is not installed or not on PATH") from None
+
+
+def toplevel(cwd: Path | str = ".") -> Path:
+    """The root of the working tree containing ``cwd``."""
+    proc = _run(["rev-parse", "--show-toplevel"], cwd)
+    if proc.returncode != 0:
+        raise RatchetError(
+            "not a git repository (or git could not read it)",
+            hint="run ratchet inside a git working tree",
+        )
+    return Path(os.fsdecode(proc.stdout.rstrip(b"\n")))
+
+
+def staged_paths(root: Path) -> list[str]:
+    """Paths the index changes against HEAD, deletions included.
+
+    Renames are listed as their old and new paths (``--no-renames``): both
+    matter to the verdict.  On an unborn branch everything staged is new.
+    """
+    proc = _run(["diff", "--cached", "--name-only", "--no-renames", "-z"], root)
+    if proc.returncode != 0:
+        raise RatchetError(f"git diff --cached failed: {_first_line(proc.stderr)}")
+    return [os.fsdecode(p) for p in proc.stdout.split(b"\0") if p]
+
+
+def _first_line(stderr: bytes) -> str:
+    text = stderr.decode("utf-8", "replace").strip()
+    return text.splitlines()[0] if text else "no message"
+
+
+@cache
+def _git(root: Path) -> gitpython.Git:
+    import git as gitpython
+
+    return gitpython.Git(root)
+
+
+def _execute(root: Path, args: list[str]) -> bytes:
+    out = _git(root).execute(["git", *args], stdout_as_string=False, strip_newline_in_stdout=False)
+    assert isinstance(out, bytes)
+    return out
+
+
+def _call(root: Path, *args: str) -> bytes:
+    import git as gitpython
+
+    try:
+        return _execute(root, list(args))
+    except gitpython.GitCommandError as e:
+        stderr = e.stderr if isinstance(e.stderr, str) else str(e.stderr)
+        message = stderr.strip().removeprefix("stderr:").strip(" '\n")
+        first = message.splitlines()[0] if message else str(e)
+        raise RatchetError(f"git {args[0]} failed: {first}") from None
+
+
+def read_blob(root: Path, spec: str) -> bytes | None:
+    """The content of ``spec`` (``HEAD:path``, ``:path``), or None if absent."""
+    import git as gitpython
+
+    try:
+        return _execute(root, ["cat-file", "blob", spec])
+    except gitpython.GitCommandError:
+        return None
+
+
+def has_head(root: Path) -> bool:
+    import git as gitpython
+
+    try:
+        _git(root).execute(["git", "rev-parse", "--verify", "--quiet", "HEAD"])
+    except gitpython.GitCommandError:
+        return False
+    return True
+
+
+def index_paths(root: Path) -> set[str]:
+    """Every path in the index (what the commit will contain)."""
+    out = _call(root, "ls-files", "-z", "--full-name")
+    return {os.fsdecode(p) for p in out.split(b"\0") if p}
+
+
+_HUNK = re.compile(rb"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@", re.MULTILINE)
+
+
+def local_env_vars(root: Path) -> list[str]:
+    try:
+        out = _call(root, "rev-parse", "--local-env-vars")
+    except RatchetError:
+        return list(_LOCAL_ENV_VARS)
+    return out.decode().split()
+
+
+def scrubbed_env(root: Path, env: Mapping[str, str]) -> dict[str, str]:
+    """``env`` without the variables git exports to hooks for its own repository.
+
+    Left in place, they make ``git init``/``git add`` in a test's temporary
+    folder act on the user's repository and index instead.
+    """
+    drop = set(local_env_vars(root)) | set(_LOCAL_ENV_VARS)
+    return {k: v for k, v in env.items() if k not in drop}
+
+
+def git_dir(root: Path) -> Path:
+    """This worktree's git directory (per-clone state lives there, untracked)."""
+    out = _call(root, "rev-parse", "--absolute-git-dir")
+    return Path(os.fsdecode(out.strip()))
+
+
+def content_key(root: Path, rev: str | None, relevant: Callable[[str], bool]) -> str | None:
+    """A digest of the blob ids of relevant files at ``rev`` (None: the index).
+
+    Two states with the same key have the same code, tests and configuration,
+    so a measurement of one holds for the other.  None when ``rev`` is absent.
+    """
+    import hashlib
+
+    if rev is None:
+        out = _call(root, "ls-files", "-s", "-z")
+    else:
+        import git as gitpython
+
+        try:
+            out = _execute(root, ["ls-tree", "-r", "-z", "--full-tree", rev])
+        except gitpython.GitCommandError:
+            return None
+    digest = hashlib.sha256()
+    for record in sorted(out.split(b"\0")):
+        if not record:
+            continue
+        meta, _, name = record.partition(b"\t")
+        path = os.fsdecode(name)
+        if relevant(path):
+            digest.update(meta.split()[-2 if rev is None else 2] + b" " + name + b"\0")
+    return digest.hexdigest()
+
+
+def worktree_matches_index(root: Path) -> bool:
+    """No tracked file differs between the working tree and the index."""
+    import git as gitpython
+
+    try:
+        _execute(root, ["diff", "--quiet", "--no-ext-diff"])
+    except gitpython.GitCommandError:
+        return False
+    return True
+
+
+Hunk = tuple[int, int, int, int]  # old start, old count, new start, new count
+
+
+def staged_hunks(root: Path, path: str) -> list[Hunk]:
+    """The ``-U0`` hunks of ``path`` between HEAD and the index."""
+    out = _call(root, "diff", "--cached", "--no-ext-diff", "--no-color", "-U0", "--", path)
+    hunks = []
+    for m in _HUNK.finditer(out):
+        hunks.append(
+            (
+                int(m.group(1)),
+                int(m.group(2)) if m.group(2) is not None else 1,
+                int(m.group(3)),
+                int(m.group(4)) if m.group(4) is not None else 1,
+            )
+        )
+    return hunks

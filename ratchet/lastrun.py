@@ -1,0 +1,97 @@
+"""The last measurement's uncovered lines, kept per clone to name new ones.
+
+The baseline keeps counts, not lines.  To say which statements a commit left
+newly uncovered we need the uncovered lines of HEAD's content; every
+measurement records its own under the git directory, keyed by a digest of
+the content it measured (:func:`ratchet.git.content_key`).  When that key
+matches HEAD's, old lines are mapped through the HEAD-to-index diff and
+compared; otherwise we say we cannot tell.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from ratchet import git
+from ratchet.baseline import write_atomic
+from ratchet.errors import RatchetError
+
+FORMAT = 1
+NAME = "ratchet/last-run.json"
+
+
+def _relevant(config_relevant: Callable[[str], bool], baseline: str) -> Callable[[str], bool]:
+    # The baseline file is excluded: committing it does not change coverage.
+    return lambda path: path != baseline and config_relevant(path)
+
+
+def record(
+    root: Path,
+    missing: Mapping[str, tuple[int, ...]],
+    relevant: Callable[[str], bool],
+    baseline: str,
+) -> None:
+    """Save ``missing`` for the index's content, if that is what was measured.
+
+    The record of HEAD's content is kept beside it: a refused commit must not
+    erase what the next attempt compares with.
+    """
+    try:
+        if not git.worktree_matches_index(root):
+            return  # The working tree was measured, and it is not the index.
+        is_relevant = _relevant(relevant, baseline)
+        key = git.content_key(root, None, is_relevant)
+        path = git.git_dir(root) / NAME
+        runs = _load(path)
+        head_key = git.content_key(root, "HEAD", is_relevant)
+        kept = {k: v for k, v in runs.items() if k == head_key and k != key}
+        kept[str(key)] = {p: list(v) for p, v in missing.items()}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        doc = {"format": FORMAT, "runs": kept}
+        write_atomic(path, json.dumps(doc, separators=(",", ":")))
+    except (RatchetError, OSError):
+        return  # A cache: failing to write it changes no verdict.
+
+
+def _load(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as f:
+            doc = json.load(f)
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        return {}
+    runs = doc.get("runs")
+    return runs if isinstance(runs, dict) else {}
+
+
+def missing_at_head(
+    root: Path, relevant: Callable[[str], bool], baseline: str
+) -> Mapping[str, list[int]] | None:
+    """HEAD's uncovered lines per file, when the last measurement was of HEAD."""
+    try:
+        runs = _load(git.git_dir(root) / NAME)
+        if not runs:
+            return None
+        missing = runs.get(str(git.content_key(root, "HEAD", _relevant(relevant, baseline))))
+    except RatchetError:
+        return None
+    return missing if isinstance(missing, dict) else None
+
+
+def newly_uncovered(
+    root: Path, path: str, current: tuple[int, ...], head_missing: Mapping[str, list[int]] | None
+) -> tuple[set[int], set[int] | None]:
+    """Uncovered lines the commit adds, and all newly uncovered lines (None: unknown)."""
+    hunks = git.staged_hunks(root, path)
+    from ratchet.lines import added_lines, map_old_lines
+
+    now = set(current)
+    added = now & added_lines(hunks)
+    if head_missing is None or path not in head_missing:
+        return added, None
+    before = map_old_lines(hunks, head_missing[path])
+    return added, now - before

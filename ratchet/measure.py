@@ -1,0 +1,312 @@
+"""Measure coverage with the project's own coverage.py, or read given data.
+
+Numbers always come from coverage.py's own JSON report, produced by the
+project's coverage.py under the project's configuration and plugins; we never
+re-implement its analysis.  A test run writes its data to a temporary folder,
+never to the user's ``.coverage``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ratchet.config import Config
+from ratchet.errors import RatchetError, TestRunFailed
+from ratchet.numbers import Numbers
+
+MIN_COVERAGE = (7, 0)
+TAIL_LINES = 40
+
+
+@dataclass(frozen=True)
+class FileResult:
+    numbers: Numbers
+    missing_lines: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """Per-file results keyed by repository-relative path with ``/``."""
+
+    files: Mapping[str, FileResult]
+    coverage_version: str
+    branch: bool
+    outside: tuple[str, ...] = ()  # Measured files outside the repository, ignored.
+    how: str = ""
+
+
+# -- reading coverage.py's JSON report ------------------------------------------
+
+
+def from_json_report(data: Any, root: Path, source: str) -> Measurement:
+    """A :class:`Measurement` from a parsed ``coverage json`` report."""
+    try:
+        meta = data["meta"]
+        version = str(meta["version"])
+        branch = bool(meta.get("branch_coverage", False))
+        files_data = data["files"]
+        if not isinstance(files_data, dict):
+            raise TypeError("files is not an object")
+    except (KeyError, TypeError) as e:
+        raise RatchetError(f"{source}: not a coverage.py JSON report ({e})") from None
+    files: dict[str, FileResult] = {}
+    outside: list[str] = []
+    real_root = os.path.realpath(root)
+    for key, entry in files_data.items():
+        path = _repo_path(key, root, real_root)
+        if path is None:
+            outside.append(key)
+            continue
+        try:
+            s = entry["summary"]
+            numbers = Numbers(
+                s["num_statements"],
+                s["covered_lines"],
+                s.get("num_branches", 0) if branch else 0,
+                s.get("covered_branches", 0) if branch else 0,
+            )
+            missing = tuple(entry.get("missing_lines", ()))
+        except (KeyError, TypeError) as e:
+            raise RatchetError(f"{source}: file {key!r} has no usable summary ({e})") from None
+        if not all(isinstance(v, int) and v >= 0 for v in _fields(numbers)):
+            raise RatchetError(f"{source}: file {key!r} has invalid counts")
+        files[path] = FileResult(numbers, missing)
+    return Measurement(files, version, branch, tuple(outside))
+
+
+def _fields(n: Numbers) -> tuple[int, int, int, int]:
+    return (n.statements, n.covered, n.branches, n.covered_branches)
+
+
+def _repo_path(key: str, root: Path, real_root: str) -> str | None:
+    """``key`` as a repository-relative ``/`` path, or None if outside."""
+    if os.path.isabs(key):
+        rel = os.path.relpath(os.path.realpath(key), real_root)
+    else:
+        rel = os.path.normpath(key)
+    rel = rel.replace(os.sep, "/")
+    if rel == ".." or rel.startswith("../") or os.path.isabs(rel):
+        return None
+    return rel
+
+
+def load_json_report(path: Path, root: Path) -> Measurement:
+    try:
+        with path.open("rb") as f:
+            data = json.load(f)
+    except FileNotFoundError:
+        raise RatchetError(f"{path}: no such file") from None
+    except (ValueError, UnicodeDecodeError) as e:
+        raise RatchetError(f"{path}: not valid JSON ({e})") from None
+    return from_json_report(data, root, str(path))
+
+
+# -- running the project's coverage.py --------------------------------------------
+
+
+def _is_json(path: Path) -> bool:
+    try:
+        with path.open("rb") as f:
+            head = f.read(64).lstrip()
+    except FileNotFoundError:
+        raise RatchetError(f"{path}: no such file", hint="check the --data paths") from None
+    except IsADirectoryError:
+        raise RatchetError(f"{path}: is a folder; name the data files") from None
+    return head.startswith(b"{")
+
+
+def coverage_args(command: Sequence[str]) -> tuple[list[str], str | None]:
+    """What follows ``coverage run`` for the test command, and its module.
+
+    ``pytest -x`` runs as ``-m pytest -x``; ``python -m unittest`` as
+    ``-m unittest``; a ``.py`` script as itself.
+    """
+    first, rest = command[0], list(command[1:])
+    if os.path.basename(first).startswith("python") and rest[:1] == ["-m"] and len(rest) > 1:
+        return ["-m", *rest[1:]], rest[1]
+    if first.endswith(".py"):
+        return [first, *rest], None
+    return ["-m", first, *rest], first
+
+
+class Runner:
+    """Runs the project's coverage.py in the project's environment."""
+
+    def __init__(self, root: Path, config: Config) -> None:
+        from ratchet.environment import clean_env, find_python
+
+        self.root = root
+        self.config = config
+        self.python, self.python_source = find_python(root, config.python)
+        self.env = clean_env(root, self.python, os.environ)
+
+    def require(self, modules: list[str]) -> str:
+        """Check the environment has coverage.py and ``modules``; its version."""
+        from ratchet.environment import probe
+
+        found = probe(self.python, self.env, self.root, modules)
+        where = f"{self.python} ({self.python_source})"
+        if found.coverage_version is None:
+            raise RatchetError(
+                f"coverage.py is not installed in the project's environment {where}",
+                hint="install it there: python -m pip install coverage",
+            )
+        version = tuple(int(p) for p in found.coverage_version.split(".")[:2] if p.isdigit())
+        if version < MIN_COVERAGE:
+            raise RatchetError(
+                f"coverage.py {found.coverage_version} in {where} is too old",
+                hint="ratchet needs coverage 7.0 or newer there",
+            )
+        if found.missing_modules:
+            names = ", ".join(found.missing_modules)
+            raise RatchetError(
+                f"the project's environment {where} lacks {names}",
+                hint=f"install it there: python -m pip install {names}",
+            )
+        return found.coverage_version
+
+    def _coverage(self, *args: str, log: Path, error: type[RatchetError]) -> None:
+        with log.open("ab") as out:
+            proc = subprocess.run(
+                [str(self.python), "-m", "coverage", *args],
+                cwd=self.root,
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                check=False,
+            )
+        if proc.returncode != 0:
+            raise error(
+                f"`coverage {args[0]}` failed (exit {proc.returncode})",
+                detail=_tail(log),
+                hint="see its output above",
+            )
+
+    def run_tests(self, workdir: Path) -> tuple[Path, float]:
+        """Run the test command under coverage; the data file and seconds taken."""
+        args, module = coverage_args(self.config.test_command)
+        if module == "pytest":
+            # Keep pytest's cache out of the user's working tree.
+            args += ["-p", "no:cacheprovider"]
+        self.require([module] if module else [])
+        data_file = workdir / ".coverage"
+        log = workdir / "test-output.log"
+        env = dict(self.env, COVERAGE_FILE=str(data_file))
+        started = time.perf_counter()
+        with log.open("wb") as out:
+            try:
+                proc = subprocess.run(
+                    [str(self.python), "-m", "coverage", "run", f"--data-file={data_file}", *args],
+                    cwd=self.root,
+                    env=env,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    check=False,
+                )
+            except OSError as e:
+                raise TestRunFailed(f"could not start the test run: {e}") from None
+        seconds = time.perf_counter() - started
+        command = " ".join(self.config.test_command)
+        if proc.returncode != 0:
+            how = (
+                f"killed by signal {-proc.returncode}"
+                if proc.returncode < 0
+                else f"exit {proc.returncode}"
+            )
+            raise TestRunFailed(
+                f"the test run `{command}` failed ({how}); nothing was measured",
+                detail=_tail(log),
+                hint="make the tests pass, then commit again",
+            )
+        parallel = [p for p in workdir.glob(".coverage.*") if p.is_file()]
+        if parallel:
+            extra = ["--append"] if data_file.exists() else []
+            self._coverage(
+                "combine",
+                "-q",
+                *extra,
+                f"--data-file={data_file}",
+                *map(str, parallel),
+                log=log,
+                error=TestRunFailed,
+            )
+        if not data_file.exists():
+            raise TestRunFailed(
+                f"the test run `{command}` wrote no coverage data",
+                detail=_tail(log),
+                hint="check that the test command runs Python code under coverage",
+            )
+        return data_file, seconds
+
+    def json_report(self, data_file: Path, workdir: Path, error: type[RatchetError]) -> Path:
+        report = workdir / "coverage.json"
+        self._coverage(
+            "json",
+            "-q",
+            f"--data-file={data_file}",
+            "-o",
+            str(report),
+            "--fail-under=0",
+            log=workdir / "report.log",
+            error=error,
+        )
+        return report
+
+    def combine(self, paths: Sequence[Path], workdir: Path) -> Path:
+        """Combine user data files (e.g. CI shards) without touching them."""
+        data_file = workdir / ".coverage"
+        self._coverage(
+            "combine",
+            "-q",
+            "--keep",
+            f"--data-file={data_file}",
+            *(str(p.resolve()) for p in paths),
+            log=workdir / "combine.log",
+            error=RatchetError,
+        )
+        return data_file
+
+
+def _tail(log: Path, lines: int = TAIL_LINES) -> str:
+    try:
+        text = log.read_text("utf-8", "replace")
+    except FileNotFoundError:
+        return ""
+    tail = text.rstrip("\n").splitlines()[-lines:]
+    return "\n".join(tail)
+
+
+def measure(root: Path, config: Config, data: Sequence[str] = ()) -> Measurement:
+    """Run the tests under coverage (or read ``data``) and return the numbers."""
+    paths = [Path(p) for p in data]
+    if paths and len(paths) == 1 and _is_json(paths[0]):
+        m = load_json_report(paths[0], root)
+        return Measurement(m.files, m.coverage_version, m.branch, m.outside, f"report {data[0]}")
+    if any(_is_json(p) for p in paths):
+        raise RatchetError("--data takes one coverage JSON report, or .coverage data files")
+    runner = Runner(root, config)
+    workdir = Path(tempfile.mkdtemp(prefix="ratchet-"))
+    try:
+        if paths:
+            runner.require([])
+            data_file = runner.combine(paths, workdir)
+            report = runner.json_report(data_file, workdir, RatchetError)
+            how = f"data {', '.join(data)}"
+        else:
+            data_file, seconds = runner.run_tests(workdir)
+            report = runner.json_report(data_file, workdir, TestRunFailed)
+            how = f"`{' '.join(config.test_command)}` ({seconds:.1f} s)"
+        m = load_json_report(report, root)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return Measurement(m.files, m.coverage_version, m.branch, m.outside, how)

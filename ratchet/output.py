@@ -1,0 +1,210 @@
+"""How ``check`` says what it found: text for people, JSON for tools."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from ratchet.numbers import Numbers, display_percent
+from ratchet.rules import Outcome
+
+if TYPE_CHECKING:
+    from ratchet.commands.check import FileVerdict, Judged
+    from ratchet.config import Config
+
+JSON_FORMAT = 1
+MAX_RANGES = 20
+
+
+def line_ranges(lines: Iterable[int], limit: int = MAX_RANGES) -> str:
+    """``[3, 5, 6, 7, 9]`` as ``"3, 5-7, 9"``; at most ``limit`` ranges."""
+    ranges: list[list[int]] = []
+    for n in sorted(set(lines)):
+        if ranges and n == ranges[-1][1] + 1:
+            ranges[-1][1] = n
+        else:
+            ranges.append([n, n])
+    parts = [f"{a}" if a == b else f"{a}-{b}" for a, b in ranges[:limit]]
+    if len(ranges) > limit:
+        parts.append(f"... ({len(ranges) - limit} more)")
+    return ", ".join(parts)
+
+
+def counts(n: Numbers, branch: bool) -> str:
+    text = f"{n.covered}/{n.statements} statements"
+    if branch:
+        text += f", {n.covered_branches}/{n.branches} branches"
+    return text
+
+
+_RULES = {
+    Outcome.DROPPED: "a file's coverage may not drop",
+    Outcome.GAP_GREW: (
+        "a tiered file may not move further from its target: new code in it must be "
+        "covered at least at the target rate"
+    ),
+    Outcome.BELOW_NEW_FILE_MINIMUM: "a new file must meet new-file-minimum",
+    Outcome.UNMEASURED: "a file in the baseline must still be measured",
+}
+
+
+def render_text(judged: Judged, config: Config) -> str:
+    out: list[str] = []
+    blocked = [v for v in judged.verdicts if v.outcome.blocking]
+    gains = [v for v in judged.verdicts if v.outcome is Outcome.GAIN]
+    new = [v for v in judged.verdicts if v.outcome is Outcome.NEW]
+    drops = [v for v in judged.verdicts if v.outcome is Outcome.DELETION_DROP]
+    deleted = [v for v in judged.verdicts if v.outcome is Outcome.DELETED]
+    measured = sum(1 for v in judged.verdicts if v.current is not None)
+    out.append(f"ratchet: full run, {measured} files measured with {judged.how}\n")
+    for note in judged.notes:
+        out.append(f"ratchet: note: {note}\n")
+    for v in blocked:
+        out.append(_refusal(v, config, judged.branch))
+    if judged.guard:
+        out.append(f"\n  {config.baseline} was edited in a way the guard refuses:\n")
+        for p in judged.guard:
+            out.append(f"    {p.path + ': ' if p.path else ''}{p.message}\n")
+        out.append(
+            "    next: restore it (`git checkout HEAD -- "
+            f"{config.baseline}`) and raise it with `ratchet update`\n"
+        )
+    if drops:
+        out.append(f"\n  accepted, only covered statements were deleted ({len(drops)}):\n")
+        for v in drops:
+            out.append(f"    {v.path}: {_move(v)}\n")
+    if gains:
+        out.append(f"\n  {len(gains)} file(s) gained coverage; record with `ratchet update`:\n")
+        for v in gains[:MAX_RANGES]:
+            out.append(f"    {v.path}: {_move(v)}\n")
+        if len(gains) > MAX_RANGES:
+            out.append(f"    ... and {len(gains) - MAX_RANGES} more\n")
+    if new:
+        out.append(f"\n  {len(new)} new file(s), to be recorded by `ratchet update`:\n")
+        for v in new[:MAX_RANGES]:
+            assert v.current is not None
+            out.append(f"    {v.path}: {v.current.numbers.display()}\n")
+        if len(new) > MAX_RANGES:
+            out.append(f"    ... and {len(new) - MAX_RANGES} more\n")
+    if deleted:
+        out.append(f"\n  {len(deleted)} deleted file(s); `ratchet update` drops their entries\n")
+    if judged.passed:
+        out.append("ratchet: passed\n" if not (gains or new) else "\nratchet: passed\n")
+    else:
+        what = []
+        if blocked:
+            what.append(f"{len(blocked)} file(s) got worse")
+        if judged.guard:
+            what.append("the baseline edit was refused")
+        out.append(f"\nratchet: BLOCKED: {' and '.join(what)}\n")
+    return "".join(out)
+
+
+def _move(v: FileVerdict) -> str:
+    assert v.entry is not None
+    assert v.current is not None
+    return f"{v.entry.numbers.display()} -> {v.current.numbers.display()}"
+
+
+def _refusal(v: FileVerdict, config: Config, branch: bool) -> str:
+    lines = [""]
+    entry, current = v.entry, v.current
+    if v.outcome is Outcome.UNMEASURED:
+        assert entry is not None
+        lines.append(f"  {v.path}: {entry.numbers.display()} -> not measured")
+    elif entry is None:
+        assert current is not None
+        minimum = display_percent(config.policy.new_file_minimum)
+        lines.append(f"  {v.path}: new file at {current.numbers.display()}, minimum {minimum}")
+    else:
+        assert current is not None
+        lines.append(
+            f"  {v.path}: {entry.numbers.display()} -> {current.numbers.display()}"
+            f"  ({counts(entry.numbers, branch)} -> {counts(current.numbers, branch)})"
+        )
+        if entry.target is not None:
+            before, after = entry.numbers.gap(entry.target), current.numbers.gap(entry.target)
+            lines.append(
+                f"    {entry.tier}, target {display_percent(entry.target)}: "
+                f"gap {before} -> {after} still to cover"
+            )
+    lines.append(f"    rule: {_RULES[v.outcome]}")
+    if current is not None:
+        lines.extend(_uncovered(v, set(current.missing_lines)))
+    if v.outcome is Outcome.UNMEASURED:
+        lines.append(
+            "    next: make the tests import it again, or if it should no longer count:\n"
+            f'      ratchet update --allow-lower {v.path} --reason "why"'
+        )
+    elif entry is None:
+        lines.append("    next: add tests for it, or lower new-file-minimum in [tool.ratchet]")
+    else:
+        lines.append(
+            "    next: cover those lines with tests; to lower the baseline on purpose:\n"
+            f'      ratchet update --allow-lower {v.path} --reason "why"'
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _uncovered(v: FileVerdict, missing: set[int]) -> list[str]:
+    added = f" (this commit adds {line_ranges(v.added)})" if v.added else ""
+    if v.newly is not None:
+        if not v.newly:
+            return []
+        return [f"    newly uncovered lines: {line_ranges(v.newly)}{added}"]
+    lines = []
+    if v.added:
+        lines.append(f"    uncovered lines this commit adds: {line_ranges(v.added)}")
+    others = missing - v.added
+    if others:
+        lines.append(
+            f"    other uncovered lines: {line_ranges(others)}\n"
+            "      (which of these are new is unknown: this clone has no measurement of HEAD)"
+        )
+    return lines
+
+
+def _numbers_json(n: Numbers | None) -> dict[str, Any] | None:
+    if n is None:
+        return None
+    return {
+        "statements": n.statements,
+        "covered": n.covered,
+        "branches": n.branches,
+        "covered_branches": n.covered_branches,
+        "percent": n.display(),
+    }
+
+
+def render_json(judged: Judged) -> str:
+    files = []
+    for v in judged.verdicts:
+        item: dict[str, Any] = {
+            "path": v.path,
+            "verdict": v.outcome.value,
+            "blocking": v.outcome.blocking,
+            "baseline": _numbers_json(v.entry.numbers if v.entry else None),
+            "current": _numbers_json(v.current.numbers if v.current else None),
+        }
+        if v.entry is not None and v.entry.target is not None:
+            item["tier"] = v.entry.tier
+            item["target"] = display_percent(v.entry.target)
+            item["gap_before"] = v.entry.numbers.gap(v.entry.target)
+            if v.current is not None:
+                item["gap_after"] = v.current.numbers.gap(v.entry.target)
+        if v.outcome.blocking and v.current is not None:
+            item["uncovered_lines"] = sorted(v.current.missing_lines)
+            item["uncovered_lines_added"] = sorted(v.added)
+            item["newly_uncovered_lines"] = None if v.newly is None else sorted(v.newly)
+        files.append(item)
+    doc = {
+        "format": JSON_FORMAT,
+        "passed": judged.passed,
+        "mode": "full",
+        "measured_with": judged.how,
+        "notes": judged.notes,
+        "files": files,
+        "guard": [{"path": p.path, "problem": p.message} for p in judged.guard],
+    }
+    return json.dumps(doc, indent=2) + "\n"
