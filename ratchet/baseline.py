@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import sys
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -26,11 +25,7 @@ from typing import Any
 
 from ratchet.errors import RatchetError
 from ratchet.numbers import ZERO, Numbers, format_percent_value, parse_percent
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on Python 3.10 only
-    import tomli as tomllib
+from ratchet.toml import tomllib
 
 FORMAT = 1
 
@@ -96,11 +91,19 @@ def check_repo_path(path: str) -> str | None:
 
 
 class _Invalid(Exception):
-    def __init__(self, where: str, problem: str, path: str | None = None) -> None:
+    """A schema problem; ``anchor`` is text whose line locates it in the file."""
+
+    def __init__(self, where: str, problem: str, anchor: str | None = None) -> None:
         super().__init__(problem)
         self.where = where
         self.problem = problem
-        self.path = path
+        self.anchor = anchor or _anchor(where)
+
+
+def _anchor(where: str) -> str:
+    """The header or key line that ``where`` (``overall.start.covered``) lives under."""
+    top = where.split(".", 1)[0]
+    return f"[{top}]" if top in ("overall", "measured-with") else f"{top} ="
 
 
 def loads(text: str, source: str = "coverage-baseline.toml") -> Baseline:
@@ -108,15 +111,17 @@ def loads(text: str, source: str = "coverage-baseline.toml") -> Baseline:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
+        found = re.search(r"\(at line (\d+), column \d+\)", str(e))
+        at = f":{found.group(1)}" if found else ""
         raise RatchetError(
-            f"{source}: not valid TOML: {e}",
+            f"{source}{at}: not valid TOML: {e}",
             hint="fix the file, or restore it with `git checkout -- <file>`",
         ) from None
     try:
         return _from_data(data)
     except _Invalid as e:
-        line = _line_of(text, e.path) if e.path is not None else None
-        at = f":{line}" if line else ""
+        index = text.find(e.anchor)
+        at = f":{text.count(chr(10), 0, index) + 1}" if index >= 0 else ""
         raise RatchetError(
             f"{source}{at}: {e.where}: {e.problem}",
             hint="fix the file, or restore it with `git checkout -- <file>`",
@@ -143,13 +148,6 @@ def _decode(raw: bytes, source: str) -> str:
 
 def loads_bytes(raw: bytes, source: str) -> Baseline:
     return loads(_decode(raw, source), source)
-
-
-def _line_of(text: str, path: str) -> int | None:
-    """The line of ``[files."path"]`` in ``text``, to point the user at it."""
-    header = "[files." + quote(path) + "]"
-    index = text.find(header)
-    return text.count("\n", 0, index) + 1 if index >= 0 else None
 
 
 def _from_data(data: dict[str, Any]) -> Baseline:
@@ -186,11 +184,15 @@ def _from_data(data: dict[str, Any]) -> Baseline:
     for path, raw in _table(data, "files", "files", required=False).items():
         problem = check_repo_path(path)
         if problem is not None:
-            raise _Invalid(f"files.{quote(path)}", f"path {problem}", path)
+            raise _Invalid(f"files.{quote(path)}", f"path {problem}", _header(path))
         if not isinstance(raw, dict):
-            raise _Invalid(f"files.{quote(path)}", "must be a table", path)
+            raise _Invalid(f"files.{quote(path)}", "must be a table", _header(path))
         files[path] = _entry(raw, path, branch)
     return Baseline(version, branch, files, target, start)
+
+
+def _header(path: str) -> str:
+    return f"[files.{quote(path)}]"
 
 
 _NUMBER_KEYS = {"statements", "covered", "branches", "covered_branches"}
@@ -213,7 +215,7 @@ def _entry(raw: dict[str, Any], path: str, branch: bool) -> Entry:
         if "lowered" in raw:
             lowered = _lowering(raw["lowered"], f"{where}.lowered", branch)
     except _Invalid as e:
-        raise _Invalid(e.where, e.problem, path) from None
+        raise _Invalid(e.where, e.problem, _header(path)) from None
     return Entry(numbers, tier, target, start, lowered)
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shlex
-import sys
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -13,11 +12,7 @@ from ratchet.errors import RatchetError
 from ratchet.numbers import parse_percent
 from ratchet.rules import Policy
 from ratchet.tiers import DEFAULT_TIERS, TierRule
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on Python 3.10 only
-    import tomli as tomllib
+from ratchet.toml import tomllib
 
 # Files whose change can change coverage besides Python source: the coverage
 # and pytest configuration.  The baseline itself is added by Config.

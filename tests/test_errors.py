@@ -1,0 +1,191 @@
+"""Bad input gets one clear line and the right exit code; nothing is written."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import Project, pyproject, python_without_coverage
+
+from ratchet import errors
+from ratchet.cli import main
+
+
+def test_no_baseline_is_a_usage_error(project: Project) -> None:
+    project.write("pkg/mod.py", "X = 1\n")
+    project.git("add", "-A")
+    result = project.ratchet("check")
+    assert result.code == errors.USAGE
+    assert result.err == (
+        "ratchet: error: no baseline at coverage-baseline.toml "
+        "(create it with `ratchet init` and commit it)\n"
+    )
+
+
+def test_malformed_baseline_names_its_line(baselined: Project) -> None:
+    text = baselined.read("coverage-baseline.toml")
+    broken = text.replace("covered = 5  #", "covered = = 5  #")
+    baselined.write("coverage-baseline.toml", broken)
+    baselined.git("add", "-A")
+    result = baselined.ratchet("check")
+    assert result.code == errors.USAGE
+    line = text.splitlines().index("covered = 5  # 62.50%") + 1
+    assert result.err.startswith(
+        f"ratchet: error: coverage-baseline.toml:{line}: not valid TOML: Invalid value"
+    )
+    assert baselined.read("coverage-baseline.toml") == broken
+
+
+def test_an_invalid_entry_names_its_table_line(baselined: Project) -> None:
+    text = baselined.read("coverage-baseline.toml")
+    baselined.write("coverage-baseline.toml", text.replace("covered = 5  #", "covered = 50  #"))
+    result = baselined.ratchet("update")
+    assert result.code == errors.USAGE
+    line = text.splitlines().index('[files."pkg/mod.py"]') + 1
+    assert result.err.startswith(
+        f'ratchet: error: coverage-baseline.toml:{line}: files."pkg/mod.py".covered: '
+        "50 is more than statements (8)"
+    )
+    baselined.write("coverage-baseline.toml", text.replace("covered = 5 }", "covered = 9 }"))
+    line = text.splitlines().index("[overall]") + 1
+    result = baselined.ratchet("update")
+    assert result.err.startswith(
+        f"ratchet: error: coverage-baseline.toml:{line}: overall.start.covered: "
+        "9 is more than statements (8)"
+    )
+
+
+def test_not_a_git_repository(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path.parent))
+    assert main(["check"]) == errors.USAGE
+    assert "not a git repository" in capsys.readouterr().err
+
+
+def test_init_refuses_to_overwrite_without_force(baselined: Project) -> None:
+    before = baselined.read("coverage-baseline.toml")
+    result = baselined.ratchet("init")
+    assert result.code == errors.USAGE
+    assert "already exists" in result.err
+    assert baselined.read("coverage-baseline.toml") == before
+    assert baselined.ratchet("init", "--force").code == errors.PASSED
+
+
+def test_a_failing_suite_exits_3_with_the_tail_of_its_output(baselined: Project) -> None:
+    baselined.write("tests/test_broken.py", "def test_broken():\n    assert 1 == 2, 'BROKEN'\n")
+    baselined.git("add", "-A")
+    before = baselined.read("coverage-baseline.toml")
+    result = baselined.ratchet("check")
+    assert result.code == errors.TEST_RUN_FAILED
+    assert "AssertionError: BROKEN" in result.err
+    assert "the test run `pytest` failed (exit 1); nothing was measured" in result.err
+    assert baselined.ratchet("update").code == errors.TEST_RUN_FAILED
+    assert baselined.read("coverage-baseline.toml") == before
+
+
+def test_a_crashing_interpreter_exits_3(baselined: Project) -> None:
+    baselined.write("tests/test_crash.py", "import os\n\n\ndef test_crash():\n    os.abort()\n")
+    baselined.git("add", "-A")
+    result = baselined.ratchet("check")
+    assert result.code == errors.TEST_RUN_FAILED
+    assert "killed by signal" in result.err
+
+
+def test_a_missing_test_command_exits_3(baselined: Project) -> None:
+    baselined.write("pyproject.toml", pyproject('test-command = "no_such_module_xyz"'))
+    baselined.git("add", "-A")
+    result = baselined.ratchet("check")
+    assert result.code == errors.USAGE
+    assert "lacks no_such_module_xyz" in result.err
+
+
+def test_an_environment_without_coverage_is_named(baselined: Project, tmp_path: Path) -> None:
+    bare = python_without_coverage(tmp_path)
+    baselined.write("pyproject.toml", pyproject().replace(sys.executable, str(bare)))
+    baselined.git("add", "-A")
+    result = baselined.ratchet("check")
+    assert result.code == errors.USAGE
+    assert "coverage.py is not installed in the project's environment" in result.err
+    assert str(bare) in result.err
+
+
+def test_bad_configuration_is_a_usage_error(baselined: Project) -> None:
+    baselined.write("pyproject.toml", pyproject("new-file-minimum = 'high'"))
+    baselined.git("add", "-A")
+    result = baselined.ratchet("check")
+    assert result.code == errors.USAGE
+    assert "new-file-minimum must be a number" in result.err
+
+
+def test_a_path_outside_the_repository_is_refused(baselined: Project, tmp_path: Path) -> None:
+    result = baselined.ratchet("check", str(tmp_path / "elsewhere.py"))
+    assert result.code == errors.USAGE
+    assert "path outside the repository" in result.err
+
+
+def test_reason_is_required_with_allow_lower(baselined: Project) -> None:
+    result = baselined.ratchet("update", "--allow-lower", "pkg/mod.py")
+    assert result.code == errors.USAGE
+    assert "--allow-lower needs --reason" in result.err
+
+
+def test_branch_mode_change_is_not_compared_silently(baselined: Project) -> None:
+    baselined.write("pyproject.toml", pyproject(branch=True))
+    baselined.git("add", "-A")
+    result = baselined.ratchet("check")
+    assert result.code == errors.USAGE
+    assert "statement mode, this run in branch mode" in result.err
+
+
+def test_ctrl_c_exits_130_and_writes_nothing(
+    baselined: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ratchet.measure
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    before = baselined.read("coverage-baseline.toml")
+    monkeypatch.setattr(ratchet.measure, "measure", interrupted)
+    # update imports measure from ratchet.measure at call time.
+    import ratchet.commands.update as update_module
+
+    monkeypatch.setattr(update_module, "measure", interrupted)
+    result = baselined.ratchet("update")
+    assert result.code == errors.INTERRUPTED
+    assert "interrupted; nothing was written" in result.err
+    assert baselined.read("coverage-baseline.toml") == before
+
+
+def test_python_dash_m_ratchet_and_version() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "ratchet", "--version"], capture_output=True, text=True, check=False
+    )
+    assert proc.returncode == 0
+    assert proc.stdout.startswith("ratchet ")
+
+
+@pytest.mark.parametrize("command", ["init", "check", "update"])
+def test_every_command_has_help(command: str) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "ratchet", command, "--help"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0
+    assert f"usage: ratchet {command}" in proc.stdout
+
+
+def test_an_unknown_command_is_a_usage_error() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "ratchet", "frobnicate"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == errors.USAGE
