@@ -10,6 +10,7 @@ from typing import Any
 
 from ratchet.errors import RatchetError
 from ratchet.numbers import parse_percent
+from ratchet.paths import check_repo_path
 from ratchet.rules import Policy
 from ratchet.tiers import DEFAULT_TIERS, TierRule
 from ratchet.toml import tomllib
@@ -83,8 +84,6 @@ def _config(section: Any) -> Config:
     if unknown:
         raise ValueError(f"unknown key {unknown[0]!r} (known: {', '.join(sorted(_KEYS))})")
     baseline = _string(section, "baseline") or "coverage-baseline.toml"
-    from ratchet.baseline import check_repo_path
-
     problem = check_repo_path(baseline)
     if problem:
         raise ValueError(f"baseline: the path {problem}")

@@ -194,9 +194,15 @@ Hunk = tuple[int, int, int, int]  # old start, old count, new start, new count
 
 def staged_hunks(root: Path, path: str) -> list[Hunk]:
     """The ``-U0`` hunks of ``path`` between HEAD and the index."""
-    out = _call(root, "diff", "--cached", "--no-ext-diff", "--no-color", "-U0", "--", path)
+    return parse_hunks(
+        _call(root, "diff", "--cached", "--no-ext-diff", "--no-color", "-U0", "--", path)
+    )
+
+
+def parse_hunks(diff: bytes) -> list[Hunk]:
+    """The hunk headers of a unified diff."""
     hunks = []
-    for m in _HUNK.finditer(out):
+    for m in _HUNK.finditer(diff):
         hunks.append(
             (
                 int(m.group(1)),

@@ -11,7 +11,7 @@ compared; otherwise we say we cannot tell.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,7 @@ def _relevant(config_relevant: Callable[[str], bool], baseline: str) -> Callable
 
 def record(
     root: Path,
-    missing: Mapping[str, tuple[int, ...]],
+    missing: Mapping[str, Sequence[int]],
     relevant: Callable[[str], bool],
     baseline: str,
 ) -> None:
@@ -83,7 +83,7 @@ def missing_at_head(
 
 
 def newly_uncovered(
-    root: Path, path: str, current: tuple[int, ...], head_missing: Mapping[str, list[int]] | None
+    root: Path, path: str, current: Sequence[int], head_missing: Mapping[str, list[int]] | None
 ) -> tuple[set[int], set[int] | None]:
     """Uncovered lines the commit adds, and all newly uncovered lines (None: unknown)."""
     hunks = git.staged_hunks(root, path)

@@ -15,13 +15,14 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from ratchet.config import Config
 from ratchet.errors import RatchetError, TestRunFailed
 from ratchet.numbers import Numbers
+from ratchet.paths import check_repo_path
 
 MIN_COVERAGE = (7, 0)
 TAIL_LINES = 40
@@ -30,7 +31,7 @@ TAIL_LINES = 40
 @dataclass(frozen=True)
 class FileResult:
     numbers: Numbers
-    missing_lines: tuple[int, ...] = ()
+    missing_lines: Sequence[int] = ()
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,9 @@ class Measurement:
     branch: bool
     outside: tuple[str, ...] = ()  # Measured files outside the repository, ignored.
     how: str = ""
+    # True when we ran the tests on the working tree ourselves; given data may
+    # come from any commit, so only our own runs describe the content here.
+    ran_tests: bool = False
 
 
 # -- reading coverage.py's JSON report ------------------------------------------
@@ -68,27 +72,28 @@ def from_json_report(data: Any, root: Path, source: str) -> Measurement:
             continue
         try:
             s = entry["summary"]
-            numbers = Numbers(
-                s["num_statements"],
-                s["covered_lines"],
-                s.get("num_branches", 0) if branch else 0,
-                s.get("covered_branches", 0) if branch else 0,
-            )
-            missing = tuple(entry.get("missing_lines", ()))
-        except (KeyError, TypeError) as e:
+            statements, covered = s["num_statements"], s["covered_lines"]
+            branches = s.get("num_branches", 0) if branch else 0
+            covered_branches = s.get("covered_branches", 0) if branch else 0
+            missing = entry.get("missing_lines", [])
+        except (KeyError, TypeError, AttributeError) as e:
             raise RatchetError(f"{source}: file {key!r} has no usable summary ({e})") from None
-        if not all(isinstance(v, int) and v >= 0 for v in _fields(numbers)):
+        valid = (
+            type(statements) is type(covered) is type(branches) is type(covered_branches) is int
+            and 0 <= covered <= statements
+            and 0 <= covered_branches <= branches
+            and isinstance(missing, list)
+        )
+        if not valid:
             raise RatchetError(f"{source}: file {key!r} has invalid counts")
-        files[path] = FileResult(numbers, missing)
+        files[path] = FileResult(Numbers(statements, covered, branches, covered_branches), missing)
     return Measurement(files, version, branch, tuple(outside))
-
-
-def _fields(n: Numbers) -> tuple[int, int, int, int]:
-    return (n.statements, n.covered, n.branches, n.covered_branches)
 
 
 def _repo_path(key: str, root: Path, real_root: str) -> str | None:
     """``key`` as a repository-relative ``/`` path, or None if outside."""
+    if check_repo_path(key) is None:
+        return key  # Already clean: the common case, kept cheap.
     if os.path.isabs(key):
         rel = os.path.relpath(os.path.realpath(key), real_root)
     else:
@@ -291,7 +296,7 @@ def measure(root: Path, config: Config, data: Sequence[str] = ()) -> Measurement
     paths = [Path(p) for p in data]
     if paths and len(paths) == 1 and _is_json(paths[0]):
         m = load_json_report(paths[0], root)
-        return Measurement(m.files, m.coverage_version, m.branch, m.outside, f"report {data[0]}")
+        return replace(m, how=f"report {data[0]}")
     if any(_is_json(p) for p in paths):
         raise RatchetError("--data takes one coverage JSON report, or .coverage data files")
     runner = Runner(root, config)
@@ -309,4 +314,4 @@ def measure(root: Path, config: Config, data: Sequence[str] = ()) -> Measurement
         m = load_json_report(report, root)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    return Measurement(m.files, m.coverage_version, m.branch, m.outside, how)
+    return replace(m, how=how, ran_tests=not paths)

@@ -9,7 +9,6 @@ nothing above 0 shows as 0.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -40,6 +39,7 @@ class Numbers:
 
     @property
     def percent(self) -> Fraction:
+        # As coverage.py's Numbers.pc_covered: nothing to cover is 100%.
         if self.units == 0:
             return HUNDRED
         return HUNDRED * self.covered_units / self.units
@@ -55,8 +55,22 @@ class Numbers:
 
     def gap(self, target: Fraction) -> int:
         """Units still to cover to reach ``target`` percent (never negative)."""
-        needed = math.ceil(target * self.units / HUNDRED)
+        # ceil(target / 100 * units) on integers: -(-a // b) is ceil(a / b).
+        needed = -(-target.numerator * self.units // (target.denominator * 100))
         return max(0, needed - self.covered_units)
+
+    def percent_below(self, other: Numbers) -> bool:
+        """Is this percentage strictly lower than ``other``'s?  Exact, on integers."""
+        # a/b < c/d  <=>  a*d < c*b for positive b, d; no units means 100%.
+        # Spelled out rather than through the properties: this runs per file.
+        units = self.statements + self.branches
+        if units == 0:
+            return False
+        covered = self.covered + self.covered_branches
+        other_units = other.statements + other.branches
+        if other_units == 0:
+            return covered < units
+        return covered * other_units < (other.covered + other.covered_branches) * units
 
     def __add__(self, other: Numbers) -> Numbers:
         return Numbers(

@@ -54,16 +54,19 @@ def compare(base: Numbers, current: Numbers, target: Fraction | None, policy: Po
     even when the percentage rose: new code there must be covered at least at
     the target rate.
     """
-    deletion_only = policy.allow_deletion_drops and current.missing_units <= base.missing_units
-    if current.percent < base.percent:
-        return Outcome.DELETION_DROP if deletion_only else Outcome.DROPPED
+    if current.percent_below(base):
+        return Outcome.DELETION_DROP if _deletion_only(base, current, policy) else Outcome.DROPPED
     if target is not None and current.gap(target) > base.gap(target):
-        return Outcome.DELETION_DROP if deletion_only else Outcome.GAP_GREW
+        return Outcome.DELETION_DROP if _deletion_only(base, current, policy) else Outcome.GAP_GREW
     if current == base:
         return Outcome.SAME
-    if current.percent > base.percent:
+    if base.percent_below(current):
         return Outcome.GAIN
     return Outcome.EVEN
+
+
+def _deletion_only(base: Numbers, current: Numbers, policy: Policy) -> bool:
+    return policy.allow_deletion_drops and current.missing_units <= base.missing_units
 
 
 def is_not_worse(base: Numbers, current: Numbers, target: Fraction | None, policy: Policy) -> bool:

@@ -96,6 +96,10 @@ def _test_env(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv(f"GIT_{key}_EMAIL", "test@example.invalid")
     # The toy projects need no pytest plugins; loading them costs seconds a run.
     monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+    # When this suite itself runs under coverage (our own ratchet), the toy
+    # projects' coverage runs must not write into the outer run's data file.
+    for name in ("COVERAGE_FILE", "COVERAGE_RCFILE", "COVERAGE_PROCESS_START"):
+        monkeypatch.delenv(name, raising=False)
     monkeypatch.delenv("PRE_COMMIT", raising=False)
     monkeypatch.delenv("VIRTUAL_ENV", raising=False)
 

@@ -33,8 +33,11 @@ def build_baseline(
 
 
 def record_missing(root: Path, config: Config, measurement: Measurement) -> None:
+    """Keep this run's uncovered lines, to name newly uncovered ones later."""
     from ratchet import lastrun
 
+    if not measurement.ran_tests:
+        return
     missing = {p: r.missing_lines for p, r in measurement.files.items()}
     lastrun.record(root, missing, config.is_relevant, config.baseline)
 

@@ -1,0 +1,102 @@
+"""Scale: ``init``, ``check --all`` and ``update --all`` on a synthetic report.
+
+Builds a ``coverage json`` report of N files (default 20,000), then times each
+command on it with ``--data`` (medians of several runs, each a fresh process),
+and prints the baseline's size.  Goals for 20,000 files: ``check --all
+--data`` at most 1 s, ``update --all --data`` at most 3 s.  ``--smoke`` runs
+a small, quick version for CI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from common import RATCHET, commit_all, git_repo, report, time_command
+
+
+def synthetic_report(
+    files: int, seed: int, raised: float = 0.0, heavy: bool = False
+) -> dict[str, object]:
+    """A coverage.py JSON report; ``raised`` of the files gain one covered line.
+
+    File sizes are skewed like real code: lognormal, median about 55 and mean
+    about 90 statements; ``heavy`` makes them uniform up to 900 (mean 450).
+    """
+    rng = random.Random(seed)
+    out: dict[str, object] = {}
+    for i in range(files):
+        lognormal = min(5000, int(rng.lognormvariate(4, 1)) + 1)
+        statements = rng.randint(1, 900) if heavy else lognormal
+        covered = rng.randint(0, statements)
+        if covered < statements and rng.random() < raised:
+            covered += 1
+        missing = list(range(1, statements - covered + 1))
+        out[f"src/pkg{i // 200:03d}/module_{i:06d}.py"] = {
+            "executed_lines": list(range(1, covered + 1)),
+            "missing_lines": missing,
+            "excluded_lines": [],
+            "summary": {
+                "covered_lines": covered,
+                "num_statements": statements,
+                "percent_covered": 100.0 * covered / statements,
+                "missing_lines": len(missing),
+                "excluded_lines": 0,
+            },
+        }
+    return {
+        "meta": {"format": 3, "version": "7.17.3", "branch_coverage": False},
+        "files": out,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--files", type=int, default=20_000)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--smoke", action="store_true")
+    parser.add_argument("--heavy", action="store_true", help="files of 450 statements on average")
+    args = parser.parse_args()
+    files, runs = (500, 1) if args.smoke else (args.files, args.runs)
+    with tempfile.TemporaryDirectory() as tmp:
+        root = git_repo(Path(tmp) / "repo")
+        (root / "pyproject.toml").write_text("[tool.ratchet]\n")
+        commit_all(root)
+        same = root / "same.json"
+        same.write_text(json.dumps(synthetic_report(files, seed=1, heavy=args.heavy)))
+        better = root / "better.json"
+        better.write_text(
+            json.dumps(synthetic_report(files, seed=1, raised=0.1, heavy=args.heavy))
+        )
+        print(f"{files} files; report {same.stat().st_size / 1e6:.1f} MB", flush=True)
+
+        init = time_command([*RATCHET, "init", "--force", "--data", str(same)], root, runs)
+        baseline = root / "coverage-baseline.toml"
+        size = baseline.stat().st_size
+        print(f"baseline: {size / 1e6:.2f} MB, {size / files:.0f} bytes per file")
+        started = time.perf_counter()
+        from ratchet.baseline import load
+
+        load(baseline)
+        print(f"baseline load in process: {(time.perf_counter() - started) * 1000:.0f} ms")
+        bare = time_command([sys.executable, "-c", "pass"], root, runs)
+        check = time_command([*RATCHET, "check", "--all", "--data", str(same)], root, runs)
+        # Each update run raises 10% of the entries, then the baseline is reset.
+        saved = baseline.read_bytes()
+        update = []
+        for _ in range(runs):
+            baseline.write_bytes(saved)
+            update += time_command([*RATCHET, "update", "--all", "--data", str(better)], root, 1)
+        report("python -c pass", bare)
+        report(f"init --data ({files} files)", init, bare)
+        report(f"check --all --data ({files} files)", check, bare)
+        report(f"update --all --data ({files} files, 10% raised)", update, bare)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,103 @@
+"""``[tool.ratchet]``: defaults, tiers, and clear errors."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import pytest
+
+from ratchet.config import Config, load_config
+from ratchet.errors import RatchetError
+from ratchet.numbers import Numbers
+from ratchet.tiers import DEFAULT_TIERS, assign_tier
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    (tmp_path / "pyproject.toml").write_text(text)
+    return tmp_path
+
+
+def test_no_pyproject_and_an_empty_section_give_the_defaults(tmp_path: Path) -> None:
+    assert load_config(tmp_path) == Config()
+    assert load_config(write(tmp_path, "[tool.ratchet]\n")) == Config()
+
+
+def test_default_tiers_follow_the_seeds() -> None:
+    def tier(n: Numbers) -> str | None:
+        rule = assign_tier(n, DEFAULT_TIERS)
+        return rule.name if rule else None
+
+    assert tier(Numbers(1163, 169)) == "Tier 1"  # 14.5%, over 500 statements
+    assert tier(Numbers(501, 100)) == "Tier 1"  # 19.96%
+    assert tier(Numbers(501, 101)) is None  # 20.16%: not under 20%
+    assert tier(Numbers(500, 10)) == "Tier 2"
+    assert tier(Numbers(300, 300)) == "Tier 2"
+    assert tier(Numbers(299, 0)) is None
+    assert tier(Numbers(593, 338)) is None  # Over 500 but already 57%.
+
+
+def test_custom_tiers_and_keys(tmp_path: Path) -> None:
+    config = load_config(
+        write(
+            tmp_path,
+            """
+[tool.ratchet]
+baseline = "ci/baseline.toml"
+test-command = ["pytest", "-x", "tests/unit"]
+new-file-minimum = 80
+allow-deletion-drops = false
+overall-target = 27.5
+watch = ["tests/data/*"]
+
+[[tool.ratchet.tiers]]
+name = "Huge"
+min-statements = 1000
+below-percent = 10
+target = 30
+""",
+        )
+    )
+    assert config.baseline == "ci/baseline.toml"
+    assert config.test_command == ("pytest", "-x", "tests/unit")
+    assert config.policy.new_file_minimum == 80
+    assert config.policy.allow_deletion_drops is False
+    assert config.overall_target == Fraction(55, 2)
+    assert [t.name for t in config.tiers] == ["Huge"]
+    assert config.is_relevant("tests/data/case.json")
+    assert config.is_relevant("ci/baseline.toml")
+    assert config.is_relevant("src/.coveragerc")
+    assert not config.is_relevant("docs/index.md")
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("colour = 1", "unknown key 'colour'"),
+        ('test-command = ""', "test-command is empty"),
+        ("test-command = 3", "test-command must be"),
+        ('baseline = "../x.toml"', "baseline: the path has a '..' segment"),
+        ("overall-target = 120", "between 0 and 100"),
+        ("allow-deletion-drops = 'yes'", "allow-deletion-drops must be true or false"),
+        ("watch = 'x'", "watch must be a list"),
+        ("tiers = 1", "tiers must be an array"),
+        ("[[tool.ratchet.tiers]]\nname = 'A'", "tiers[1].target is missing"),
+        ("[[tool.ratchet.tiers]]\ntarget = 5", "tiers[1].name must be"),
+        ("[[tool.ratchet.tiers]]\nname = 'A'\ntarget = 5\nmin-statements = -1", "whole number"),
+        (
+            "[[tool.ratchet.tiers]]\nname='A'\ntarget=5\n[[tool.ratchet.tiers]]\nname='A'\ntarget=5",
+            "two tiers have the same name",
+        ),
+        ("[[tool.ratchet.tiers]]\nname = 'A'\ntarget = 5\nsize = 1", "unknown key 'size'"),
+    ],
+)
+def test_bad_configuration(tmp_path: Path, text: str, problem: str) -> None:
+    with pytest.raises(RatchetError) as info:
+        load_config(write(tmp_path, f"[tool.ratchet]\n{text}\n"))
+    assert problem in info.value.message
+    assert info.value.message.startswith("pyproject.toml: ")
+
+
+def test_malformed_pyproject(tmp_path: Path) -> None:
+    with pytest.raises(RatchetError, match=r"pyproject\.toml: not valid TOML"):
+        load_config(write(tmp_path, "[tool.ratchet\n"))

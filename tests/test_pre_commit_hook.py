@@ -1,0 +1,122 @@
+"""The hook as users run it: ``pre-commit install`` and real ``git commit``s."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import TESTS, Project
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def hook_repo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """This repository's working tree as a committed hook repository, and its commit."""
+    dest = tmp_path_factory.mktemp("hook-repo")
+    for name in ("pyproject.toml", ".pre-commit-hooks.yaml", "README.md"):
+        shutil.copy(REPO / name, dest / name)
+    shutil.copytree(
+        REPO / "ratchet", dest / "ratchet", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@t.invalid",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@t.invalid",
+    }
+    for args in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "hook"]):
+        subprocess.run(["git", *args], cwd=dest, env=env, check=True)
+    sha = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=dest, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    return dest, sha
+
+
+@pytest.fixture(scope="session")
+def pre_commit_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One pre-commit cache per session, so the hook's environment is built once."""
+    return tmp_path_factory.mktemp("pre-commit-home")
+
+
+def git_commit(project: Project, message: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["git", "commit", "-m", message],
+        cwd=project.root,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_a_real_commit_is_refused_when_coverage_drops_and_passes_when_it_rises(
+    baselined: Project,
+    hook_repo: tuple[Path, str],
+    pre_commit_home: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PRE_COMMIT_HOME", str(pre_commit_home))
+    project = baselined
+    # The project's environment is found as users have it: a .venv in the repository.
+    (project.root / ".venv").symlink_to(sys.prefix)
+    text = project.read("pyproject.toml")
+    project.write(
+        "pyproject.toml",
+        "\n".join(line for line in text.splitlines() if not line.startswith("python =")) + "\n",
+    )
+    repo, rev = hook_repo
+    project.write(
+        ".pre-commit-config.yaml",
+        f"""\
+        repos:
+        - repo: {repo}
+          rev: {rev}
+          hooks:
+          - id: coverage-ratchet
+        """,
+    )
+    subprocess.run(
+        [sys.executable, "-m", "pre_commit", "install"],
+        cwd=project.root,
+        check=True,
+        capture_output=True,
+    )
+    project.git("add", "-A")
+    first = git_commit(project, "use the hook")
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "ratchet: passed" in first.stdout + first.stderr
+    head = project.git("rev-parse", "HEAD")
+
+    project.write("tests/test_mod.py", TESTS.replace("def test_sub", "def _not_a_test"))
+    project.git("add", "-A")
+    refused = git_commit(project, "drop a test")
+    assert refused.returncode != 0, refused.stdout + refused.stderr
+    output = refused.stdout + refused.stderr
+    assert "pkg/mod.py: 62.50% -> 50.00%" in output
+    assert "newly uncovered lines: 6" in output
+    assert project.git("rev-parse", "HEAD") == head
+    # The user's staged change is still staged, untouched.
+    assert project.git("diff", "--cached", "--name-only") == "tests/test_mod.py\n"
+
+    project.write(
+        "tests/test_mod.py",
+        TESTS
+        + ("\n\ndef test_unused():\n    from pkg.mod import unused\n    assert unused(0) == 2\n"),
+    )
+    project.git("add", "-A")
+    passed = git_commit(project, "more tests")
+    assert passed.returncode == 0, passed.stdout + passed.stderr
+    assert "pkg/mod.py: 62.50% -> 87.50%" in passed.stdout + passed.stderr
+    assert project.git("rev-parse", "HEAD") != head
+
+    # A commit with nothing that can change coverage skips the test run.
+    project.write("NOTES.md", "notes\n")
+    project.git("add", "NOTES.md")
+    skipped = git_commit(project, "notes")
+    assert skipped.returncode == 0
+    assert "nothing staged can change coverage" in skipped.stdout + skipped.stderr
