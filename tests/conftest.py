@@ -10,8 +10,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from ratchet.cli import main
+
+# Performance is measured by the benchmarks, not by tests: a slow moment on a
+# busy machine must not fail a property test.
+settings.register_profile("ratchet", deadline=None)
+settings.load_profile("ratchet")
 
 MOD = """\
 def add(a, b):
