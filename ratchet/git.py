@@ -107,16 +107,6 @@ def read_blob(root: Path, spec: str) -> bytes | None:
         return None
 
 
-def has_head(root: Path) -> bool:
-    import git as gitpython
-
-    try:
-        _git(root).execute(["git", "rev-parse", "--verify", "--quiet", "HEAD"])
-    except gitpython.GitCommandError:
-        return False
-    return True
-
-
 def index_paths(root: Path) -> set[str]:
     """Every path in the index (what the commit will contain)."""
     out = _call(root, "ls-files", "-z", "--full-name")

@@ -57,7 +57,8 @@ def render_text(judged: Judged, config: Config) -> str:
     drops = [v for v in judged.verdicts if v.outcome is Outcome.DELETION_DROP]
     deleted = [v for v in judged.verdicts if v.outcome is Outcome.DELETED]
     measured = sum(1 for v in judged.verdicts if v.current is not None)
-    out.append(f"ratchet: full run, {measured} files measured with {judged.how}\n")
+    run = "full run" if judged.mode == "full" else "given data"
+    out.append(f"ratchet: {run}, {measured} files measured with {judged.how}\n")
     for note in judged.notes:
         out.append(f"ratchet: note: {note}\n")
     for v in blocked:
@@ -201,7 +202,7 @@ def render_json(judged: Judged) -> str:
     doc = {
         "format": JSON_FORMAT,
         "passed": judged.passed,
-        "mode": "full",
+        "mode": judged.mode,
         "measured_with": judged.how,
         "notes": judged.notes,
         "files": files,

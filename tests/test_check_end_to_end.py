@@ -211,3 +211,11 @@ def test_a_tier_1_file_whose_gap_grows_is_refused_although_its_percentage_rose(
     assert "pkg/big.py: 10.00% -> 12.57%" in result.out
     assert "Tier 1, target 50.00%: gap 240 -> 262 still to cover" in result.out
     assert "rule: a tiered file may not move further from its target" in result.out
+
+
+def test_allow_lower_on_a_file_that_did_not_go_down_lowers_nothing(baselined: Project) -> None:
+    result = baselined.ratchet("update", "--allow-lower", "pkg/mod.py", "--reason", "just in case")
+    assert result.code == errors.PASSED
+    assert "--allow-lower pkg/mod.py: it did not go down; nothing lowered" in result.out
+    assert "ratchet: no entry changed" in result.out
+    assert "lowered" not in baselined.read("coverage-baseline.toml")

@@ -122,4 +122,7 @@ def test_check_data_reads_a_coverage_json_report(baselined: Project) -> None:
     )
     result = baselined.ratchet("check", "--data", "r.json")
     assert result.code == 1
+    assert result.out.startswith("ratchet: given data, 2 files measured with report r.json\n")
     assert "pkg/mod.py: 62.50% -> 50.00%" in result.out
+    doc = json.loads(baselined.ratchet("check", "--data", "r.json", "--format", "json").out)
+    assert doc["mode"] == "data"

@@ -18,8 +18,6 @@ if TYPE_CHECKING:  # Imported for real only on the slow path.
     from ratchet.measure import FileResult, Measurement
     from ratchet.rules import Outcome
 
-FORMATS = ("text", "json")
-
 
 def check(
     *,
@@ -65,6 +63,7 @@ class Judged:
     guard: list[GuardProblem]
     how: str
     branch: bool
+    mode: str  # "full" (we ran the whole suite) or "data" (given coverage data)
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -99,7 +98,8 @@ def _judge(root: Path, config: Config, data: Sequence[str], fmt: str) -> int:
                 notes.append("the baseline changed branch mode; entries were not compared to HEAD")
     _explain_lines(root, config, verdicts, exists)
     record_missing(root, config, measurement)
-    judged = Judged(verdicts, problems, measurement.how, measurement.branch, notes)
+    mode = "full" if measurement.ran_tests else "data"
+    judged = Judged(verdicts, problems, measurement.how, measurement.branch, mode, notes)
     out = render_json(judged) if fmt == "json" else render_text(judged, config)
     sys.stdout.write(out)
     return PASSED if judged.passed else BLOCKED

@@ -28,12 +28,6 @@ class Changes:
     kept: list[tuple[str, Numbers, Numbers, Outcome]] = field(default_factory=list)
     unmeasured: list[str] = field(default_factory=list)
 
-    @property
-    def any(self) -> bool:
-        return bool(
-            self.raised or self.deletion_drops or self.added or self.dropped or self.lowered
-        )
-
 
 def raise_baseline(
     baseline: Baseline,
@@ -141,6 +135,9 @@ def update(
         today=today,
     )
     new = replace(new, coverage_version=measurement.coverage_version)
+    needless = [p for p in lower if p not in {c[0] for c in changes.lowered}]
+    for p in needless:
+        print(f"ratchet: --allow-lower {p}: it did not go down; nothing lowered")
     print(f"ratchet: measured {len(measured)} files with {measurement.how}")
     if note:
         print(f"ratchet: note: {note}")
@@ -155,21 +152,45 @@ def update(
     return PASSED
 
 
+SHOWN = 30  # Lines listed per kind of change; the rest are counted.
+
+
 def _report(changes: Changes) -> None:
-    for path, old, new in changes.raised:
-        print(f"  raised   {path}: {old.display()} -> {new.display()}")
-    for path, old, new in changes.deletion_drops:
-        print(f"  recorded {path}: {old.display()} -> {new.display()} (covered code deleted)")
-    for path, old, new in changes.lowered:
-        print(f"  LOWERED  {path}: {old.display()} -> {new.display()} (--allow-lower)")
-    for path, entry in changes.added:
-        print(f"  added    {path}: {entry.numbers.display()}")
-    for path in changes.dropped:
-        print(f"  dropped  {path} (file no longer exists)")
-    for path, old, new, outcome in changes.kept:
-        print(
-            f"  kept     {path}: {old.display()}, now {new.display()} ({outcome.value}); "
+    def show(lines: list[str]) -> None:
+        for line in lines[:SHOWN]:
+            print(line)
+        if len(lines) > SHOWN:
+            print(f"  ... and {len(lines) - SHOWN} more")
+
+    show([f"  raised   {p}: {a.display()} -> {b.display()}" for p, a, b in changes.raised])
+    show(
+        [
+            f"  recorded {p}: {a.display()} -> {b.display()} (covered code deleted)"
+            for p, a, b in changes.deletion_drops
+        ]
+    )
+    show(
+        [
+            f"  LOWERED  {p}: {a.display()} -> {b.display()} (--allow-lower)"
+            for p, a, b in changes.lowered
+        ]
+    )
+    show([f"  added    {p}: {e.numbers.display()}" for p, e in changes.added])
+    show([f"  dropped  {p} (file no longer exists)" for p in changes.dropped])
+    show(
+        [
+            f"  kept     {p}: {a.display()}, now {b.display()} ({o.value}); "
             "`ratchet check` refuses this, see --allow-lower"
-        )
-    for path in changes.unmeasured:
-        print(f"  kept     {path}: not measured by this run")
+            for p, a, b, o in changes.kept
+        ]
+    )
+    show([f"  kept     {p}: not measured by this run" for p in changes.unmeasured])
+    counts = [
+        (len(changes.raised), "raised"),
+        (len(changes.deletion_drops), "recorded deletion drops"),
+        (len(changes.lowered), "lowered"),
+        (len(changes.added), "added"),
+        (len(changes.dropped), "dropped"),
+    ]
+    summary = ", ".join(f"{n} {what}" for n, what in counts if n)
+    print(f"ratchet: {summary or 'no entry changed'}")
