@@ -206,6 +206,11 @@ class Runner:
         data_file = workdir / ".coverage"
         log = workdir / "test-output.log"
         env = dict(self.env, COVERAGE_FILE=str(data_file))
+        if "PYTHONPYCACHEPREFIX" not in env:
+            # Keep bytecode out of the user's working tree, but cached per clone.
+            from ratchet.git import git_dir
+
+            env["PYTHONPYCACHEPREFIX"] = str(git_dir(self.root) / "ratchet" / "pycache")
         started = time.perf_counter()
         with log.open("wb") as out:
             try:

@@ -129,7 +129,8 @@ def project(
     root.mkdir()
     p = Project(root, capsys, monkeypatch)
     p.git("init", "-q", "-b", "main")
-    p.write(".gitignore", ".venv\n__pycache__/\n")
+    # __pycache__ is deliberately not ignored: check must not create it.
+    p.write(".gitignore", ".venv\n")
     p.write("pkg/__init__.py", "")
     p.write("pkg/mod.py", MOD)
     p.write("tests/test_mod.py", TESTS)
