@@ -11,20 +11,14 @@ from typing import Any
 from ratchet.errors import RatchetError
 from ratchet.numbers import parse_percent
 from ratchet.paths import check_repo_path
+from ratchet.relevance import DEFAULT_BASELINE, is_relevant, read_tool_section
 from ratchet.rules import Policy
 from ratchet.tiers import DEFAULT_TIERS, TierRule
-from ratchet.toml import tomllib
-
-# Files whose change can change coverage besides Python source: the coverage
-# and pytest configuration.  The baseline itself is added by Config.
-CONFIG_FILES = frozenset(
-    {"pyproject.toml", "setup.cfg", "tox.ini", ".coveragerc", "pytest.ini", "conftest.py"}
-)
 
 
 @dataclass(frozen=True)
 class Config:
-    baseline: str = "coverage-baseline.toml"
+    baseline: str = DEFAULT_BASELINE
     python: str | None = None
     test_command: tuple[str, ...] = ("pytest",)
     policy: Policy = field(default_factory=Policy)
@@ -34,16 +28,7 @@ class Config:
 
     def is_relevant(self, path: str) -> bool:
         """Can a change to ``path`` change coverage or the verdict?"""
-        name = path.rsplit("/", 1)[-1]
-        if path.endswith(".py") or name in CONFIG_FILES or path == self.baseline:
-            return True
-        if name.startswith(".coveragerc"):
-            return True
-        if self.watch:
-            from fnmatch import fnmatchcase
-
-            return any(fnmatchcase(path, pattern) for pattern in self.watch)
-        return False
+        return is_relevant(path, self.baseline, self.watch)
 
 
 _KEYS = {
@@ -59,18 +44,13 @@ _KEYS = {
 _TIER_KEYS = {"name", "target", "min-statements", "max-statements", "below-percent"}
 
 
-def load_config(root: Path) -> Config:
-    """Read ``[tool.ratchet]`` from ``root/pyproject.toml`` (defaults if absent)."""
-    path = root / "pyproject.toml"
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        return Config()
-    try:
-        data = tomllib.loads(raw.decode("utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-        raise RatchetError(f"pyproject.toml: not valid TOML: {e}") from None
-    section = data.get("tool", {}).get("ratchet", {})
+def load_config(root: Path, section: Any = None) -> Config:
+    """Read ``[tool.ratchet]`` from ``root/pyproject.toml`` (defaults if absent).
+
+    ``section`` is the already-read table, if the caller has it.
+    """
+    if section is None:
+        section = read_tool_section(root)
     try:
         return _config(section)
     except ValueError as e:
@@ -83,7 +63,7 @@ def _config(section: Any) -> Config:
     unknown = sorted(set(section) - _KEYS)
     if unknown:
         raise ValueError(f"unknown key {unknown[0]!r} (known: {', '.join(sorted(_KEYS))})")
-    baseline = _string(section, "baseline") or "coverage-baseline.toml"
+    baseline = _string(section, "baseline") or DEFAULT_BASELINE
     problem = check_repo_path(baseline)
     if problem:
         raise ValueError(f"baseline: the path {problem}")

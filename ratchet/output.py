@@ -10,8 +10,8 @@ from ratchet.numbers import Numbers, display_percent
 from ratchet.rules import Outcome
 
 if TYPE_CHECKING:
-    from ratchet.commands.check import FileVerdict, Judged
     from ratchet.config import Config
+    from ratchet.verdicts import FileVerdict, Judged
 
 JSON_FORMAT = 1
 MAX_RANGES = 20

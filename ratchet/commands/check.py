@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ratchet import git
-from ratchet.config import Config, load_config
 from ratchet.errors import BLOCKED, PASSED
+from ratchet.relevance import any_relevant, read_tool_section
 
-if TYPE_CHECKING:  # Imported for real only on the slow path.
-    from ratchet.baseline import Baseline, Entry
-    from ratchet.guard import GuardProblem
-    from ratchet.measure import FileResult, Measurement
-    from ratchet.rules import Outcome
+if TYPE_CHECKING:  # Imported for real only on the slow path, to keep the skip fast.
+    from ratchet.baseline import Baseline
+    from ratchet.config import Config
+    from ratchet.measure import Measurement
+    from ratchet.verdicts import FileVerdict
 
 
 def check(
@@ -36,7 +35,7 @@ def check(
     """
     here = cwd or Path.cwd()
     root = git.toplevel(here)
-    config = load_config(root)
+    section = read_tool_section(root)
     if not all_files and not data:
         if files:
             from ratchet.commands.common import repo_relative
@@ -44,7 +43,7 @@ def check(
             changed = repo_relative(root, files, here)
         else:
             changed = git.staged_paths(root)
-        if not any(config.is_relevant(path) for path in changed):
+        if not any_relevant(changed, section):
             if fmt == "text":
                 print("ratchet: nothing staged can change coverage; skipped")
             else:
@@ -52,23 +51,9 @@ def check(
             return PASSED
     # Everything below is the slow path: imports are deferred to here so the
     # skip above stays fast.
-    return _judge(root, config, data, fmt)
+    from ratchet.config import load_config
 
-
-@dataclass
-class Judged:
-    """What ``check`` found, ready to print."""
-
-    verdicts: list[FileVerdict]
-    guard: list[GuardProblem]
-    how: str
-    branch: bool
-    mode: str  # "full" (we ran the whole suite) or "data" (given coverage data)
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def passed(self) -> bool:
-        return not self.guard and not any(v.outcome.blocking for v in self.verdicts)
+    return _judge(root, load_config(root, section), data, fmt)
 
 
 def _judge(root: Path, config: Config, data: Sequence[str], fmt: str) -> int:
@@ -77,6 +62,7 @@ def _judge(root: Path, config: Config, data: Sequence[str], fmt: str) -> int:
     from ratchet.guard import guard
     from ratchet.measure import measure
     from ratchet.output import render_json, render_text
+    from ratchet.verdicts import Judged
 
     baseline, source = _staged_baseline(root, config)
     measurement = measure(root, config, data)
@@ -139,6 +125,7 @@ def judge_measurement(
 ) -> list[FileVerdict]:
     """A verdict for every file in the baseline or the measurement, by path."""
     from ratchet.rules import judge
+    from ratchet.verdicts import FileVerdict
 
     verdicts = []
     for path in sorted(set(baseline.files) | set(measurement.files)):
@@ -153,13 +140,3 @@ def judge_measurement(
         )
         verdicts.append(FileVerdict(path, outcome, entry, result))
     return verdicts
-
-
-@dataclass
-class FileVerdict:
-    path: str
-    outcome: Outcome
-    entry: Entry | None
-    current: FileResult | None
-    added: frozenset[int] = frozenset()  # Uncovered lines this commit adds.
-    newly: frozenset[int] | None = None  # All newly uncovered lines; None: unknown.

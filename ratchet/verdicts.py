@@ -1,0 +1,36 @@
+"""What ``check`` found about each file and about the baseline edit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ratchet.baseline import Entry
+from ratchet.guard import GuardProblem
+from ratchet.measure import FileResult
+from ratchet.rules import Outcome
+
+
+@dataclass
+class FileVerdict:
+    path: str
+    outcome: Outcome
+    entry: Entry | None
+    current: FileResult | None
+    added: frozenset[int] = frozenset()  # Uncovered lines this commit adds.
+    newly: frozenset[int] | None = None  # All newly uncovered lines; None: unknown.
+
+
+@dataclass
+class Judged:
+    """What ``check`` found, ready to print."""
+
+    verdicts: list[FileVerdict]
+    guard: list[GuardProblem]
+    how: str
+    branch: bool
+    mode: str  # "full" (we ran the whole suite) or "data" (given coverage data)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return not self.guard and not any(v.outcome.blocking for v in self.verdicts)
