@@ -207,10 +207,12 @@ class Runner:
         log = workdir / "test-output.log"
         env = dict(self.env, COVERAGE_FILE=str(data_file))
         if "PYTHONPYCACHEPREFIX" not in env:
-            # Keep bytecode out of the user's working tree, but cached per clone.
-            from ratchet.git import git_dir
-
-            env["PYTHONPYCACHEPREFIX"] = str(git_dir(self.root) / "ratchet" / "pycache")
+            # Write no bytecode into the user's working tree.  Existing
+            # __pycache__ files are still read; only uncached files compile.
+            # (A cache prefix elsewhere would recompile the whole standard
+            # library on the first run, and on every run where the user's
+            # environment forbids writing bytecode.)
+            env["PYTHONDONTWRITEBYTECODE"] = "1"
         started = time.perf_counter()
         with log.open("wb") as out:
             try:

@@ -109,6 +109,8 @@ def _test_env(monkeypatch: pytest.MonkeyPatch) -> None:
     # projects' coverage runs must not write into the outer run's data file.
     for name in ("COVERAGE_FILE", "COVERAGE_RCFILE", "COVERAGE_PROCESS_START"):
         monkeypatch.delenv(name, raising=False)
+    # Only ratchet's own setting may keep bytecode out of the toy repositories.
+    monkeypatch.delenv("PYTHONDONTWRITEBYTECODE", raising=False)
     monkeypatch.delenv("PRE_COMMIT", raising=False)
     monkeypatch.delenv("VIRTUAL_ENV", raising=False)
 
