@@ -69,6 +69,11 @@ class Project:
         path.write_text(textwrap.dedent(text))
         return path
 
+    def stage(self, rel: str, text: str) -> None:
+        """Write ``rel`` and stage everything, as ``git add -A`` does."""
+        self.write(rel, text)
+        self.git("add", "-A")
+
     def read(self, rel: str) -> str:
         return (self.root / rel).read_text()
 

@@ -20,8 +20,7 @@ def test_nothing_relevant_staged_is_skipped_without_running_tests(baselined: Pro
 def test_deleting_a_test_is_refused_and_names_the_newly_uncovered_line(
     baselined: Project,
 ) -> None:
-    baselined.write("tests/test_mod.py", TESTS.replace("def test_sub", "def _not_a_test"))
-    baselined.git("add", "-A")
+    baselined.stage("tests/test_mod.py", TESTS.replace("def test_sub", "def _not_a_test"))
     before = baselined.state()
     result = baselined.ratchet("check")
     assert result.code == errors.BLOCKED
@@ -34,8 +33,7 @@ def test_deleting_a_test_is_refused_and_names_the_newly_uncovered_line(
 
 
 def test_added_uncovered_code_is_marked_as_added_by_the_commit(baselined: Project) -> None:
-    baselined.write("pkg/mod.py", MOD + "\n\ndef more(y):\n    z = y * 2\n    return z\n")
-    baselined.git("add", "-A")
+    baselined.stage("pkg/mod.py", MOD + "\n\ndef more(y):\n    z = y * 2\n    return z\n")
     result = baselined.ratchet("check")
     assert result.code == errors.BLOCKED
     assert "newly uncovered lines: 16-17 (this commit adds 16-17)" in result.out
@@ -45,8 +43,7 @@ def test_without_a_record_of_head_it_says_it_cannot_tell_which_lines_are_new(
     baselined: Project,
 ) -> None:
     (baselined.root / ".git" / "ratchet" / "last-run.json").unlink()
-    baselined.write("pkg/mod.py", MOD + "\n\ndef more(y):\n    return y\n")
-    baselined.git("add", "-A")
+    baselined.stage("pkg/mod.py", MOD + "\n\ndef more(y):\n    return y\n")
     result = baselined.ratchet("check")
     assert result.code == errors.BLOCKED
     assert "uncovered lines this commit adds: 16" in result.out
@@ -101,8 +98,7 @@ def test_allow_lower_records_the_reason_and_the_guard_accepts_exactly_that(
 
 def test_the_guard_refuses_a_hand_lowered_baseline(baselined: Project) -> None:
     text = baselined.read("coverage-baseline.toml")
-    baselined.write("coverage-baseline.toml", text.replace("covered = 5", "covered = 3"))
-    baselined.git("add", "-A")
+    baselined.stage("coverage-baseline.toml", text.replace("covered = 5", "covered = 3"))
     result = baselined.ratchet("check")
     assert result.code == errors.BLOCKED
     assert "pkg/mod.py: entry lowered from 62.50% to 37.50%" in result.out
@@ -111,8 +107,7 @@ def test_the_guard_refuses_a_hand_lowered_baseline(baselined: Project) -> None:
 def test_the_guard_refuses_removing_the_entry_of_an_existing_file(baselined: Project) -> None:
     text = baselined.read("coverage-baseline.toml")
     start = text.index('[files."pkg/mod.py"]')
-    baselined.write("coverage-baseline.toml", text[:start])
-    baselined.git("add", "-A")
+    baselined.stage("coverage-baseline.toml", text[:start])
     result = baselined.ratchet("check")
     assert result.code == errors.BLOCKED
     assert "entry removed although the file still exists" in result.out
@@ -138,8 +133,7 @@ def test_a_deleted_file_passes_and_update_drops_its_entry(baselined: Project) ->
 
 
 def test_a_new_file_passes_and_is_named_for_update(baselined: Project) -> None:
-    baselined.write("pkg/fresh.py", "def f():\n    return 1\n")
-    baselined.git("add", "-A")
+    baselined.stage("pkg/fresh.py", "def f():\n    return 1\n")
     result = baselined.ratchet("check")
     assert result.code == errors.PASSED
     assert "new file(s), to be recorded by `ratchet update`" in result.out
@@ -152,16 +146,14 @@ def test_new_file_minimum_refuses_an_untested_new_file(project: Project) -> None
     project.write("pyproject.toml", pyproject("new-file-minimum = 50"))
     assert project.ratchet("init").code == 0
     project.commit("baseline")
-    project.write("pkg/fresh.py", "def f():\n    return 1\n")
-    project.git("add", "-A")
+    project.stage("pkg/fresh.py", "def f():\n    return 1\n")
     result = project.ratchet("check")
     assert result.code == errors.BLOCKED
     assert "pkg/fresh.py: new file at 0.00%, minimum 50.00%" in result.out
 
 
 def test_json_format_gives_numbers_and_verdicts(baselined: Project) -> None:
-    baselined.write("tests/test_mod.py", TESTS.replace("def test_sub", "def _not_a_test"))
-    baselined.git("add", "-A")
+    baselined.stage("tests/test_mod.py", TESTS.replace("def test_sub", "def _not_a_test"))
     result = baselined.ratchet("check", "--format", "json")
     assert result.code == errors.BLOCKED
     doc = json.loads(result.out)

@@ -104,8 +104,7 @@ def test_test_commands_become_coverage_run_arguments(
 def test_parallel_mode_data_is_combined(baselined: Project) -> None:
     # With [run] parallel = true, coverage writes suffixed data files.
     text = baselined.read("pyproject.toml")
-    baselined.write("pyproject.toml", text + "parallel = true\n")
-    baselined.git("add", "-A")
+    baselined.stage("pyproject.toml", text + "parallel = true\n")
     result = baselined.ratchet("check")
     assert result.code == errors.PASSED, result.out + result.err
     assert "2 files measured" in result.out
@@ -116,8 +115,7 @@ def test_a_test_script_runs_as_a_file(baselined: Project) -> None:
         "run_tests.py",
         "import sys\nimport pytest\nsys.exit(pytest.main(['-q', 'tests']))\n",
     )
-    baselined.write("pyproject.toml", pyproject('test-command = "run_tests.py"'))
-    baselined.git("add", "-A")
+    baselined.stage("pyproject.toml", pyproject('test-command = "run_tests.py"'))
     result = baselined.ratchet("check")
     assert result.code == errors.PASSED, result.out + result.err
 

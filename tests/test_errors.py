@@ -14,8 +14,7 @@ from ratchet.cli import main
 
 
 def test_no_baseline_is_a_usage_error(project: Project) -> None:
-    project.write("pkg/mod.py", "X = 1\n")
-    project.git("add", "-A")
+    project.stage("pkg/mod.py", "X = 1\n")
     result = project.ratchet("check")
     assert result.code == errors.USAGE
     assert result.err == (
@@ -27,8 +26,7 @@ def test_no_baseline_is_a_usage_error(project: Project) -> None:
 def test_malformed_baseline_names_its_line(baselined: Project) -> None:
     text = baselined.read("coverage-baseline.toml")
     broken = text.replace("covered = 5  #", "covered = = 5  #")
-    baselined.write("coverage-baseline.toml", broken)
-    baselined.git("add", "-A")
+    baselined.stage("coverage-baseline.toml", broken)
     result = baselined.ratchet("check")
     assert result.code == errors.USAGE
     line = text.splitlines().index("covered = 5  # 62.50%") + 1
@@ -76,8 +74,7 @@ def test_init_refuses_to_overwrite_without_force(baselined: Project) -> None:
 
 
 def test_a_failing_suite_exits_3_with_the_tail_of_its_output(baselined: Project) -> None:
-    baselined.write("tests/test_broken.py", "def test_broken():\n    assert 1 == 2, 'BROKEN'\n")
-    baselined.git("add", "-A")
+    baselined.stage("tests/test_broken.py", "def test_broken():\n    assert 1 == 2, 'BROKEN'\n")
     before = baselined.read("coverage-baseline.toml")
     result = baselined.ratchet("check")
     assert result.code == errors.TEST_RUN_FAILED
@@ -88,16 +85,14 @@ def test_a_failing_suite_exits_3_with_the_tail_of_its_output(baselined: Project)
 
 
 def test_a_crashing_interpreter_exits_3(baselined: Project) -> None:
-    baselined.write("tests/test_crash.py", "import os\n\n\ndef test_crash():\n    os.abort()\n")
-    baselined.git("add", "-A")
+    baselined.stage("tests/test_crash.py", "import os\n\n\ndef test_crash():\n    os.abort()\n")
     result = baselined.ratchet("check")
     assert result.code == errors.TEST_RUN_FAILED
     assert "killed by signal" in result.err
 
 
-def test_a_missing_test_command_exits_3(baselined: Project) -> None:
-    baselined.write("pyproject.toml", pyproject('test-command = "no_such_module_xyz"'))
-    baselined.git("add", "-A")
+def test_a_test_command_the_environment_lacks_is_named(baselined: Project) -> None:
+    baselined.stage("pyproject.toml", pyproject('test-command = "no_such_module_xyz"'))
     result = baselined.ratchet("check")
     assert result.code == errors.USAGE
     assert "lacks no_such_module_xyz" in result.err
@@ -105,8 +100,7 @@ def test_a_missing_test_command_exits_3(baselined: Project) -> None:
 
 def test_an_environment_without_coverage_is_named(baselined: Project, tmp_path: Path) -> None:
     bare = python_without_coverage(tmp_path)
-    baselined.write("pyproject.toml", pyproject().replace(sys.executable, str(bare)))
-    baselined.git("add", "-A")
+    baselined.stage("pyproject.toml", pyproject().replace(sys.executable, str(bare)))
     result = baselined.ratchet("check")
     assert result.code == errors.USAGE
     assert "coverage.py is not installed in the project's environment" in result.err
@@ -114,8 +108,7 @@ def test_an_environment_without_coverage_is_named(baselined: Project, tmp_path: 
 
 
 def test_bad_configuration_is_a_usage_error(baselined: Project) -> None:
-    baselined.write("pyproject.toml", pyproject("new-file-minimum = 'high'"))
-    baselined.git("add", "-A")
+    baselined.stage("pyproject.toml", pyproject("new-file-minimum = 'high'"))
     result = baselined.ratchet("check")
     assert result.code == errors.USAGE
     assert "new-file-minimum must be a number" in result.err
@@ -134,8 +127,7 @@ def test_reason_is_required_with_allow_lower(baselined: Project) -> None:
 
 
 def test_branch_mode_change_is_not_compared_silently(baselined: Project) -> None:
-    baselined.write("pyproject.toml", pyproject(branch=True))
-    baselined.git("add", "-A")
+    baselined.stage("pyproject.toml", pyproject(branch=True))
     result = baselined.ratchet("check")
     assert result.code == errors.USAGE
     assert "statement mode, this run in branch mode" in result.err
@@ -189,3 +181,75 @@ def test_an_unknown_command_is_a_usage_error() -> None:
         check=False,
     )
     assert proc.returncode == errors.USAGE
+
+
+def _report(files: dict[str, object], branch: bool = False) -> str:
+    import json
+
+    meta = {"format": 3, "version": "7.17.3", "branch_coverage": branch}
+    return json.dumps({"meta": meta, "files": files})
+
+
+def _file(statements: int, covered: int, missing: list[int] | None = None) -> dict[str, object]:
+    summary = {"num_statements": statements, "covered_lines": covered}
+    return {"summary": summary, "missing_lines": missing or []}
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "problem"),
+    [
+        ("missing.json", None, "missing.json: no such file"),
+        ("folder", "", "is a folder; name the data files"),
+        ("bad.json", "{not json", "not valid JSON"),
+        ("other.json", '{"a": 1}', "not a coverage.py JSON report"),
+        ("nosummary.json", _report({"pkg/mod.py": {}}), "has no usable summary"),
+        ("counts.json", _report({"pkg/mod.py": _file(8, 9)}), "has invalid counts"),
+    ],
+)
+def test_bad_data_is_named(
+    baselined: Project, name: str, content: str | None, problem: str
+) -> None:
+    if name == "folder":
+        (baselined.root / name).mkdir()
+    elif content is not None:
+        baselined.write(name, content)
+    result = baselined.ratchet("check", "--data", name)
+    assert result.code == errors.USAGE
+    assert problem in result.err
+    assert "Traceback" not in result.err
+
+
+def test_a_json_report_and_data_files_cannot_be_mixed(baselined: Project) -> None:
+    baselined.write("r.json", _report({}))
+    baselined.write("shard", "not sqlite")
+    result = baselined.ratchet("check", "--data", "r.json", "shard")
+    assert result.code == errors.USAGE
+    assert "one coverage JSON report, or .coverage data files" in result.err
+
+
+def test_report_paths_are_made_repository_relative(baselined: Project, tmp_path: Path) -> None:
+    inside = str(baselined.root / "pkg" / "mod.py")
+    outside = str(tmp_path / "elsewhere.py")
+    files = {inside: _file(8, 5), "pkg/__init__.py": _file(0, 0), outside: _file(3, 0)}
+    baselined.write("r.json", _report(files))
+    result = baselined.ratchet("check", "--data", "r.json")
+    assert result.code == errors.PASSED, result.out
+    assert "1 measured files outside the repository ignored" in result.out
+
+
+def test_a_coverage_version_change_is_mentioned(baselined: Project) -> None:
+    files = {"pkg/mod.py": _file(8, 5), "pkg/__init__.py": _file(0, 0)}
+    baselined.write("r.json", _report(files).replace("7.17.3", "6.5.0"))
+    result = baselined.ratchet("check", "--data", "r.json")
+    assert result.code == errors.PASSED
+    assert "this run with 6.5.0; a change in coverage.py can move numbers" in result.out
+
+
+def test_a_users_bytecode_prefix_is_respected(
+    baselined: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    prefix = tmp_path / "pycache"
+    monkeypatch.setenv("PYTHONPYCACHEPREFIX", str(prefix))
+    baselined.stage("pkg/mod.py", baselined.read("pkg/mod.py") + "\n# touched\n")
+    assert baselined.ratchet("check").code == errors.PASSED
+    assert list(prefix.rglob("mod*.pyc"))

@@ -92,8 +92,7 @@ def test_a_real_commit_is_refused_when_coverage_drops_and_passes_when_it_rises(
     assert "ratchet: passed" in first.stdout + first.stderr
     head = project.git("rev-parse", "HEAD")
 
-    project.write("tests/test_mod.py", TESTS.replace("def test_sub", "def _not_a_test"))
-    project.git("add", "-A")
+    project.stage("tests/test_mod.py", TESTS.replace("def test_sub", "def _not_a_test"))
     refused = git_commit(project, "drop a test")
     assert refused.returncode != 0, refused.stdout + refused.stderr
     output = refused.stdout + refused.stderr
