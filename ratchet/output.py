@@ -78,7 +78,7 @@ def render_text(judged: Judged, config: Config) -> str:
     if gains:
         out.append(f"\n  {len(gains)} file(s) gained coverage; record with `ratchet update`:\n")
         for v in gains[:MAX_RANGES]:
-            out.append(f"    {v.path}: {_move(v)}\n")
+            out.append(f"    {v.path}: {_move(v)}{_target_met(v)}\n")
         if len(gains) > MAX_RANGES:
             out.append(f"    ... and {len(gains) - MAX_RANGES} more\n")
     if new:
@@ -100,6 +100,16 @@ def render_text(judged: Judged, config: Config) -> str:
             what.append("the baseline edit was refused")
         out.append(f"\nratchet: BLOCKED: {' and '.join(what)}\n")
     return "".join(out)
+
+
+def _target_met(v: FileVerdict) -> str:
+    """A note when this change makes a tiered file reach its target."""
+    entry, current = v.entry, v.current
+    if entry is None or entry.target is None or current is None:
+        return ""
+    if entry.numbers.gap(entry.target) > 0 and current.numbers.gap(entry.target) == 0:
+        return f"  ({entry.tier} target {display_percent(entry.target)} met)"
+    return ""
 
 
 def _move(v: FileVerdict) -> str:
