@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -183,7 +184,7 @@ def test_an_unknown_command_is_a_usage_error() -> None:
     assert proc.returncode == errors.USAGE
 
 
-def _report(files: dict[str, object], branch: bool = False) -> str:
+def _report(files: Mapping[str, object], branch: bool = False) -> str:
     import json
 
     meta = {"format": 3, "version": "7.17.3", "branch_coverage": branch}
