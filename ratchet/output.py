@@ -105,7 +105,9 @@ def render_text(judged: Judged, config: Config) -> str:
 def _target_met(v: FileVerdict) -> str:
     """A note when this change makes a tiered file reach its target."""
     entry, current = v.entry, v.current
-    if entry is None or entry.target is None or current is None:
+    assert entry is not None  # A gain has both a baseline entry
+    assert current is not None  # and a measurement.
+    if entry.target is None:
         return ""
     if entry.numbers.gap(entry.target) > 0 and current.numbers.gap(entry.target) == 0:
         return f"  ({entry.tier} target {display_percent(entry.target)} met)"
