@@ -107,6 +107,12 @@ def read_blob(root: Path, spec: str) -> bytes | None:
         return None
 
 
+def untracked_paths(root: Path) -> list[str]:
+    """Files in the working tree that git neither tracks nor ignores."""
+    out = _call(root, "ls-files", "-z", "--others", "--exclude-standard", "--full-name")
+    return [os.fsdecode(p) for p in out.split(b"\0") if p]
+
+
 def index_paths(root: Path) -> set[str]:
     """Every path in the index (what the commit will contain)."""
     out = _call(root, "ls-files", "-z", "--full-name")

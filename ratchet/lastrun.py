@@ -40,9 +40,11 @@ def record(
     erase what the next attempt compares with.
     """
     try:
-        if not git.worktree_matches_index(root):
-            return  # The working tree was measured, and it is not the index.
         is_relevant = _relevant(relevant, baseline)
+        if not git.worktree_matches_index(root) or any(
+            is_relevant(p) for p in git.untracked_paths(root)
+        ):
+            return  # The working tree was measured, and it is not the index.
         key = git.content_key(root, None, is_relevant)
         path = git.git_dir(root) / NAME
         runs = _load(path)

@@ -219,3 +219,19 @@ def test_allow_lower_on_a_file_that_did_not_go_down_lowers_nothing(baselined: Pr
     assert "--allow-lower pkg/mod.py: it did not go down; nothing lowered" in result.out
     assert "ratchet: no entry changed" in result.out
     assert "lowered" not in baselined.read("coverage-baseline.toml")
+
+
+def test_a_run_with_untracked_test_files_is_not_recorded_as_the_commits(
+    baselined: Project,
+) -> None:
+    record = baselined.root / ".git" / "ratchet" / "last-run.json"
+    before = record.read_bytes()
+    # An untracked test module runs too, so this measurement is not of the index.
+    baselined.write(
+        "tests/test_local.py",
+        "from pkg.mod import unused\n\ndef test_local():\n    assert unused(0) == 2\n",
+    )
+    baselined.stage("pkg/mod.py", baselined.read("pkg/mod.py") + "\n# touched\n")
+    baselined.git("rm", "-q", "--cached", "tests/test_local.py", check=False)
+    assert baselined.ratchet("check").code == errors.PASSED
+    assert record.read_bytes() == before
