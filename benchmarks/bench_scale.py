@@ -67,6 +67,7 @@ def main() -> None:
         root = git_repo(Path(tmp) / "repo")
         (root / "pyproject.toml").write_text("[tool.ratchet]\n")
         commit_all(root)
+        (root / ".gitignore").write_text("*.json\n")
         same = root / "same.json"
         same.write_text(json.dumps(synthetic_report(files, seed=1, heavy=args.heavy)))
         better = root / "better.json"
@@ -77,6 +78,7 @@ def main() -> None:
 
         init = time_command([*RATCHET, "init", "--force", "--data", str(same)], root, runs)
         baseline = root / "coverage-baseline.toml"
+        commit_all(root, "baseline")  # As in real use: check reads it from the index and HEAD.
         size = baseline.stat().st_size
         print(f"baseline: {size / 1e6:.2f} MB, {size / files:.0f} bytes per file")
         started = time.perf_counter()

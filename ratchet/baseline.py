@@ -111,15 +111,20 @@ def loads(text: str, source: str = "coverage-baseline.toml") -> Baseline:
         ) from None
 
 
-def load(path: Path, source: str | None = None) -> Baseline:
+def read_bytes(path: Path, source: str) -> bytes:
+    """The baseline file's bytes; a clear error when there is none."""
     try:
-        raw = path.read_bytes()
+        return path.read_bytes()
     except FileNotFoundError:
         raise RatchetError(
-            f"no baseline at {source or path.name}",
+            f"no baseline at {source}",
             hint="create it with `ratchet init` and commit it",
         ) from None
-    return loads(_decode(raw, source or path.name), source or path.name)
+
+
+def load(path: Path, source: str | None = None) -> Baseline:
+    name = source or path.name
+    return loads_bytes(read_bytes(path, name), name)
 
 
 def _decode(raw: bytes, source: str) -> str:

@@ -57,6 +57,7 @@ def check(
 
 
 def _judge(root: Path, config: Config, data: Sequence[str], fmt: str) -> int:
+    from ratchet.baseline import loads_bytes
     from ratchet.commands.common import ensure_same_mode, version_note
     from ratchet.commands.init import record_missing
     from ratchet.guard import guard
@@ -64,7 +65,8 @@ def _judge(root: Path, config: Config, data: Sequence[str], fmt: str) -> int:
     from ratchet.output import render_json, render_text
     from ratchet.verdicts import Judged
 
-    baseline, source = _staged_baseline(root, config)
+    staged_raw, source = _staged_baseline(root, config)
+    baseline = loads_bytes(staged_raw, source)
     measurement = measure(root, config, data)
     ensure_same_mode(baseline, measurement, source)
     exists = git.index_paths(root)
@@ -74,9 +76,8 @@ def _judge(root: Path, config: Config, data: Sequence[str], fmt: str) -> int:
         notes.append(f"{len(measurement.outside)} measured files outside the repository ignored")
     problems = []
     head_raw = git.read_blob(root, f"HEAD:{config.baseline}")
-    if head_raw is not None:
-        from ratchet.baseline import loads_bytes
-
+    # The usual case is an unchanged baseline: compare bytes before parsing.
+    if head_raw is not None and head_raw != staged_raw:
         head = loads_bytes(head_raw, f"{config.baseline} at HEAD")
         if head != baseline:
             problems = guard(head, baseline, exists, config.policy)
@@ -110,14 +111,14 @@ def _explain_lines(
         v.newly = None if newly is None else frozenset(newly)
 
 
-def _staged_baseline(root: Path, config: Config) -> tuple[Baseline, str]:
-    """The baseline being committed: the index's copy, else the working tree's."""
-    from ratchet.baseline import load, loads_bytes
+def _staged_baseline(root: Path, config: Config) -> tuple[bytes, str]:
+    """The baseline being committed, as bytes: the index's copy, else the working tree's."""
+    from ratchet.baseline import read_bytes
 
     raw = git.read_blob(root, f":{config.baseline}")
-    if raw is not None:
-        return loads_bytes(raw, config.baseline), config.baseline
-    return load(root / config.baseline, config.baseline), config.baseline
+    if raw is None:
+        raw = read_bytes(root / config.baseline, config.baseline)
+    return raw, config.baseline
 
 
 def judge_measurement(
