@@ -13,34 +13,37 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ratchet import git
 from ratchet.baseline import write_atomic
 from ratchet.errors import RatchetError
+from ratchet.lines import added_lines, map_old_lines
+
+if TYPE_CHECKING:
+    from ratchet.config import Config
+    from ratchet.measure import Measurement
 
 FORMAT = 1
 NAME = "ratchet/last-run.json"
 
 
-def _relevant(config_relevant: Callable[[str], bool], baseline: str) -> Callable[[str], bool]:
+def _relevant(config: Config) -> Callable[[str], bool]:
     # The baseline file is excluded: committing it does not change coverage.
-    return lambda path: path != baseline and config_relevant(path)
+    return lambda path: path != config.baseline and config.is_relevant(path)
 
 
-def record(
-    root: Path,
-    missing: Mapping[str, Sequence[int]],
-    relevant: Callable[[str], bool],
-    baseline: str,
-) -> None:
-    """Save ``missing`` for the index's content, if that is what was measured.
+def record(root: Path, config: Config, measurement: Measurement) -> None:
+    """Keep this run's uncovered lines, if it measured the index's content.
 
+    Only our own test runs qualify (given data may come from any commit).
     The record of HEAD's content is kept beside it: a refused commit must not
     erase what the next attempt compares with.
     """
+    if not measurement.ran_tests:
+        return
     try:
-        is_relevant = _relevant(relevant, baseline)
+        is_relevant = _relevant(config)
         if not git.worktree_matches_index(root) or any(
             is_relevant(p) for p in git.untracked_paths(root)
         ):
@@ -50,7 +53,7 @@ def record(
         runs = _load(path)
         head_key = git.content_key(root, "HEAD", is_relevant)
         kept = {k: v for k, v in runs.items() if k == head_key and k != key}
-        kept[str(key)] = {p: list(v) for p, v in missing.items()}
+        kept[str(key)] = {p: list(r.missing_lines) for p, r in measurement.files.items()}
         path.parent.mkdir(parents=True, exist_ok=True)
         doc = {"format": FORMAT, "runs": kept}
         write_atomic(path, json.dumps(doc, separators=(",", ":")))
@@ -70,15 +73,13 @@ def _load(path: Path) -> dict[str, Any]:
     return runs if isinstance(runs, dict) else {}
 
 
-def missing_at_head(
-    root: Path, relevant: Callable[[str], bool], baseline: str
-) -> Mapping[str, list[int]] | None:
+def missing_at_head(root: Path, config: Config) -> Mapping[str, list[int]] | None:
     """HEAD's uncovered lines per file, when the last measurement was of HEAD."""
     try:
         runs = _load(git.git_dir(root) / NAME)
         if not runs:
             return None
-        missing = runs.get(str(git.content_key(root, "HEAD", _relevant(relevant, baseline))))
+        missing = runs.get(str(git.content_key(root, "HEAD", _relevant(config))))
     except RatchetError:
         return None
     return missing if isinstance(missing, dict) else None
@@ -89,8 +90,6 @@ def newly_uncovered(
 ) -> tuple[set[int], set[int] | None]:
     """Uncovered lines the commit adds, and all newly uncovered lines (None: unknown)."""
     hunks = git.staged_hunks(root, path)
-    from ratchet.lines import added_lines, map_old_lines
-
     now = set(current)
     added = now & added_lines(hunks)
     if head_missing is None or path not in head_missing:

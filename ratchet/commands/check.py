@@ -57,18 +57,18 @@ def check(
 
 
 def _judge(root: Path, config: Config, data: Sequence[str], fmt: str) -> int:
+    from ratchet import lastrun
     from ratchet.baseline import loads_bytes
     from ratchet.commands.common import ensure_same_mode, version_note
-    from ratchet.commands.init import record_missing
     from ratchet.guard import guard
     from ratchet.measure import measure
     from ratchet.output import render_json, render_text
     from ratchet.verdicts import Judged
 
-    staged_raw, source = _staged_baseline(root, config)
-    baseline = loads_bytes(staged_raw, source)
+    staged_raw = _staged_baseline(root, config)
+    baseline = loads_bytes(staged_raw, config.baseline)
     measurement = measure(root, config, data)
-    ensure_same_mode(baseline, measurement, source)
+    ensure_same_mode(baseline, measurement, config.baseline)
     exists = git.index_paths(root)
     verdicts = judge_measurement(baseline, measurement, exists, config)
     notes = [n for n in [version_note(baseline, measurement)] if n]
@@ -84,7 +84,7 @@ def _judge(root: Path, config: Config, data: Sequence[str], fmt: str) -> int:
             if head.branch != baseline.branch:
                 notes.append("the baseline changed branch mode; entries were not compared to HEAD")
     _explain_lines(root, config, verdicts, exists)
-    record_missing(root, config, measurement)
+    lastrun.record(root, config, measurement)
     mode = "full" if measurement.ran_tests else "data"
     judged = Judged(verdicts, problems, measurement.how, measurement.branch, mode, notes)
     out = render_json(judged) if fmt == "json" else render_text(judged, config)
@@ -103,7 +103,7 @@ def _explain_lines(
     ]
     if not refused:
         return
-    head_missing = lastrun.missing_at_head(root, config.is_relevant, config.baseline)
+    head_missing = lastrun.missing_at_head(root, config)
     for v in refused:
         assert v.current is not None
         added, newly = lastrun.newly_uncovered(root, v.path, v.current.missing_lines, head_missing)
@@ -111,14 +111,12 @@ def _explain_lines(
         v.newly = None if newly is None else frozenset(newly)
 
 
-def _staged_baseline(root: Path, config: Config) -> tuple[bytes, str]:
-    """The baseline being committed, as bytes: the index's copy, else the working tree's."""
+def _staged_baseline(root: Path, config: Config) -> bytes:
+    """The baseline being committed: the index's copy, else the working tree's."""
     from ratchet.baseline import read_bytes
 
     raw = git.read_blob(root, f":{config.baseline}")
-    if raw is None:
-        raw = read_bytes(root / config.baseline, config.baseline)
-    return raw, config.baseline
+    return raw if raw is not None else read_bytes(root / config.baseline, config.baseline)
 
 
 def judge_measurement(

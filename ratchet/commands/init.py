@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 
-from ratchet import git
+from ratchet import git, lastrun
 from ratchet.baseline import Baseline, Entry, dumps, write_atomic
 from ratchet.config import Config, load_config
 from ratchet.errors import PASSED, RatchetError
-from ratchet.measure import FileResult, Measurement, measure
-from ratchet.numbers import ZERO, Numbers
+from ratchet.measure import FileResult, measure
+from ratchet.numbers import Numbers
 from ratchet.tiers import TierRule, assign_tier
 
 
@@ -26,20 +27,9 @@ def build_baseline(
     files: Mapping[str, FileResult], coverage_version: str, branch: bool, config: Config
 ) -> Baseline:
     entries = {path: new_entry(r.numbers, config.tiers) for path, r in files.items()}
-    total = ZERO
-    for entry in entries.values():
-        total = total + entry.numbers
-    return Baseline(coverage_version, branch, entries, config.overall_target, total)
-
-
-def record_missing(root: Path, config: Config, measurement: Measurement) -> None:
-    """Keep this run's uncovered lines, to name newly uncovered ones later."""
-    from ratchet import lastrun
-
-    if not measurement.ran_tests:
-        return
-    missing = {p: r.missing_lines for p, r in measurement.files.items()}
-    lastrun.record(root, missing, config.is_relevant, config.baseline)
+    baseline = Baseline(coverage_version, branch, entries, config.overall_target)
+    # The start of the push overall: today's totals.
+    return replace(baseline, overall_start=baseline.totals)
 
 
 def init(*, data: Sequence[str] = (), force: bool = False, cwd: Path | None = None) -> int:
@@ -61,7 +51,7 @@ def init(*, data: Sequence[str] = (), force: bool = False, cwd: Path | None = No
         measurement.files, measurement.coverage_version, measurement.branch, config
     )
     write_atomic(path, dumps(baseline))
-    record_missing(root, config, measurement)
+    lastrun.record(root, config, measurement)
     total = baseline.totals
     print(
         f"ratchet: wrote {config.baseline}: {len(baseline.files)} files, overall "

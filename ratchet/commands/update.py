@@ -7,10 +7,9 @@ from collections.abc import Container, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from ratchet import git
+from ratchet import git, lastrun
 from ratchet.baseline import Baseline, Entry, Lowering, dumps, load, write_atomic
 from ratchet.commands.common import ensure_same_mode, repo_relative, version_note
-from ratchet.commands.init import record_missing
 from ratchet.config import Config, load_config
 from ratchet.errors import PASSED, RatchetError
 from ratchet.measure import measure
@@ -135,14 +134,16 @@ def update(
         today=today,
     )
     new = replace(new, coverage_version=measurement.coverage_version)
-    needless = [p for p in lower if p not in {c[0] for c in changes.lowered}]
-    for p in needless:
+    lowered = {path for path, *_ in changes.lowered}
+    for p in lower:
+        if p in lowered:
+            continue
         print(f"ratchet: --allow-lower {p}: it did not go down; nothing lowered")
     print(f"ratchet: measured {len(measured)} files with {measurement.how}")
     if note:
         print(f"ratchet: note: {note}")
     _report(changes)
-    record_missing(root, config, measurement)
+    lastrun.record(root, config, measurement)
     text = dumps(new)
     if path.read_bytes() == text.encode("utf-8"):
         print(f"ratchet: {config.baseline} is up to date")
