@@ -235,3 +235,13 @@ def test_a_run_with_untracked_test_files_is_not_recorded_as_the_commits(
     baselined.git("rm", "-q", "--cached", "tests/test_local.py", check=False)
     assert baselined.ratchet("check").code == errors.PASSED
     assert record.read_bytes() == before
+
+
+def test_init_names_fractional_tier_targets_as_percentages(project: Project) -> None:
+    from conftest import pyproject
+
+    tiers = '[[tool.ratchet.tiers]]\nname = "Small"\nmax-statements = 100\ntarget = 27.5\n'
+    project.write("pyproject.toml", pyproject() + tiers)
+    result = project.ratchet("init")
+    assert result.code == errors.PASSED
+    assert "ratchet: Small: 2 file(s), target 27.50%\n" in result.out

@@ -11,7 +11,7 @@ from ratchet.baseline import Baseline, Entry, dumps, write_atomic
 from ratchet.config import Config, load_config
 from ratchet.errors import PASSED, RatchetError
 from ratchet.measure import FileResult, measure
-from ratchet.numbers import Numbers
+from ratchet.numbers import Numbers, display_percent
 from ratchet.tiers import TierRule, assign_tier
 
 
@@ -60,6 +60,7 @@ def init(*, data: Sequence[str] = (), force: bool = False, cwd: Path | None = No
     for rule in config.tiers:
         members = [p for p, e in baseline.files.items() if e.tier == rule.name]
         if members:
-            print(f"ratchet: {rule.name}: {len(members)} file(s), target {rule.target}%")
+            target = display_percent(rule.target)
+            print(f"ratchet: {rule.name}: {len(members)} file(s), target {target}")
     print(f"ratchet: next: git add {config.baseline} && git commit")
     return PASSED
