@@ -40,6 +40,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("files", nargs="*", metavar="FILES", help="the changed files (default: staged)")
     p.add_argument("--all", action="store_true", dest="all_files", help="judge every file (CI)")
+    p.add_argument(
+        "--full",
+        action="store_true",
+        help="run the whole suite, not only the tests the change affects",
+    )
     data_option(p)
     p.add_argument("--format", choices=("text", "json"), default="text", dest="fmt")
 
@@ -67,7 +72,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "check":
             from ratchet.commands.check import check
 
-            return check(files=args.files, all_files=args.all_files, data=args.data, fmt=args.fmt)
+            return check(
+                files=args.files,
+                all_files=args.all_files,
+                full=args.full,
+                data=args.data,
+                fmt=args.fmt,
+            )
         if args.command == "update":
             from ratchet.commands.update import update
 

@@ -25,6 +25,9 @@ class Config:
     overall_target: Fraction | None = None
     watch: tuple[str, ...] = ()
     tiers: tuple[TierRule, ...] = DEFAULT_TIERS
+    # check runs only affected tests unless more than this share of the suite is.
+    select_max_share: float = 0.5
+    select: bool = True
 
     def is_relevant(self, path: str) -> bool:
         """Can a change to ``path`` change coverage or the verdict?"""
@@ -40,6 +43,8 @@ _KEYS = {
     "overall-target",
     "watch",
     "tiers",
+    "select",
+    "select-max-share",
 }
 _TIER_KEYS = {"name", "target", "min-statements", "max-statements", "below-percent"}
 
@@ -87,6 +92,12 @@ def _config(section: Any) -> Config:
     watch = section.get("watch", [])
     if not isinstance(watch, list) or not all(isinstance(p, str) for p in watch):
         raise ValueError("watch must be a list of glob patterns")
+    select = section.get("select", True)
+    if not isinstance(select, bool):
+        raise ValueError("select must be true or false")
+    share = section.get("select-max-share", 0.5)
+    if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 <= share <= 1:
+        raise ValueError("select-max-share must be a number from 0 to 1")
     tiers = DEFAULT_TIERS
     if "tiers" in section:
         tiers = _tiers(section["tiers"])
@@ -98,6 +109,8 @@ def _config(section: Any) -> Config:
         overall_target=target,
         watch=tuple(watch),
         tiers=tiers,
+        select=select,
+        select_max_share=float(share),
     )
 
 

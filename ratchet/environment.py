@@ -110,6 +110,8 @@ def clean_env(root: Path, python: Path, base: Mapping[str, str]) -> dict[str, st
 class Probe:
     coverage_version: str | None
     missing_modules: tuple[str, ...]
+    python_version: str = ""
+    distributions: str = ""  # A digest of the installed distributions and versions.
 
 
 _PROBE = """
@@ -120,6 +122,10 @@ try:
 except ImportError:
     print("")
 print(" ".join(m for m in sys.argv[1:] if importlib.util.find_spec(m) is None))
+print(sys.version.replace("\\n", " "))
+import hashlib, importlib.metadata as md
+names = sorted(f"{d.metadata['Name']}=={d.version}" for d in md.distributions())
+print(hashlib.sha256("\\n".join(names).encode()).hexdigest()[:16])
 """
 
 
@@ -140,5 +146,5 @@ def probe(python: Path, env: Mapping[str, str], root: Path, modules: list[str]) 
         raise RatchetError(
             f"the project's Python {python} does not start: {proc.stderr.strip()[-300:]}"
         )
-    lines = [*proc.stdout.splitlines(), "", ""]
-    return Probe(lines[0].strip() or None, tuple(lines[1].split()))
+    lines = [*proc.stdout.splitlines(), "", "", "", ""]
+    return Probe(lines[0].strip() or None, tuple(lines[1].split()), lines[2], lines[3])

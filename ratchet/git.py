@@ -208,3 +208,46 @@ def parse_hunks(diff: bytes) -> list[Hunk]:
             )
         )
     return hunks
+
+
+def _plain(root: Path, args: list[str], stdin: bytes | None = None) -> bytes:
+    try:
+        proc = subprocess.run(
+            ["git", *args], cwd=root, input=stdin, capture_output=True, check=False
+        )
+    except FileNotFoundError:
+        raise RatchetError("git is not installed or not on PATH") from None
+    if proc.returncode != 0:
+        raise RatchetError(f"git {args[0]} failed: {_first_line(proc.stderr)}")
+    return proc.stdout
+
+
+def worktree_content_ids(root: Path) -> dict[str, str]:
+    """Blob ids of the working tree's files, as a test run sees them.
+
+    Tracked files keep the index's id unless edited; edited and untracked
+    (not ignored) files are hashed as ``git add`` would, without writing
+    anything to the repository.
+    """
+    ids: dict[str, str] = {}
+    for record in _plain(root, ["ls-files", "-s", "-z"]).split(b"\0"):
+        if record:
+            meta, _, name = record.partition(b"\t")
+            ids[os.fsdecode(name)] = meta.split()[1].decode()
+    edited = _plain(root, ["diff", "--name-only", "--no-renames", "-z"]).split(b"\0")
+    untracked = _plain(root, ["ls-files", "-o", "--exclude-standard", "-z"]).split(b"\0")
+    to_hash = []
+    for raw in [*edited, *untracked]:
+        if not raw:
+            continue
+        path = os.fsdecode(raw)
+        if os.path.isfile(root / path):
+            to_hash.append(path)
+        else:
+            ids.pop(path, None)  # Deleted in the working tree.
+    if to_hash:
+        # --no-filters is not used: ids must match what `git add` would store.
+        out = _plain(root, ["hash-object", "--stdin-paths"], "\n".join(to_hash).encode() + b"\n")
+        for path, oid in zip(to_hash, out.decode().split(), strict=True):
+            ids[path] = oid
+    return ids

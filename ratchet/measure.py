@@ -32,6 +32,7 @@ TAIL_LINES = 40
 class FileResult:
     numbers: Numbers
     missing_lines: Sequence[int] = ()
+    lines_known: bool = True  # False: numbers from the test map, lines not kept.
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,10 @@ class Measurement:
     # True when we ran the tests on the working tree ourselves; given data may
     # come from any commit, so only our own runs describe the content here.
     ran_tests: bool = False
+    # The files a selected run measured exactly; None: all (a full run).
+    judged: frozenset[str] | None = None
+    mode: str = ""  # "full", "selected" or "data"
+    why: str = ""  # Why a full run, or what the selection ran.
 
 
 # -- reading coverage.py's JSON report ------------------------------------------
@@ -158,7 +163,7 @@ class Runner:
         """Check the environment has coverage.py and ``modules``; its version."""
         from ratchet.environment import probe
 
-        found = probe(self.python, self.env, self.root, modules)
+        found = self.probed = probe(self.python, self.env, self.root, modules)
         where = f"{self.python} ({self.python_source})"
         if found.coverage_version is None:
             raise RatchetError(
@@ -196,16 +201,29 @@ class Runner:
                 hint="see its output above",
             )
 
-    def run_tests(self, workdir: Path) -> tuple[Path, float]:
+    @property
+    def module(self) -> str | None:
+        return coverage_args(self.config.test_command)[1]
+
+    def run_tests(
+        self,
+        workdir: Path,
+        extra_args: Sequence[str] = (),
+        extra_env: Mapping[str, str] | None = None,
+        *,
+        may_select_none: bool = False,
+    ) -> tuple[Path, float]:
         """Run the test command under coverage; the data file and seconds taken."""
         args, module = coverage_args(self.config.test_command)
         if module == "pytest":
             # Keep pytest's cache out of the user's working tree.
-            args += ["-p", "no:cacheprovider"]
-        self.require([module] if module else [])
+            args += ["-p", "no:cacheprovider", *extra_args]
+        if not hasattr(self, "probed"):
+            self.require([module] if module else [])
+        workdir.mkdir(parents=True, exist_ok=True)
         data_file = workdir / ".coverage"
         log = workdir / "test-output.log"
-        env = dict(self.env, COVERAGE_FILE=str(data_file))
+        env = dict(self.env, COVERAGE_FILE=str(data_file), **(extra_env or {}))
         if "PYTHONPYCACHEPREFIX" not in env:
             # Write no bytecode into the user's working tree.  Existing
             # __pycache__ files are still read; only uncached files compile.
@@ -229,7 +247,8 @@ class Runner:
                 raise TestRunFailed(f"could not start the test run: {e}") from None
         seconds = time.perf_counter() - started
         command = " ".join(self.config.test_command)
-        if proc.returncode != 0:
+        # pytest exits 5 when it ran no test: fine when we deselected them all.
+        if proc.returncode != 0 and not (may_select_none and proc.returncode == 5):
             how = (
                 f"killed by signal {-proc.returncode}"
                 if proc.returncode < 0
@@ -240,7 +259,9 @@ class Runner:
                 detail=_tail(log),
                 hint="make the tests pass, then commit again",
             )
-        parallel = [p for p in workdir.glob(".coverage.*") if p.is_file()]
+        # Subprocesses (pytest-xdist workers too) write beside it, or in the
+        # folders the test-map plugin gives each process.
+        parallel = [p for p in workdir.rglob(".coverage.*") if p.is_file()]
         if parallel:
             extra = ["--append"] if data_file.exists() else []
             self._coverage(
@@ -298,27 +319,38 @@ def _tail(log: Path, lines: int = TAIL_LINES) -> str:
     return "\n".join(tail)
 
 
-def measure(root: Path, config: Config, data: Sequence[str] = ()) -> Measurement:
-    """Run the tests under coverage (or read ``data``) and return the numbers."""
+def measure(
+    root: Path,
+    config: Config,
+    data: Sequence[str] = (),
+    *,
+    select: bool = False,
+    full_reason: str = "",
+) -> Measurement:
+    """Run the tests under coverage (or read ``data``) and return the numbers.
+
+    A test run records the test map; with ``select``, it runs only the tests
+    the map says can change the judged files (:mod:`ratchet.testrun`), unless
+    ``full_reason`` says why not.
+    """
     paths = [Path(p) for p in data]
     if paths and len(paths) == 1 and _is_json(paths[0]):
         m = load_json_report(paths[0], root)
-        return replace(m, how=f"report {data[0]}")
+        return replace(m, how=f"report {data[0]}", mode="data")
     if any(_is_json(p) for p in paths):
         raise RatchetError("--data takes one coverage JSON report, or .coverage data files")
     runner = Runner(root, config)
+    if not paths:
+        from ratchet.testrun import run_and_record
+
+        return run_and_record(runner, select=select, full_reason=full_reason)
     workdir = Path(tempfile.mkdtemp(prefix="ratchet-"))
     try:
-        if paths:
-            runner.require([])
-            data_file = runner.combine(paths, workdir)
-            report = runner.json_report(data_file, workdir, RatchetError)
-            how = f"data {', '.join(data)}"
-        else:
-            data_file, seconds = runner.run_tests(workdir)
-            report = runner.json_report(data_file, workdir, TestRunFailed)
-            how = f"`{' '.join(config.test_command)}` ({seconds:.1f} s)"
+        runner.require([])
+        data_file = runner.combine(paths, workdir)
+        report = runner.json_report(data_file, workdir, RatchetError)
+        how = f"data {', '.join(data)}"
         m = load_json_report(report, root)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    return replace(m, how=how, ran_tests=not paths)
+    return replace(m, how=how, mode="data")

@@ -57,8 +57,12 @@ def render_text(judged: Judged, config: Config) -> str:
     drops = [v for v in judged.verdicts if v.outcome is Outcome.DELETION_DROP]
     deleted = [v for v in judged.verdicts if v.outcome is Outcome.DELETED]
     measured = sum(1 for v in judged.verdicts if v.current is not None)
-    run = "full run" if judged.mode == "full" else "given data"
-    out.append(f"ratchet: {run}, {measured} files measured with {judged.how}\n")
+    if judged.mode == "selected":
+        out.append(f"ratchet: selected run: {judged.why}; measured with {judged.how}\n")
+    else:
+        run = "full run" if judged.mode == "full" else "given data"
+        why = f" ({judged.why})" if judged.why else ""
+        out.append(f"ratchet: {run}{why}, {measured} files measured with {judged.how}\n")
     for note in judged.notes:
         out.append(f"ratchet: note: {note}\n")
     for v in blocked:
@@ -215,6 +219,7 @@ def render_json(judged: Judged) -> str:
         "format": JSON_FORMAT,
         "passed": judged.passed,
         "mode": judged.mode,
+        "why": judged.why,
         "measured_with": judged.how,
         "notes": judged.notes,
         "files": files,

@@ -28,8 +28,9 @@ class Judged:
     guard: list[GuardProblem]
     how: str
     branch: bool
-    mode: str  # "full" (we ran the whole suite) or "data" (given coverage data)
+    mode: str  # "full" (the whole suite), "selected" (affected tests) or "data" (given)
     notes: list[str] = field(default_factory=list)
+    why: str = ""  # Why a full run, or what a selected run ran.
 
     @property
     def passed(self) -> bool:

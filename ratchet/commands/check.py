@@ -22,6 +22,7 @@ def check(
     *,
     files: Sequence[str] = (),
     all_files: bool = False,
+    full: bool = False,
     data: Sequence[str] = (),
     fmt: str = "text",
     cwd: Path | None = None,
@@ -53,10 +54,17 @@ def check(
     # skip above stays fast.
     from ratchet.config import load_config
 
-    return _judge(root, load_config(root, section), data, fmt)
+    config = load_config(root, section)
+    if all_files:
+        why = "--all judges every file"
+    elif full:
+        why = "--full was given"
+    else:
+        why = "" if config.select else "select = false in [tool.ratchet]"
+    return _judge(root, config, data, fmt, why)
 
 
-def _judge(root: Path, config: Config, data: Sequence[str], fmt: str) -> int:
+def _judge(root: Path, config: Config, data: Sequence[str], fmt: str, full_reason: str) -> int:
     from ratchet import lastrun
     from ratchet.baseline import loads_bytes
     from ratchet.commands.common import ensure_same_mode, version_note
@@ -67,7 +75,7 @@ def _judge(root: Path, config: Config, data: Sequence[str], fmt: str) -> int:
 
     staged_raw = _staged_baseline(root, config)
     baseline = loads_bytes(staged_raw, config.baseline)
-    measurement = measure(root, config, data)
+    measurement = measure(root, config, data, select=True, full_reason=full_reason)
     ensure_same_mode(baseline, measurement, config.baseline)
     exists = git.index_paths(root)
     verdicts = judge_measurement(baseline, measurement, exists, config)
@@ -84,9 +92,17 @@ def _judge(root: Path, config: Config, data: Sequence[str], fmt: str) -> int:
             if head.branch != baseline.branch:
                 notes.append("the baseline changed branch mode; entries were not compared to HEAD")
     _explain_lines(root, config, verdicts, exists)
-    lastrun.record(root, config, measurement)
-    mode = "full" if measurement.ran_tests else "data"
-    judged = Judged(verdicts, problems, measurement.how, measurement.branch, mode, notes)
+    if measurement.judged is None:  # A selected run has lines of some files only.
+        lastrun.record(root, config, measurement)
+    judged = Judged(
+        verdicts,
+        problems,
+        measurement.how,
+        measurement.branch,
+        measurement.mode,
+        notes,
+        measurement.why,
+    )
     out = render_json(judged) if fmt == "json" else render_text(judged, config)
     sys.stdout.write(out)
     return PASSED if judged.passed else BLOCKED
@@ -99,7 +115,12 @@ def _explain_lines(
     from ratchet import lastrun
 
     refused = [
-        v for v in verdicts if v.outcome.blocking and v.current is not None and v.path in exists
+        v
+        for v in verdicts
+        if v.outcome.blocking
+        and v.current is not None
+        and v.current.lines_known
+        and v.path in exists
     ]
     if not refused:
         return

@@ -1,0 +1,217 @@
+"""Which tests a check must run, and which files it can then judge exactly.
+
+Pure decisions over a :class:`~ratchet.testmap.TestMap`; running is done by
+:mod:`ratchet.measure`.  The argument for exactness, file by file: a judged
+file's coverage in a full run is what collection ran plus what each test
+ran in it.  Collection always runs whole.  A test that executed none of the
+changed files behaves as before, so its lines are unchanged.  Every test
+that executed a changed file runs again (round one); a file whose lines
+changed for one of those tests becomes judged, and every other test that
+executed it runs too (round two), so its number is the full run's.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+
+from ratchet.relevance import CONFIG_FILES
+from ratchet.shapes import Shape, import_time_change, shape
+from ratchet.testmap import Record, TestMap
+
+DEPENDENCY_FILES = (
+    "setup.py",
+    "requirements*.txt",
+    "requirements*.in",
+    "constraints*.txt",
+    "Pipfile",
+    "Pipfile.lock",
+    "poetry.lock",
+    "pdm.lock",
+    "uv.lock",
+    "MANIFEST.in",
+)
+
+
+@dataclass
+class Plan:
+    full: str = ""  # Why the whole suite runs; empty for a selection.
+    select: set[str] = field(default_factory=set)
+    changed: set[str] = field(default_factory=set)
+    changed_measured: set[str] = field(default_factory=set)
+
+
+def is_test_module(path: str) -> bool:
+    name = path.rsplit("/", 1)[-1]
+    return name.endswith(".py") and (name.startswith("test_") or name.endswith("_test.py"))
+
+
+def _is_config(path: str) -> str:
+    name = path.rsplit("/", 1)[-1]
+    if name == "conftest.py":
+        return "a conftest.py changed"
+    if name in CONFIG_FILES or name.startswith(".coveragerc") or path.endswith(".pth"):
+        return "configuration changed"
+    if any(fnmatch.fnmatch(name, pattern) for pattern in DEPENDENCY_FILES):
+        return "dependencies changed"
+    return ""
+
+
+def changed_paths(tmap: TestMap, content: Mapping[str, str]) -> set[str]:
+    """Files whose content differs from what the map was built from."""
+    changed = {p for p, oid in tmap.content.items() if content.get(p) != oid}
+    changed |= {p for p in content if p not in tmap.content and tracked_kind(p)}
+    return changed
+
+
+def tracked_kind(path: str) -> bool:
+    """Whether the map keeps this file's blob id even when no test opened it."""
+    return path.endswith(".py") or bool(_is_config(path))
+
+
+def plan(
+    tmap: TestMap,
+    content: Mapping[str, str],
+    read: Callable[[str], bytes | None],
+    mentions: Callable[[str, str], bool],
+    max_share: float,
+) -> Plan:
+    """The tests to run first, or why everything must run.
+
+    ``read`` gives a file's current content; ``mentions(word, path)`` says
+    whether a Python file other than ``path`` names ``word`` (importers of a
+    test module).
+    """
+    result = Plan(changed=changed_paths(tmap, content))
+    users = _users(tmap, result.changed)
+    test_modules = tmap.test_modules
+    for path in sorted(result.changed):
+        why = _is_config(path)
+        if why:
+            return Plan(full=f"{path}: {why}", changed=result.changed)
+        if not path.endswith(".py"):
+            if path in tmap.imported:
+                why = f"{path}: read at import time, and changed"
+                return Plan(full=why, changed=result.changed)
+            result.select |= users.get(path, set())
+            continue
+        deleted = path not in content
+        new = path not in tmap.content
+        measured = path in tmap.measured
+        if path in test_modules or (new and is_test_module(path)):
+            result.select |= {t for t in tmap.tests if t.split("::", 1)[0] == path}
+            if not new and _importable_elsewhere(path, mentions):
+                return Plan(
+                    full=f"{path}: a test module other modules import, changed",
+                    changed=result.changed,
+                )
+        elif not measured and not new and path in tmap.imported:
+            return Plan(
+                full=f"{path}: imported by the tests but not measured, so its users are unknown",
+                changed=result.changed,
+            )
+        if measured or (new and not is_test_module(path)):
+            result.changed_measured.add(path)
+        ran_at_import = tmap.import_lines.get(path)
+        if measured and ran_at_import is not None:
+            if deleted:
+                return Plan(full=f"{path}: deleted after it was imported", changed=result.changed)
+            current = read(path)
+            new_shape: Shape | None = shape(current) if current is not None else None
+            why = import_time_change(tmap.shapes.get(path), new_shape, ran_at_import)
+            if why:
+                return Plan(full=f"{path}: {why}", changed=result.changed)
+        result.select |= users.get(path, set())
+    result.select |= {t for t in tmap.tests if tmap.is_opaque(t)}
+    limit = max_share * max(len(tmap.tests), 1)
+    if len(result.select) > limit:
+        return Plan(
+            full=f"{len(result.select)} of {len(tmap.tests)} tests are affected, more than "
+            f"select-max-share ({max_share:g}) allows",
+            changed=result.changed,
+        )
+    return result
+
+
+def _importable_elsewhere(path: str, mentions: Callable[[str, str], bool]) -> bool:
+    stem = path.rsplit("/", 1)[-1].removesuffix(".py")
+    return mentions(stem, path)
+
+
+def _users(tmap: TestMap, paths: set[str]) -> dict[str, set[str]]:
+    """For each of ``paths``: the tests that executed or opened it."""
+    users: dict[str, set[str]] = {}
+    if not paths:
+        return users
+    fixture_hits = {key: paths.intersection(record.files) for key, record in tmap.fixtures.items()}
+    for test, record in tmap.tests.items():
+        hit = paths.intersection(record.files)
+        for key in record.fixtures:
+            hit |= fixture_hits.get(key, set())
+        module = test.split("::", 1)[0]
+        if module in paths:
+            hit.add(module)
+        for path in hit:
+            users.setdefault(path, set()).add(test)
+    return users
+
+
+def _differs(old: Record | None, new: Record | None) -> set[str]:
+    """Measured files whose lines differ between two records of one test or fixture."""
+    before = {p: d for p, d in old.files.items() if d} if old else {}
+    after = {p: d for p, d in new.files.items() if d} if new else {}
+    return {p for p in before.keys() | after.keys() if before.get(p) != after.get(p)}
+
+
+def judged_after_first_round(
+    tmap: TestMap, ran: TestMap, collected: Iterable[str], changed_measured: set[str]
+) -> tuple[set[str], list[str]]:
+    """Files to judge after round one, and the tests round two must run."""
+    judged = set(changed_measured)
+    still = set(collected)
+    for test, record in ran.tests.items():
+        old = tmap.tests.get(test)
+        judged |= _differs(old, record)
+        if old is not None:
+            for key in set(old.fixtures) - set(record.fixtures):
+                judged |= _differs(tmap.fixtures.get(key), None)
+    for key, record in ran.fixtures.items():
+        judged |= _differs(tmap.fixtures.get(key), record)
+    for test in tmap.tests:
+        if test not in still:  # Deleted or renamed: what it ran may now be uncovered.
+            record = tmap.tests[test]
+            judged |= _differs(record, None)
+            for key in record.fixtures:
+                judged |= _differs(tmap.fixtures.get(key), None)
+    judged |= ran.measured - tmap.measured
+    second = [
+        t
+        for t in tmap.tests
+        if t in still and t not in ran.tests and not judged.isdisjoint(tmap.files_of(t))
+    ]
+    return judged, second
+
+
+def updated(tmap: TestMap, ran: TestMap, collected: list[str], changed: set[str]) -> TestMap:
+    """The map after a selected run: fresh records for what ran, the rest kept."""
+    tests: dict[str, Record] = {}
+    for test in collected:
+        record = ran.tests.get(test) or tmap.tests.get(test)
+        if record is not None:
+            tests[test] = record
+    fixtures = {**tmap.fixtures, **ran.fixtures}
+    used = {k for r in tests.values() for k in r.fixtures}
+    import_lines = {p: set(v) for p, v in tmap.import_lines.items() if p not in changed}
+    for path, lines in ran.import_lines.items():
+        import_lines.setdefault(path, set()).update(lines)
+    return TestMap(
+        tmap.fingerprint,
+        tests,
+        {k: r for k, r in fixtures.items() if k in used},
+        import_lines,
+        (tmap.imported - changed) | ran.imported,
+        (tmap.measured - changed) | ran.measured,
+        {},
+        {},
+    )

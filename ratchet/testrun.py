@@ -1,0 +1,333 @@
+"""Run the project's tests under coverage: the whole suite, or only what a change needs.
+
+Every pytest run loads the test-map plugin (:mod:`ratchet.testmap_plugin`).
+A full run records the map; a selected run (``check``) plans from it
+(:mod:`ratchet.selection`), runs in one or two rounds, each collecting the
+whole suite and deselecting the rest, and refreshes it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Mapping
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from ratchet import git, testmap
+from ratchet.errors import TestRunFailed
+from ratchet.measure import FileResult, Measurement, Runner, load_json_report
+from ratchet.numbers import Numbers
+from ratchet.relevance import CONFIG_FILES
+from ratchet.selection import (
+    judged_after_first_round,
+    plan,
+    tracked_kind,
+    updated,
+)
+from ratchet.shapes import shape
+from ratchet.testmap import MapError, TestMap
+
+PLUGIN = "_ratchet_testmap"
+
+
+def fingerprint(runner: Runner) -> dict[str, str]:
+    """What, besides the repository's files, decides what tests execute."""
+    probed = runner.probed
+    config_bytes = hashlib.sha256()
+    for name in sorted(CONFIG_FILES - {"conftest.py"}):
+        path = runner.root / name
+        if path.is_file():
+            config_bytes.update(name.encode() + b"\0" + path.read_bytes() + b"\0")
+    env = sorted(
+        f"{k}={v}"
+        for k, v in runner.env.items()
+        if k.startswith(("COVERAGE_", "PYTEST_")) and k != "COVERAGE_FILE"
+    )
+    return {
+        "map format": str(testmap.FORMAT),
+        "Python": probed.python_version,
+        "installed packages": probed.distributions,
+        "coverage.py": probed.coverage_version or "",
+        "test command": " ".join(runner.config.test_command),
+        "configuration": config_bytes.hexdigest()[:16],
+        "environment variables": hashlib.sha256("\n".join(env).encode()).hexdigest()[:16],
+    }
+
+
+def _fingerprint_change(stored: str, now: Mapping[str, str]) -> str:
+    try:
+        before = json.loads(stored)
+    except ValueError:
+        before = {}
+    changed = [k for k in now if before.get(k) != now[k]] if isinstance(before, dict) else []
+    return ", ".join(changed) if changed else ""
+
+
+def _plugin_env(
+    workdir: Path, root: Path, outdir: Path, base: Mapping[str, str]
+) -> dict[str, str]:
+    plugin_dir = workdir / "plugin"
+    plugin_dir.mkdir(exist_ok=True)
+    shutil.copyfile(Path(__file__).with_name("testmap_plugin.py"), plugin_dir / f"{PLUGIN}.py")
+    outdir.mkdir(parents=True, exist_ok=True)
+    path = base.get("PYTHONPATH")
+    return {
+        "PYTHONPATH": str(plugin_dir) + (os.pathsep + path if path else ""),
+        "RATCHET_TESTMAP_OUT": str(outdir),
+        "RATCHET_TESTMAP_ROOT": os.path.realpath(root),
+        "RATCHET_TESTMAP_DATA": str(outdir.parent),
+    }
+
+
+def _outputs(outdir: Path) -> list[dict[str, Any]]:
+    outputs = []
+    for path in sorted(outdir.glob("map-*.json")):
+        with path.open(encoding="utf-8") as f:
+            outputs.append(json.load(f))
+    return outputs
+
+
+class Session:
+    def __init__(self, runner: Runner, workdir: Path) -> None:
+        self.runner = runner
+        self.root = runner.root
+        self.config = runner.config
+        self.workdir = workdir
+        self.git_dir = git.git_dir(self.root)
+        self.rounds = 0
+        self.seconds = 0.0
+
+    def run(self, spec: dict[str, list[str]] | None) -> tuple[Path, list[dict[str, Any]]]:
+        """One pytest run with the plugin; its data file and the plugin's outputs."""
+        self.rounds += 1
+        here = self.workdir / f"round{self.rounds}"
+        outdir = here / "map"
+        env = _plugin_env(self.workdir, self.root, outdir, self.runner.env)
+        if spec is not None:
+            spec_path = here / "select.json"
+            spec_path.write_text(json.dumps(spec), "utf-8")
+            env["RATCHET_TESTMAP_SELECT"] = str(spec_path)
+        data_file, seconds = self.runner.run_tests(
+            here, ["-p", PLUGIN], env, may_select_none=spec is not None
+        )
+        self.seconds += seconds
+        return data_file, _outputs(outdir)
+
+    def report(self, data_files: list[Path]) -> Measurement:
+        data = data_files[0]
+        if len(data_files) > 1:
+            combined = self.workdir / "combined"
+            combined.mkdir(exist_ok=True)
+            data = self.runner.combine(data_files, combined)
+        report = self.runner.json_report(data, self.workdir, TestRunFailed)
+        return load_json_report(report, self.root)
+
+    def finish(
+        self,
+        tmap: TestMap,
+        fp: Mapping[str, str],
+        content: Mapping[str, str],
+        old: TestMap | None,
+        m: Measurement,
+    ) -> TestMap:
+        """Add what the map depends on: blob ids, shapes, fingerprint, numbers; save it."""
+        tmap.numbers = {p: _numbers(r) for p, r in m.files.items()}
+        tmap.coverage_version, tmap.branch = m.coverage_version, m.branch
+        mentioned = set(tmap.imported) | tmap.measured | tmap.test_modules
+        for record in [*tmap.tests.values(), *tmap.fixtures.values()]:
+            mentioned.update(record.files)
+        tmap.content = {p: oid for p, oid in content.items() if tracked_kind(p) or p in mentioned}
+        tmap.fingerprint = json.dumps(dict(fp), sort_keys=True)
+        shapes = {}
+        for path in sorted(tmap.measured | tmap.test_modules):
+            oid = content.get(path)
+            if oid is None or not path.endswith(".py"):
+                continue
+            if old is not None and old.content.get(path) == oid and path in old.shapes:
+                shapes[path] = old.shapes[path]
+            else:
+                try:
+                    shapes[path] = shape((self.root / path).read_bytes())
+                except OSError:
+                    shapes[path] = None
+        tmap.shapes = shapes
+        return tmap
+
+
+def run_and_record(runner: Runner, *, select: bool, full_reason: str = "") -> Measurement:
+    """Run the tests (all, or a selection when ``select``) and keep the map current."""
+    command = " ".join(runner.config.test_command)
+    workdir = Path(tempfile.mkdtemp(prefix="ratchet-"))
+    try:
+        if runner.module != "pytest":
+            data_file, seconds = runner.run_tests(workdir)
+            report = runner.json_report(data_file, workdir, TestRunFailed)
+            m = load_json_report(report, runner.root)
+            return replace(
+                m,
+                how=f"`{command}` ({seconds:.1f} s)",
+                ran_tests=True,
+                mode="full",
+                why="test selection needs pytest" if select else "",
+            )
+        runner.require(["pytest"])
+        session = Session(runner, workdir)
+        return _run(session, select, full_reason)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _run(session: Session, select: bool, full_reason: str) -> Measurement:
+    fp = fingerprint(session.runner)
+    content = git.worktree_content_ids(session.root)
+    old: TestMap | None = None
+    reason = full_reason
+    try:
+        old = testmap.load(session.git_dir)
+    except MapError as e:
+        reason = reason or str(e)
+    if select and not reason and testmap.was_interrupted(session.git_dir):
+        reason = "the last run was interrupted"
+    if select and not reason and old is not None:
+        changed = _fingerprint_change(old.fingerprint, fp)
+        if changed:
+            reason = f"the environment changed ({changed})"
+    if not select or reason or old is None:
+        return _full(session, fp, content, old, reason)
+    root = session.root
+
+    def read(path: str) -> bytes | None:
+        try:
+            return (root / path).read_bytes()
+        except OSError:
+            return None
+
+    planned = plan(old, content, read, _mentions(root), session.config.select_max_share)
+    if planned.full:
+        return _full(session, fp, content, old, planned.full)
+    if not planned.changed:
+        return _from_map(old, {}, frozenset(), "nothing changed since the last run")
+    testmap.mark_running(session.git_dir)
+    try:
+        known = list(old.tests)
+        data1, out1 = session.run({"select": sorted(planned.select), "known": known})
+        ran, collected, _ = testmap.from_plugin(out1)
+        judged, second = judged_after_first_round(old, ran, collected, planned.changed_measured)
+        total = len(collected)
+        share = session.config.select_max_share
+        if len(ran.tests) + len(second) > share * max(total, 1):
+            testmap.clear_running(session.git_dir)
+            why = (
+                f"{len(ran.tests) + len(second)} of {total} tests needed, more than "
+                f"select-max-share ({share:g}) allows"
+            )
+            return _full(session, fp, content, old, why)
+        data_files = [data1]
+        if second:
+            data2, out2 = session.run({"select": second, "known": collected})
+            ran2, _, _ = testmap.from_plugin(out2)
+            ran = testmap.merged(ran, ran2)
+            data_files.append(data2)
+    except MapError as e:
+        testmap.clear_running(session.git_dir)
+        return _full(session, fp, content, None, f"the selected run could not record ({e})")
+    except TestRunFailed:
+        testmap.clear_running(session.git_dir)
+        raise
+    m = session.report(data_files)
+    judged |= {p for p in m.files if p not in old.numbers}
+    # Judged files have their full-run numbers now; every other file kept its
+    # coverage, so the map's numbers for it still hold.
+    fresh = {p: r for p, r in m.files.items() if p in judged}
+    kept = {p: n for p, n in old.numbers.items() if p in content and p not in judged}
+    new_map = updated(old, ran, collected, planned.changed)
+    session.finish(new_map, fp, content, old, replace(m, files=fresh))
+    new_map.numbers.update(kept)
+    testmap.save(session.git_dir, new_map)
+    testmap.clear_running(session.git_dir)
+    why = (
+        f"ran {len(ran.tests)} of {total} tests: {len(planned.changed)} file(s) changed "
+        f"since the last run, {len(judged)} measured again"
+    )
+    result = _from_map(new_map, fresh, frozenset(judged), why)
+    command = " ".join(session.config.test_command)
+    return replace(result, how=f"`{command}` ({session.seconds:.1f} s)")
+
+
+def _full(
+    session: Session,
+    fp: Mapping[str, str],
+    content: Mapping[str, str],
+    old: TestMap | None,
+    reason: str,
+) -> Measurement:
+    testmap.mark_running(session.git_dir)
+    try:
+        data_file, outputs = session.run(None)
+    except BaseException as e:
+        if not isinstance(e, KeyboardInterrupt):
+            testmap.clear_running(session.git_dir)
+        raise
+    m = session.report([data_file])
+    notes = []
+    try:
+        recorded, _, _ = testmap.from_plugin(outputs)
+        testmap.save(session.git_dir, session.finish(recorded, fp, content, old, m))
+    except MapError as e:
+        testmap.remove(session.git_dir)
+        notes.append(f"no test map recorded: {e}; every check runs the whole suite")
+    testmap.clear_running(session.git_dir)
+    command = " ".join(session.config.test_command)
+    return replace(
+        m,
+        how=f"`{command}` ({session.seconds:.1f} s)",
+        ran_tests=True,
+        mode="full",
+        why="; ".join([reason, *notes]) if reason or notes else "",
+    )
+
+
+def _numbers(r: FileResult) -> tuple[int, int, int, int]:
+    n = r.numbers
+    return (n.statements, n.covered, n.branches, n.covered_branches)
+
+
+def _from_map(
+    tmap: TestMap, fresh: Mapping[str, FileResult], judged: frozenset[str], why: str
+) -> Measurement:
+    """Numbers for every file: ``fresh`` ones just measured, the rest from the map."""
+    files = {
+        p: fresh.get(p) or FileResult(Numbers(*n), lines_known=False)
+        for p, n in tmap.numbers.items()
+    }
+    files.update(fresh)
+    return Measurement(
+        files,
+        tmap.coverage_version,
+        tmap.branch,
+        how="the test map",
+        ran_tests=True,
+        judged=judged,
+        mode="selected",
+        why=why,
+    )
+
+
+def _mentions(root: Path) -> Any:
+    def mentions(word: str, path: str) -> bool:
+        proc = subprocess.run(
+            ["git", "grep", "-l", "-w", "-F", "-e", word, "--", "*.py"],
+            cwd=root,
+            capture_output=True,
+            check=False,
+        )
+        found = {os.fsdecode(p) for p in proc.stdout.splitlines()}
+        return bool(found - {path}) or proc.returncode > 1
+
+    return mentions
