@@ -174,7 +174,9 @@ class Recorder:
                     h.imported = True
         for h in holders:
             _merge(h.sets, taken)
-            if h.spawned:
+            # Collection and the session start pytest-xdist's workers: their
+            # data is theirs, recorded per test in their own processes.
+            if h.spawned and h is not self.collect and h is not self.session:
                 self._child_data(h)
 
     def _new_repo_modules(self) -> bool:

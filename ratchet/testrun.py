@@ -34,6 +34,10 @@ from ratchet.shapes import shape
 from ratchet.testmap import MapError, TestMap
 
 PLUGIN = "_ratchet_testmap"
+# Variables that change what the tests import or how pytest runs them.
+_PYTEST_VARIABLES = frozenset(
+    {"PYTEST_ADDOPTS", "PYTEST_PLUGINS", "PYTEST_DISABLE_PLUGIN_AUTOLOAD", "PYTHONPATH"}
+)
 
 
 def fingerprint(runner: Runner) -> dict[str, str]:
@@ -47,7 +51,7 @@ def fingerprint(runner: Runner) -> dict[str, str]:
     env = sorted(
         f"{k}={v}"
         for k, v in runner.env.items()
-        if k.startswith(("COVERAGE_", "PYTEST_")) and k != "COVERAGE_FILE"
+        if (k.startswith("COVERAGE_") and k != "COVERAGE_FILE") or k in _PYTEST_VARIABLES
     )
     return {
         "map format": str(testmap.FORMAT),

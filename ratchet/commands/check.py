@@ -37,7 +37,7 @@ def check(
     here = cwd or Path.cwd()
     root = git.toplevel(here)
     section = read_tool_section(root)
-    if not all_files and not data:
+    if not all_files and not full and not data:
         if files:
             from ratchet.commands.common import repo_relative
 

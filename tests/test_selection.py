@@ -1,0 +1,294 @@
+"""Selected checks: only affected tests run, and the numbers are a full run's."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import Project, pyproject
+
+from ratchet import errors, testmap
+from ratchet.config import load_config
+from ratchet.measure import load_json_report, measure
+
+A = """\
+LIMIT = 3
+
+
+def small(x):
+    if x > LIMIT:
+        return "big"
+    return "small"
+
+
+def double(x):
+    return x * 2
+"""
+
+B = """\
+from pkg import c
+
+
+def shout(x):
+    return c.word(x).upper() + "!"
+"""
+
+C = """\
+def word(x):
+    if x:
+        return "yes"
+    return "no"
+
+
+def cli():
+    import sys
+
+    print(word(int(sys.argv[1])))
+
+
+if __name__ == "__main__":
+    cli()
+"""
+
+SAME_B = B.replace(
+    '    return c.word(x).upper() + "!"', '    r = c.word(x).upper()\n    return r + "!"'
+)
+
+
+def neutral(n: int) -> str:
+    """b.py with its behaviour kept and its bytes changed."""
+    return B.replace("def shout(x):\n", "def shout(x):\n" + "    # note\n" * n)
+
+
+CONFTEST = """\
+import pytest
+
+from pkg import a
+
+
+@pytest.fixture(scope="session")
+def session_value():
+    return a.double(21)
+"""
+
+TEST_A = """\
+import pytest
+
+from pkg import a
+
+
+@pytest.mark.parametrize("x", [1, 2])
+def test_small(x):
+    assert a.small(x) == "small"
+
+
+def test_double(session_value):
+    assert session_value == 42
+"""
+
+TEST_B = """\
+from pkg import b
+
+
+def test_shout():
+    assert b.shout(1) == "YES!"
+
+
+def test_shout_no():
+    assert b.shout(0) == "NO!"
+"""
+
+TEST_CLI = """\
+import subprocess
+import sys
+
+
+def test_cli():
+    out = subprocess.run([sys.executable, "-m", "pkg.c", "0"], capture_output=True, text=True)
+    assert out.stdout.strip() == "no"
+"""
+
+TEST_D = """\
+def test_nothing():
+    assert True
+
+
+def test_nothing_again():
+    assert True
+
+
+def test_nothing_more():
+    assert True
+"""
+
+
+@pytest.fixture
+def suite(project: Project) -> Project:
+    """Four modules' tests, a session fixture, a subprocess test; baselined."""
+    project.write("pyproject.toml", pyproject(branch=True) + "patch = ['subprocess']\n")
+    project.write("pkg/a.py", A)
+    project.write("pkg/b.py", B)
+    project.write("pkg/c.py", C)
+    project.write("tests/conftest.py", CONFTEST)
+    project.write("tests/test_a.py", TEST_A)
+    project.write("tests/test_b.py", TEST_B)
+    project.write("tests/test_cli.py", TEST_CLI)
+    project.write("tests/test_d.py", TEST_D)
+    project.git("rm", "-q", "tests/test_mod.py")
+    project.commit("suite")
+    assert project.ratchet("init").code == errors.PASSED
+    project.commit("baseline")
+    return project
+
+
+def full_run_numbers(root: Path, tmp: Path) -> dict[str, tuple[int, int, int, int]]:
+    """coverage.py's own numbers for a whole-suite run, ratchet not involved."""
+    env = {"COVERAGE_FILE": str(tmp / ".coverage"), "PATH": "/usr/bin:/bin"}
+    run = [sys.executable, "-m", "coverage"]
+    subprocess.run([*run, "run", "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+                   cwd=root, env=env, check=True, capture_output=True)  # fmt: skip
+    subprocess.run([*run, "combine", "-q", "--append"], cwd=root, env=env, check=False)
+    subprocess.run([*run, "json", "-q", "-o", str(tmp / "c.json")], cwd=root, env=env, check=True)
+    files = load_json_report(tmp / "c.json", root).files
+    return {p: _tuple(r) for p, r in files.items()}
+
+
+def _tuple(r: object) -> tuple[int, int, int, int]:
+    n = r.numbers  # type: ignore[attr-defined]
+    return (n.statements, n.covered, n.branches, n.covered_branches)
+
+
+def check_json(p: Project, *args: str) -> dict[str, object]:
+    result = p.ratchet("check", "--format", "json", *args)
+    assert result.code in (errors.PASSED, errors.BLOCKED), result.err
+    doc: dict[str, object] = json.loads(result.out)
+    return doc
+
+
+def test_a_body_change_runs_only_the_tests_that_executed_the_file(
+    suite: Project, tmp_path: Path
+) -> None:
+    suite.stage("pkg/b.py", B.replace('+ "!"', '+ "!" if x else "NO!"'))
+    doc = check_json(suite)
+    assert doc["mode"] == "selected", doc["why"]
+    # Round one: test_b's two tests ran b.py.  shout(0) no longer runs c.py,
+    # so c.py is measured again, which takes round two: test_cli.
+    assert doc["why"] == "ran 3 of 9 tests: 1 file(s) changed since the last run, 2 measured again"
+    m = measure(suite.root, load_config(suite.root), select=True)
+    assert m.mode == "selected"
+    assert m.why == "nothing changed since the last run"
+    numbers = {p: _tuple(r) for p, r in m.files.items()}
+    assert numbers == full_run_numbers(suite.root, tmp_path)
+
+
+def test_a_refused_commit_tried_again_unchanged_is_refused_again(suite: Project) -> None:
+    suite.stage("tests/test_a.py", TEST_A.replace("def test_small", "def _off"))
+    first = suite.ratchet("check")
+    assert first.code == errors.BLOCKED, first.out
+    assert "selected run" in first.out
+    assert "pkg/a.py" in first.out
+    again = suite.ratchet("check")
+    assert again.code == errors.BLOCKED, again.out
+    assert "nothing changed since the last run" in again.out
+    assert "pkg/a.py" in again.out
+
+
+def test_a_subprocess_is_attributed_to_the_test_that_started_it(suite: Project) -> None:
+    # cli() runs only in the child process that test_cli starts.
+    suite.stage("pkg/c.py", C.replace("print(word(", "print(word(0 * "))
+    doc = check_json(suite)
+    assert doc["mode"] == "selected"
+    ran = str(doc["why"])
+    # test_cli (the child ran c.py) and test_b's two tests (they call c.word).
+    assert ran.startswith("ran 3 of 9 tests"), ran
+
+
+@pytest.mark.parametrize(
+    ("path", "text", "reason"),
+    [
+        ("tests/conftest.py", CONFTEST.replace("21", "20 + 1"), "a conftest.py changed"),
+        ("pkg/a.py", A.replace("LIMIT = 3", "LIMIT = 4"), "its module-level code changed"),
+        ("pyproject.toml", None, "the environment changed (configuration)"),
+    ],
+)
+def test_import_time_and_configuration_changes_run_the_whole_suite(
+    suite: Project, path: str, text: str | None, reason: str
+) -> None:
+    if text is None:
+        text = suite.read(path) + "\n# a comment\n"
+    suite.stage(path, text)
+    doc = check_json(suite)
+    assert doc["mode"] == "full"
+    assert reason in str(doc["why"])
+
+
+def test_full_flag_no_map_interrupted_and_environment_changes_run_everything(
+    suite: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    suite.stage("pkg/b.py", SAME_B)
+    assert check_json(suite, "--full")["why"] == "--full was given"
+    git_dir = suite.root / ".git"
+    testmap.mark_running(git_dir)
+    suite.stage("pkg/b.py", neutral(1))
+    assert check_json(suite)["why"] == "the last run was interrupted"
+    testmap.remove(git_dir)
+    suite.stage("pkg/b.py", neutral(2))
+    assert check_json(suite)["why"] == "no test map yet"
+    monkeypatch.setenv("COVERAGE_CORE", "pytrace")
+    suite.stage("pkg/b.py", neutral(3))
+    assert check_json(suite)["why"] == "the environment changed (environment variables)"
+    # Recorded again under the new environment: selection resumes.
+    suite.stage("pkg/b.py", neutral(4))
+    assert check_json(suite)["mode"] == "selected"
+
+
+def test_a_changed_function_that_ran_at_import_time_runs_everything(suite: Project) -> None:
+    suite.write("pkg/a.py", A + "\n\nDOUBLED = double(2)\n")
+    suite.commit("compute at import")
+    assert check_json(suite, "--full")["mode"] == "full"
+    suite.stage("pkg/a.py", (A + "\n\nDOUBLED = double(2)\n").replace("x * 2", "x + x"))
+    assert "double() ran at import time and changed" in str(check_json(suite)["why"])
+
+
+def test_too_large_a_selection_runs_everything(suite: Project) -> None:
+    suite.write("pyproject.toml", suite.read("pyproject.toml").replace(
+        "[tool.ratchet]\n", "[tool.ratchet]\nselect-max-share = 0.2\n"))  # fmt: skip
+    suite.commit("share")
+    check_json(suite, "--full")
+    suite.stage("pkg/b.py", SAME_B)
+    assert "more than select-max-share (0.2)" in str(check_json(suite)["why"])
+
+
+def test_selection_works_with_pytest_xdist(suite: Project, tmp_path: Path) -> None:
+    command = "[tool.ratchet]\ntest-command = 'pytest -p xdist -n 2'\n"
+    suite.write(
+        "pyproject.toml", suite.read("pyproject.toml").replace("[tool.ratchet]\n", command)
+    )
+    suite.commit("xdist")
+    first = check_json(suite, "--full")
+    assert first["why"] == "--full was given"
+    suite.stage("pkg/b.py", B.replace('+ "!"', '+ "!" if x else "NO!"'))
+    doc = check_json(suite)
+    assert doc["mode"] == "selected", doc["why"]
+    assert str(doc["why"]).startswith("ran 3 of 9 tests")
+    m = measure(suite.root, load_config(suite.root), select=True)
+    assert {p: _tuple(r) for p, r in m.files.items()} == full_run_numbers(suite.root, tmp_path)
+
+
+def test_differential_short_soak(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """CI's short version of benchmarks/soak_selection.py: no mismatch allowed."""
+    sys.path.insert(0, str(Path(__file__).parent.parent / "benchmarks"))
+    monkeypatch.syspath_prepend(str(Path(__file__).parent.parent / "benchmarks"))
+    from soak_selection import soak
+
+    root = tmp_path / "soak"
+    root.mkdir()
+    monkeypatch.chdir(root)
+    result = soak(root, 8, seed=5, verbose=False)
+    assert result["mismatches"] == []
+    modes = result["modes"]
+    assert isinstance(modes, dict)
+    assert modes.get("selected", 0) > 0
