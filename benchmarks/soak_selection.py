@@ -22,11 +22,11 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field
 from pathlib import Path
 
 from ratchet.config import load_config
-from ratchet.measure import load_json_report, measure
+from ratchet.measure import Measurement, load_json_report, measure
 
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "soak",
@@ -347,19 +347,21 @@ def git(root: Path, *args: str) -> None:
                    env={**os.environ, **GIT_ENV})  # fmt: skip
 
 
-def full_numbers(root: Path) -> dict[str, tuple[int, int, int, int]]:
+def full_numbers(root: Path) -> dict[str, tuple[int, ...]]:
+    """coverage.py's own numbers for a whole-suite run, ratchet not involved."""
     with tempfile.TemporaryDirectory() as tmp:
         env = {**os.environ, "COVERAGE_FILE": f"{tmp}/.coverage", "PYTHONDONTWRITEBYTECODE": "1"}
         run = [sys.executable, "-m", "coverage"]
         subprocess.run([*run, "run", "-m", "pytest", "-q", "-p", "no:cacheprovider"],
                        cwd=root, env=env, check=True, capture_output=True)  # fmt: skip
+        # Measured subprocesses write data files beside the main one.
+        subprocess.run([*run, "combine", "-q", "--append"], cwd=root, env=env, capture_output=True)
         subprocess.run([*run, "json", "-q", "-o", f"{tmp}/c.json"], cwd=root, env=env, check=True)
-        m = load_json_report(Path(tmp, "c.json"), root)
-    return {p: _tuple(r.numbers) for p, r in m.files.items()}
+        return numbers(load_json_report(Path(tmp, "c.json"), root))
 
 
-def _tuple(n: object) -> tuple[int, int, int, int]:
-    return (n.statements, n.covered, n.branches, n.covered_branches)  # type: ignore[attr-defined]
+def numbers(m: Measurement) -> dict[str, tuple[int, ...]]:
+    return {p: astuple(r.numbers) for p, r in m.files.items()}
 
 
 def soak(root: Path, commits: int, seed: int, verbose: bool = True) -> dict[str, object]:
@@ -380,7 +382,7 @@ def soak(root: Path, commits: int, seed: int, verbose: bool = True) -> dict[str,
         git(root, "add", "-A")
         config = load_config(root)
         m = measure(root, config, select=True)
-        selected = {path: _tuple(r.numbers) for path, r in m.files.items()}
+        selected = numbers(m)
         full = full_numbers(root)
         kind = m.mode if m.mode != "full" else f"full ({m.why.split(':')[-1].strip()[:40]})"
         modes[m.mode] = modes.get(m.mode, 0) + 1

@@ -37,9 +37,13 @@ _LOCAL_ENV_VARS = (
 )
 
 
-def _run(args: list[str], cwd: Path | str) -> subprocess.CompletedProcess[bytes]:
+def _run(
+    args: list[str], cwd: Path | str, stdin: bytes | None = None
+) -> subprocess.CompletedProcess[bytes]:
     try:
-        return subprocess.run(["git", *args], cwd=cwd, capture_output=True, check=False)
+        return subprocess.run(
+            ["git", *args], cwd=cwd, input=stdin, capture_output=True, check=False
+        )
     except FileNotFoundError:
         raise RatchetError("git is not installed or not on PATH") from None
 
@@ -211,12 +215,8 @@ def parse_hunks(diff: bytes) -> list[Hunk]:
 
 
 def _plain(root: Path, args: list[str], stdin: bytes | None = None) -> bytes:
-    try:
-        proc = subprocess.run(
-            ["git", *args], cwd=root, input=stdin, capture_output=True, check=False
-        )
-    except FileNotFoundError:
-        raise RatchetError("git is not installed or not on PATH") from None
+    """git's output, without GitPython (kept off the paths that must start fast)."""
+    proc = _run(args, root, stdin)
     if proc.returncode != 0:
         raise RatchetError(f"git {args[0]} failed: {_first_line(proc.stderr)}")
     return proc.stdout
@@ -251,3 +251,11 @@ def worktree_content_ids(root: Path) -> dict[str, str]:
         for path, oid in zip(to_hash, out.decode().split(), strict=True):
             ids[path] = oid
     return ids
+
+
+def mentioned_elsewhere(root: Path, word: str, path: str) -> bool:
+    """Whether a tracked Python file other than ``path`` names ``word``."""
+    proc = _run(["grep", "-l", "-w", "-F", "-e", word, "--", "*.py"], root)
+    if proc.returncode > 1:  # An error, not "no match": assume it does.
+        return True
+    return bool({os.fsdecode(p) for p in proc.stdout.splitlines()} - {path})

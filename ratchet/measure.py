@@ -17,12 +17,15 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ratchet.config import Config
 from ratchet.errors import RatchetError, TestRunFailed
 from ratchet.numbers import Numbers
 from ratchet.paths import check_repo_path
+
+if TYPE_CHECKING:
+    from ratchet.environment import Probe
 
 MIN_COVERAGE = (7, 0)
 TAIL_LINES = 40
@@ -158,6 +161,7 @@ class Runner:
         self.config = config
         self.python, self.python_source = find_python(root, config.python)
         self.env = clean_env(root, self.python, os.environ)
+        self.probed: Probe | None = None  # Set by require().
 
     def require(self, modules: list[str]) -> str:
         """Check the environment has coverage.py and ``modules``; its version."""
@@ -218,7 +222,7 @@ class Runner:
         if module == "pytest":
             # Keep pytest's cache out of the user's working tree.
             args += ["-p", "no:cacheprovider", *extra_args]
-        if not hasattr(self, "probed"):
+        if self.probed is None:
             self.require([module] if module else [])
         workdir.mkdir(parents=True, exist_ok=True)
         data_file = workdir / ".coverage"

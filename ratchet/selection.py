@@ -83,55 +83,58 @@ def plan(
     whether a Python file other than ``path`` names ``word`` (importers of a
     test module).
     """
-    result = Plan(changed=changed_paths(tmap, content))
-    users = _users(tmap, result.changed)
+    changed = changed_paths(tmap, content)
+    result = Plan(changed=changed)
+    users = _users(tmap, changed)
     test_modules = tmap.test_modules
-    for path in sorted(result.changed):
-        why = _is_config(path)
+    for path in sorted(changed):
+        why = _why_everything(tmap, path, content, read, mentions)
         if why:
-            return Plan(full=f"{path}: {why}", changed=result.changed)
-        if not path.endswith(".py"):
-            if path in tmap.imported:
-                why = f"{path}: read at import time, and changed"
-                return Plan(full=why, changed=result.changed)
-            result.select |= users.get(path, set())
-            continue
-        deleted = path not in content
+            return Plan(full=f"{path}: {why}", changed=changed)
         new = path not in tmap.content
-        measured = path in tmap.measured
-        if path in test_modules or (new and is_test_module(path)):
+        if path in test_modules:
             result.select |= {t for t in tmap.tests if t.split("::", 1)[0] == path}
-            if not new and _importable_elsewhere(path, mentions):
-                return Plan(
-                    full=f"{path}: a test module other modules import, changed",
-                    changed=result.changed,
-                )
-        elif not measured and not new and path in tmap.imported:
-            return Plan(
-                full=f"{path}: imported by the tests but not measured, so its users are unknown",
-                changed=result.changed,
-            )
-        if measured or (new and not is_test_module(path)):
+        if path.endswith(".py") and (path in tmap.measured or (new and not is_test_module(path))):
             result.changed_measured.add(path)
-        ran_at_import = tmap.import_lines.get(path)
-        if measured and ran_at_import is not None:
-            if deleted:
-                return Plan(full=f"{path}: deleted after it was imported", changed=result.changed)
-            current = read(path)
-            new_shape: Shape | None = shape(current) if current is not None else None
-            why = import_time_change(tmap.shapes.get(path), new_shape, ran_at_import)
-            if why:
-                return Plan(full=f"{path}: {why}", changed=result.changed)
         result.select |= users.get(path, set())
     result.select |= {t for t in tmap.tests if tmap.is_opaque(t)}
-    limit = max_share * max(len(tmap.tests), 1)
-    if len(result.select) > limit:
+    if len(result.select) > max_share * max(len(tmap.tests), 1):
         return Plan(
             full=f"{len(result.select)} of {len(tmap.tests)} tests are affected, more than "
             f"select-max-share ({max_share:g}) allows",
-            changed=result.changed,
+            changed=changed,
         )
     return result
+
+
+def _why_everything(
+    tmap: TestMap,
+    path: str,
+    content: Mapping[str, str],
+    read: Callable[[str], bytes | None],
+    mentions: Callable[[str, str], bool],
+) -> str:
+    """Why a change to ``path`` needs the whole suite ('' when it does not)."""
+    why = _is_config(path)
+    if why:
+        return why
+    new = path not in tmap.content
+    if not path.endswith(".py"):
+        return "read at import time, and changed" if path in tmap.imported else ""
+    measured = path in tmap.measured
+    if path in tmap.test_modules:
+        if not new and _importable_elsewhere(path, mentions):
+            return "a test module other modules import, changed"
+    elif not measured and not new and path in tmap.imported:
+        return "imported by the tests but not measured, so its users are unknown"
+    ran_at_import = tmap.import_lines.get(path)
+    if not measured or ran_at_import is None:
+        return ""
+    if path not in content:
+        return "deleted after it was imported"
+    current = read(path)
+    new_shape: Shape | None = shape(current) if current is not None else None
+    return import_time_change(tmap.shapes.get(path), new_shape, ran_at_import)
 
 
 def _importable_elsewhere(path: str, mentions: Callable[[str, str], bool]) -> bool:

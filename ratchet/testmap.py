@@ -13,7 +13,8 @@ from __future__ import annotations
 import gzip
 import json
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -79,8 +80,8 @@ class MapError(Exception):
 # -- the plugin's output -----------------------------------------------------
 
 
-def from_plugin(outputs: Iterable[Mapping[str, Any]]) -> tuple[TestMap, list[str], int]:
-    """Merge what each test process recorded; the map, collected ids, deselected count.
+def from_plugin(outputs: Iterable[Mapping[str, Any]]) -> tuple[TestMap, list[str]]:
+    """Merge what each test process recorded; the map and the collected test ids.
 
     Raises :class:`MapError` when a process could not record.
     """
@@ -89,15 +90,13 @@ def from_plugin(outputs: Iterable[Mapping[str, Any]]) -> tuple[TestMap, list[str
     import_lines: dict[str, set[int]] = {}
     imported: set[str] = set()
     collected: list[str] = []
-    deselected = 0
     seen = False
     for out in outputs:
         seen = True
         if not out.get("ok"):
             raise MapError(str(out.get("reason") or "a test process did not record"))
-        if len(out["collected"]) > len(collected):
+        if len(out["collected"]) > len(collected):  # pytest-xdist's controller collects none.
             collected = list(out["collected"])
-            deselected = int(out["deselected"])
         for nodeid, t in out["tests"].items():
             tests[nodeid] = Record(dict(t["files"]), list(t["fixtures"]), bool(t["opaque"]))
         for key, fx in out["fixtures"].items():
@@ -123,7 +122,7 @@ def from_plugin(outputs: Iterable[Mapping[str, Any]]) -> tuple[TestMap, list[str
     for record in [*tests.values(), *fixtures.values()]:
         measured.update(p for p, d in record.files.items() if d)
     empty = TestMap("", ordered, fixtures, import_lines, imported, measured, {}, {})
-    return empty, collected, deselected
+    return empty, collected
 
 
 # -- storage -------------------------------------------------------------------
@@ -231,6 +230,21 @@ def mark_running(git_dir: Path) -> None:
 
 def clear_running(git_dir: Path) -> None:
     _path(git_dir, RUNNING).unlink(missing_ok=True)
+
+
+@contextmanager
+def running(git_dir: Path) -> Iterator[None]:
+    """Mark a test run under way.  Ctrl-C (or a kill) leaves the mark, so the
+    next check runs everything; any other ending, a failed suite too, clears it."""
+    mark_running(git_dir)
+    try:
+        yield
+    except KeyboardInterrupt:
+        raise
+    except BaseException:
+        clear_running(git_dir)
+        raise
+    clear_running(git_dir)
 
 
 def was_interrupted(git_dir: Path) -> bool:

@@ -66,8 +66,7 @@ class Holder:
 
 
 class Recorder:
-    def __init__(self, config: Any, out: str) -> None:
-        self.config = config
+    def __init__(self, out: str) -> None:
         self.out = out
         self.root = os.path.realpath(os.environ.get(ROOT, os.getcwd()))
         self.prefix = self.root.rstrip(os.sep) + os.sep
@@ -84,9 +83,7 @@ class Recorder:
         self.tests: dict[str, Any] = {}
         self.fixtures: dict[str, Holder] = {}
         self.active: dict[int, str] = {}  # id(fixturedef) -> key of its live instance
-        self.used: dict[str, set[str]] = {}  # nodeid -> fixture instance keys
         self.collected: list[str] = []
-        self.deselected = 0
         self.nmodules = len(sys.modules)
         self.known_modules: set[str] = set(sys.modules)
         self.import_lines: dict[str, set[int]] = {}
@@ -263,9 +260,9 @@ def _fixture_key(fixturedef: Any, request: Any) -> str:
 
 
 class Plugin:
-    def __init__(self, config: Any) -> None:
+    def __init__(self) -> None:
         out = os.environ[OUT]
-        self.rec = Recorder(config, out)
+        self.rec = Recorder(out)
         self.select: set[str] | None = None
         self.known: set[str] = set()
         path = os.environ.get(SELECT)
@@ -296,7 +293,6 @@ class Plugin:
             nodeid = item.nodeid
             (keep if nodeid in self.select or nodeid not in self.known else drop).append(item)
         if drop:
-            self.rec.deselected = len(drop)
             config.hook.pytest_deselected(items=drop)
             items[:] = keep
 
@@ -308,7 +304,6 @@ class Plugin:
         rec = self.rec
         if rec.test is None:
             rec.test = Holder()
-            self.rec.used[item.nodeid] = set()
         rec.enter(rec.test)
         yield
         rec.leave()
@@ -394,7 +389,6 @@ class Plugin:
             "core": rec.core,
             "worker": worker,
             "collected": rec.collected,
-            "deselected": rec.deselected,
             "tests": rec.tests,
             "fixtures": {
                 key: {"files": _digests(h, rec), "imported": h.imported, "opaque": h.opaque}
@@ -474,4 +468,4 @@ def _redirect_process_config(data_file: str) -> None:
 
 def pytest_configure(config: Any) -> None:
     if os.environ.get(OUT):
-        config.pluginmanager.register(Plugin(config), "ratchet-testmap")
+        config.pluginmanager.register(Plugin(), "ratchet-testmap")

@@ -12,10 +12,9 @@ import hashlib
 import json
 import os
 import shutil
-import subprocess
 import tempfile
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import astuple, replace
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +42,7 @@ _PYTEST_VARIABLES = frozenset(
 def fingerprint(runner: Runner) -> dict[str, str]:
     """What, besides the repository's files, decides what tests execute."""
     probed = runner.probed
+    assert probed is not None, "runner.require() probes the environment first"
     config_bytes = hashlib.sha256()
     for name in sorted(CONFIG_FILES - {"conftest.py"}):
         path = runner.root / name
@@ -98,6 +98,8 @@ def _outputs(outdir: Path) -> list[dict[str, Any]]:
 
 
 class Session:
+    """One check's test runs: what the map was, and what the working tree is."""
+
     def __init__(self, runner: Runner, workdir: Path) -> None:
         self.runner = runner
         self.root = runner.root
@@ -106,6 +108,18 @@ class Session:
         self.git_dir = git.git_dir(self.root)
         self.rounds = 0
         self.seconds = 0.0
+        self.fingerprint = fingerprint(runner)
+        self.content = git.worktree_content_ids(self.root)
+        self.old: TestMap | None = None
+        self.map_error = ""
+        try:
+            self.old = testmap.load(self.git_dir)
+        except MapError as e:
+            self.map_error = str(e)
+
+    @property
+    def how(self) -> str:
+        return f"`{' '.join(self.config.test_command)}` ({self.seconds:.1f} s)"
 
     def run(self, spec: dict[str, list[str]] | None) -> tuple[Path, list[dict[str, Any]]]:
         """One pytest run with the plugin; its data file and the plugin's outputs."""
@@ -132,22 +146,27 @@ class Session:
         report = self.runner.json_report(data, self.workdir, TestRunFailed)
         return load_json_report(report, self.root)
 
-    def finish(
+    def save(
         self,
         tmap: TestMap,
-        fp: Mapping[str, str],
-        content: Mapping[str, str],
-        old: TestMap | None,
+        fresh: Mapping[str, FileResult],
+        kept: Mapping[str, tuple[int, int, int, int]],
         m: Measurement,
-    ) -> TestMap:
-        """Add what the map depends on: blob ids, shapes, fingerprint, numbers; save it."""
-        tmap.numbers = {p: _numbers(r) for p, r in m.files.items()}
+    ) -> None:
+        """Complete the map with what it depends on and its numbers, and store it.
+
+        ``fresh`` numbers were just measured as a full run gives them; ``kept``
+        ones still hold from the previous map.
+        """
+        tmap.numbers = {**kept, **{p: astuple(r.numbers) for p, r in fresh.items()}}
         tmap.coverage_version, tmap.branch = m.coverage_version, m.branch
         mentioned = set(tmap.imported) | tmap.measured | tmap.test_modules
         for record in [*tmap.tests.values(), *tmap.fixtures.values()]:
             mentioned.update(record.files)
+        content = self.content
         tmap.content = {p: oid for p, oid in content.items() if tracked_kind(p) or p in mentioned}
-        tmap.fingerprint = json.dumps(dict(fp), sort_keys=True)
+        tmap.fingerprint = json.dumps(self.fingerprint, sort_keys=True)
+        old = self.old
         shapes = {}
         for path in sorted(tmap.measured | tmap.test_modules):
             oid = content.get(path)
@@ -161,12 +180,11 @@ class Session:
                 except OSError:
                     shapes[path] = None
         tmap.shapes = shapes
-        return tmap
+        testmap.save(self.git_dir, tmap)
 
 
 def run_and_record(runner: Runner, *, select: bool, full_reason: str = "") -> Measurement:
     """Run the tests (all, or a selection when ``select``) and keep the map current."""
-    command = " ".join(runner.config.test_command)
     workdir = Path(tempfile.mkdtemp(prefix="ratchet-"))
     try:
         if runner.module != "pytest":
@@ -175,35 +193,34 @@ def run_and_record(runner: Runner, *, select: bool, full_reason: str = "") -> Me
             m = load_json_report(report, runner.root)
             return replace(
                 m,
-                how=f"`{command}` ({seconds:.1f} s)",
+                how=f"`{' '.join(runner.config.test_command)}` ({seconds:.1f} s)",
                 ran_tests=True,
                 mode="full",
                 why="test selection needs pytest" if select else "",
             )
         runner.require(["pytest"])
         session = Session(runner, workdir)
-        return _run(session, select, full_reason)
+        why = full_reason if full_reason or not select else _why_not_select(session)
+        if why or not select:
+            return _full(session, why)
+        return _selected(session)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def _run(session: Session, select: bool, full_reason: str) -> Measurement:
-    fp = fingerprint(session.runner)
-    content = git.worktree_content_ids(session.root)
-    old: TestMap | None = None
-    reason = full_reason
-    try:
-        old = testmap.load(session.git_dir)
-    except MapError as e:
-        reason = reason or str(e)
-    if select and not reason and testmap.was_interrupted(session.git_dir):
-        reason = "the last run was interrupted"
-    if select and not reason and old is not None:
-        changed = _fingerprint_change(old.fingerprint, fp)
-        if changed:
-            reason = f"the environment changed ({changed})"
-    if not select or reason or old is None:
-        return _full(session, fp, content, old, reason)
+def _why_not_select(session: Session) -> str:
+    """Why the map cannot pick tests for this run ('' when it can)."""
+    if session.old is None:
+        return session.map_error
+    if testmap.was_interrupted(session.git_dir):
+        return "the last run was interrupted"
+    changed = _fingerprint_change(session.old.fingerprint, session.fingerprint)
+    return f"the environment changed ({changed})" if changed else ""
+
+
+def _selected(session: Session) -> Measurement:
+    old = session.old
+    assert old is not None
     root = session.root
 
     def read(path: str) -> bytes | None:
@@ -212,94 +229,73 @@ def _run(session: Session, select: bool, full_reason: str) -> Measurement:
         except OSError:
             return None
 
-    planned = plan(old, content, read, _mentions(root), session.config.select_max_share)
+    def mentions(word: str, path: str) -> bool:
+        return git.mentioned_elsewhere(root, word, path)
+
+    share = session.config.select_max_share
+    planned = plan(old, session.content, read, mentions, share)
     if planned.full:
-        return _full(session, fp, content, old, planned.full)
+        return _full(session, planned.full)
     if not planned.changed:
         return _from_map(old, {}, frozenset(), "nothing changed since the last run")
-    testmap.mark_running(session.git_dir)
-    try:
-        known = list(old.tests)
-        data1, out1 = session.run({"select": sorted(planned.select), "known": known})
-        ran, collected, _ = testmap.from_plugin(out1)
-        judged, second = judged_after_first_round(old, ran, collected, planned.changed_measured)
-        total = len(collected)
-        share = session.config.select_max_share
-        if len(ran.tests) + len(second) > share * max(total, 1):
-            testmap.clear_running(session.git_dir)
-            why = (
-                f"{len(ran.tests) + len(second)} of {total} tests needed, more than "
-                f"select-max-share ({share:g}) allows"
+    fallback = ""
+    with testmap.running(session.git_dir):
+        try:
+            data1, out1 = session.run({"select": sorted(planned.select), "known": list(old.tests)})
+            ran, collected = testmap.from_plugin(out1)
+            judged, second = judged_after_first_round(
+                old, ran, collected, planned.changed_measured
             )
-            return _full(session, fp, content, old, why)
-        data_files = [data1]
-        if second:
-            data2, out2 = session.run({"select": second, "known": collected})
-            ran2, _, _ = testmap.from_plugin(out2)
-            ran = testmap.merged(ran, ran2)
-            data_files.append(data2)
-    except MapError as e:
-        testmap.clear_running(session.git_dir)
-        return _full(session, fp, content, None, f"the selected run could not record ({e})")
-    except TestRunFailed:
-        testmap.clear_running(session.git_dir)
-        raise
-    m = session.report(data_files)
-    judged |= {p for p in m.files if p not in old.numbers}
-    # Judged files have their full-run numbers now; every other file kept its
-    # coverage, so the map's numbers for it still hold.
-    fresh = {p: r for p, r in m.files.items() if p in judged}
-    kept = {p: n for p, n in old.numbers.items() if p in content and p not in judged}
-    new_map = updated(old, ran, collected, planned.changed)
-    session.finish(new_map, fp, content, old, replace(m, files=fresh))
-    new_map.numbers.update(kept)
-    testmap.save(session.git_dir, new_map)
-    testmap.clear_running(session.git_dir)
+            total = len(collected)
+            data_files = [data1]
+            if len(ran.tests) + len(second) > share * max(total, 1):
+                fallback = (
+                    f"{len(ran.tests) + len(second)} of {total} tests needed, more than "
+                    f"select-max-share ({share:g}) allows"
+                )
+            elif second:
+                data2, out2 = session.run({"select": second, "known": collected})
+                ran = testmap.merged(ran, testmap.from_plugin(out2)[0])
+                data_files.append(data2)
+        except MapError as e:
+            fallback = f"the selected run could not record ({e})"
+        if not fallback:
+            m = session.report(data_files)
+            judged |= {p for p in m.files if p not in old.numbers}
+            # Judged files have their full-run numbers now; every other file
+            # kept its coverage, so the map's numbers for it still hold.
+            fresh = {p: r for p, r in m.files.items() if p in judged}
+            content = session.content
+            kept = {p: n for p, n in old.numbers.items() if p in content and p not in judged}
+            new_map = updated(old, ran, collected, planned.changed)
+            session.save(new_map, fresh, kept, m)
+    if fallback:
+        return _full(session, fallback)
     why = (
         f"ran {len(ran.tests)} of {total} tests: {len(planned.changed)} file(s) changed "
         f"since the last run, {len(judged)} measured again"
     )
-    result = _from_map(new_map, fresh, frozenset(judged), why)
-    command = " ".join(session.config.test_command)
-    return replace(result, how=f"`{command}` ({session.seconds:.1f} s)")
+    return replace(_from_map(new_map, fresh, frozenset(judged), why), how=session.how)
 
 
-def _full(
-    session: Session,
-    fp: Mapping[str, str],
-    content: Mapping[str, str],
-    old: TestMap | None,
-    reason: str,
-) -> Measurement:
-    testmap.mark_running(session.git_dir)
-    try:
-        data_file, outputs = session.run(None)
-    except BaseException as e:
-        if not isinstance(e, KeyboardInterrupt):
-            testmap.clear_running(session.git_dir)
-        raise
-    m = session.report([data_file])
+def _full(session: Session, reason: str) -> Measurement:
     notes = []
-    try:
-        recorded, _, _ = testmap.from_plugin(outputs)
-        testmap.save(session.git_dir, session.finish(recorded, fp, content, old, m))
-    except MapError as e:
-        testmap.remove(session.git_dir)
-        notes.append(f"no test map recorded: {e}; every check runs the whole suite")
-    testmap.clear_running(session.git_dir)
-    command = " ".join(session.config.test_command)
+    with testmap.running(session.git_dir):
+        data_file, outputs = session.run(None)
+        m = session.report([data_file])
+        try:
+            recorded, _ = testmap.from_plugin(outputs)
+            session.save(recorded, m.files, {}, m)
+        except MapError as e:
+            testmap.remove(session.git_dir)
+            notes.append(f"no test map recorded: {e}; every check runs the whole suite")
     return replace(
         m,
-        how=f"`{command}` ({session.seconds:.1f} s)",
+        how=session.how,
         ran_tests=True,
         mode="full",
         why="; ".join([reason, *notes]) if reason or notes else "",
     )
-
-
-def _numbers(r: FileResult) -> tuple[int, int, int, int]:
-    n = r.numbers
-    return (n.statements, n.covered, n.branches, n.covered_branches)
 
 
 def _from_map(
@@ -321,17 +317,3 @@ def _from_map(
         mode="selected",
         why=why,
     )
-
-
-def _mentions(root: Path) -> Any:
-    def mentions(word: str, path: str) -> bool:
-        proc = subprocess.run(
-            ["git", "grep", "-l", "-w", "-F", "-e", word, "--", "*.py"],
-            cwd=root,
-            capture_output=True,
-            check=False,
-        )
-        found = {os.fsdecode(p) for p in proc.stdout.splitlines()}
-        return bool(found - {path}) or proc.returncode > 1
-
-    return mentions

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 from pathlib import Path
 
@@ -12,7 +11,10 @@ from conftest import Project, pyproject
 
 from ratchet import errors, testmap
 from ratchet.config import load_config
-from ratchet.measure import load_json_report, measure
+from ratchet.measure import measure
+
+sys.path.insert(0, str(Path(__file__).parent.parent / "benchmarks"))
+from soak_selection import full_numbers, numbers, soak
 
 A = """\
 LIMIT = 3
@@ -144,23 +146,6 @@ def suite(project: Project) -> Project:
     return project
 
 
-def full_run_numbers(root: Path, tmp: Path) -> dict[str, tuple[int, int, int, int]]:
-    """coverage.py's own numbers for a whole-suite run, ratchet not involved."""
-    env = {"COVERAGE_FILE": str(tmp / ".coverage"), "PATH": "/usr/bin:/bin"}
-    run = [sys.executable, "-m", "coverage"]
-    subprocess.run([*run, "run", "-m", "pytest", "-q", "-p", "no:cacheprovider"],
-                   cwd=root, env=env, check=True, capture_output=True)  # fmt: skip
-    subprocess.run([*run, "combine", "-q", "--append"], cwd=root, env=env, check=False)
-    subprocess.run([*run, "json", "-q", "-o", str(tmp / "c.json")], cwd=root, env=env, check=True)
-    files = load_json_report(tmp / "c.json", root).files
-    return {p: _tuple(r) for p, r in files.items()}
-
-
-def _tuple(r: object) -> tuple[int, int, int, int]:
-    n = r.numbers  # type: ignore[attr-defined]
-    return (n.statements, n.covered, n.branches, n.covered_branches)
-
-
 def check_json(p: Project, *args: str) -> dict[str, object]:
     result = p.ratchet("check", "--format", "json", *args)
     assert result.code in (errors.PASSED, errors.BLOCKED), result.err
@@ -168,9 +153,7 @@ def check_json(p: Project, *args: str) -> dict[str, object]:
     return doc
 
 
-def test_a_body_change_runs_only_the_tests_that_executed_the_file(
-    suite: Project, tmp_path: Path
-) -> None:
+def test_a_body_change_runs_only_the_tests_that_executed_the_file(suite: Project) -> None:
     suite.stage("pkg/b.py", B.replace('+ "!"', '+ "!" if x else "NO!"'))
     doc = check_json(suite)
     assert doc["mode"] == "selected", doc["why"]
@@ -180,8 +163,7 @@ def test_a_body_change_runs_only_the_tests_that_executed_the_file(
     m = measure(suite.root, load_config(suite.root), select=True)
     assert m.mode == "selected"
     assert m.why == "nothing changed since the last run"
-    numbers = {p: _tuple(r) for p, r in m.files.items()}
-    assert numbers == full_run_numbers(suite.root, tmp_path)
+    assert numbers(m) == full_numbers(suite.root)
 
 
 def test_a_refused_commit_tried_again_unchanged_is_refused_again(suite: Project) -> None:
@@ -262,7 +244,7 @@ def test_too_large_a_selection_runs_everything(suite: Project) -> None:
     assert "more than select-max-share (0.2)" in str(check_json(suite)["why"])
 
 
-def test_selection_works_with_pytest_xdist(suite: Project, tmp_path: Path) -> None:
+def test_selection_works_with_pytest_xdist(suite: Project) -> None:
     command = "[tool.ratchet]\ntest-command = 'pytest -p xdist -n 2'\n"
     suite.write(
         "pyproject.toml", suite.read("pyproject.toml").replace("[tool.ratchet]\n", command)
@@ -275,15 +257,11 @@ def test_selection_works_with_pytest_xdist(suite: Project, tmp_path: Path) -> No
     assert doc["mode"] == "selected", doc["why"]
     assert str(doc["why"]).startswith("ran 3 of 9 tests")
     m = measure(suite.root, load_config(suite.root), select=True)
-    assert {p: _tuple(r) for p, r in m.files.items()} == full_run_numbers(suite.root, tmp_path)
+    assert numbers(m) == full_numbers(suite.root)
 
 
 def test_differential_short_soak(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """CI's short version of benchmarks/soak_selection.py: no mismatch allowed."""
-    sys.path.insert(0, str(Path(__file__).parent.parent / "benchmarks"))
-    monkeypatch.syspath_prepend(str(Path(__file__).parent.parent / "benchmarks"))
-    from soak_selection import soak
-
     root = tmp_path / "soak"
     root.mkdir()
     monkeypatch.chdir(root)
