@@ -14,7 +14,7 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -54,6 +54,7 @@ class Measurement:
     judged: frozenset[str] | None = None
     mode: str = ""  # "full", "selected" or "data"
     why: str = ""  # Why a full run, or what the selection ran.
+    tests_run: tuple[str, ...] | None = None  # A selected run's test ids; None: all.
 
 
 # -- reading coverage.py's JSON report ------------------------------------------
@@ -189,9 +190,14 @@ class Runner:
         return found.coverage_version
 
     def _coverage(self, *args: str, log: Path, error: type[RatchetError]) -> None:
+        self._python(["-m", "coverage", *args], f"coverage {args[0]}", log=log, error=error)
+
+    def _python(
+        self, args: Sequence[str], what: str, *, log: Path, error: type[RatchetError]
+    ) -> None:
         with log.open("ab") as out:
             proc = subprocess.run(
-                [str(self.python), "-m", "coverage", *args],
+                [str(self.python), *args],
                 cwd=self.root,
                 env=self.env,
                 stdout=out,
@@ -200,7 +206,7 @@ class Runner:
             )
         if proc.returncode != 0:
             raise error(
-                f"`coverage {args[0]}` failed (exit {proc.returncode})",
+                f"`{what}` failed (exit {proc.returncode})",
                 detail=_tail(log),
                 hint="see its output above",
             )
@@ -285,15 +291,39 @@ class Runner:
             )
         return data_file, seconds
 
-    def json_report(self, data_file: Path, workdir: Path, error: type[RatchetError]) -> Path:
+    def json_report(
+        self,
+        data_file: Path,
+        workdir: Path,
+        error: type[RatchetError],
+        skip: Collection[str] = (),
+    ) -> Path:
+        """``coverage json`` of ``data_file``; ``skip``: repository paths not needed.
+
+        Analysing a file is most of a report's time, so a selected run leaves
+        out the files whose numbers it already has.
+        """
         report = workdir / "coverage.json"
-        self._coverage(
-            "json",
-            "-q",
-            f"--data-file={data_file}",
-            "-o",
-            str(report),
-            "--fail-under=0",
+        omit = _omit_patterns(self.root, skip)
+        if not omit:
+            self._coverage(
+                "json",
+                "-q",
+                f"--data-file={data_file}",
+                "-o",
+                str(report),
+                "--fail-under=0",
+                log=workdir / "report.log",
+                error=error,
+            )
+            return report
+        # The command line cannot carry thousands of patterns: the API can,
+        # after the configuration's own [report] omit.
+        omit_file = workdir / "omit.txt"
+        omit_file.write_text("\0".join(omit), "utf-8")
+        self._python(
+            ["-c", _JSON_SKIPPING, str(data_file), str(report), str(omit_file)],
+            "coverage json",
             log=workdir / "report.log",
             error=error,
         )
@@ -312,6 +342,34 @@ class Runner:
             error=RatchetError,
         )
         return data_file
+
+
+# ``coverage json`` through the API, with more files omitted than the
+# configuration says; run by the project's interpreter.
+_JSON_SKIPPING = """\
+import sys
+import coverage
+
+data_file, outfile, omit_file = sys.argv[1:4]
+cov = coverage.Coverage(data_file=data_file)
+cov.load()
+with open(omit_file, encoding="utf-8") as f:
+    extra = [p for p in f.read().split("\\0") if p]
+try:
+    cov.json_report(outfile=outfile, omit=list(cov.config.report_omit or []) + extra)
+except coverage.exceptions.NoDataError:  # Every measured file was left out.
+    meta = {"version": coverage.__version__, "branch_coverage": cov.get_data().has_arcs()}
+    with open(outfile, "w", encoding="utf-8") as f:
+        f.write(__import__("json").dumps({"meta": meta, "files": {}}))
+"""
+# Characters that coverage.py's file patterns give a meaning to.
+_PATTERN_CHARS = frozenset("*?[]{},\\")
+
+
+def _omit_patterns(root: Path, paths: Collection[str]) -> list[str]:
+    """Exact omit patterns for ``paths``; those a pattern cannot name are kept in."""
+    base = os.path.realpath(root)
+    return sorted(os.path.join(base, p) for p in paths if not _PATTERN_CHARS.intersection(p))
 
 
 def _tail(log: Path, lines: int = TAIL_LINES) -> str:

@@ -220,6 +220,7 @@ def render_json(judged: Judged) -> str:
         "passed": judged.passed,
         "mode": judged.mode,
         "why": judged.why,
+        "tests_run": None if judged.tests_run is None else list(judged.tests_run),
         "measured_with": judged.how,
         "notes": judged.notes,
         "files": files,

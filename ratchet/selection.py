@@ -167,13 +167,43 @@ def _differs(old: Record | None, new: Record | None) -> set[str]:
     return {p for p in before.keys() | after.keys() if before.get(p) != after.get(p)}
 
 
+def _signature(record: Record) -> tuple[object, ...]:
+    """What a test contributes to the numbers: its lines per file, its fixtures."""
+    lines = sorted((p, d) for p, d in record.files.items() if d)
+    return (tuple(lines), tuple(sorted(record.fixtures)))
+
+
+def _renamed(tmap: TestMap, ran: TestMap, still: set[str]) -> set[str]:
+    """Deleted and new tests that pair up with identical records.
+
+    A test whose id changed (renamed, or with a parameter id such as a time
+    of day) but executed exactly the same lines takes the old one's place:
+    no file's covered lines change, so nothing needs measuring again.
+    """
+    new: dict[tuple[object, ...], list[str]] = {}
+    for test, record in ran.tests.items():
+        if test not in tmap.tests and not record.opaque:
+            new.setdefault(_signature(record), []).append(test)
+    paired: set[str] = set()
+    for test, record in tmap.tests.items():
+        if test in still or record.opaque:
+            continue
+        candidates = new.get(_signature(record))
+        if candidates:
+            paired |= {test, candidates.pop()}
+    return paired
+
+
 def judged_after_first_round(
     tmap: TestMap, ran: TestMap, collected: Iterable[str], changed_measured: set[str]
 ) -> tuple[set[str], list[str]]:
     """Files to judge after round one, and the tests round two must run."""
     judged = set(changed_measured)
     still = set(collected)
+    renamed = _renamed(tmap, ran, still)
     for test, record in ran.tests.items():
+        if test in renamed:
+            continue
         old = tmap.tests.get(test)
         judged |= _differs(old, record)
         if old is not None:
@@ -182,7 +212,8 @@ def judged_after_first_round(
     for key, record in ran.fixtures.items():
         judged |= _differs(tmap.fixtures.get(key), record)
     for test in tmap.tests:
-        if test not in still:  # Deleted or renamed: what it ran may now be uncovered.
+        if test not in still and test not in renamed:
+            # Deleted or renamed: what it ran may now be uncovered.
             record = tmap.tests[test]
             judged |= _differs(record, None)
             for key in record.fixtures:

@@ -283,6 +283,8 @@ class Plugin:
             self.rec.own_data_dir = own
 
     # Collection: keep the whole suite's import-time code, deselect after.
+    # Last, so that the tests are those a full run runs (after -m, -k, ...).
+    @pytest.hookimpl(trylast=True)
     def pytest_collection_modifyitems(self, session: Any, config: Any, items: list[Any]) -> None:
         self.rec.collected = [item.nodeid for item in items]
         if self.select is None:

@@ -13,7 +13,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import astuple, replace
 from pathlib import Path
 from typing import Any
@@ -137,13 +137,14 @@ class Session:
         self.seconds += seconds
         return data_file, _outputs(outdir)
 
-    def report(self, data_files: list[Path]) -> Measurement:
+    def report(self, data_files: list[Path], skip: Collection[str] = ()) -> Measurement:
+        """The runs' numbers; ``skip``: files whose numbers are not needed."""
         data = data_files[0]
         if len(data_files) > 1:
             combined = self.workdir / "combined"
             combined.mkdir(exist_ok=True)
             data = self.runner.combine(data_files, combined)
-        report = self.runner.json_report(data, self.workdir, TestRunFailed)
+        report = self.runner.json_report(data, self.workdir, TestRunFailed, skip)
         return load_json_report(report, self.root)
 
     def save(
@@ -237,7 +238,8 @@ def _selected(session: Session) -> Measurement:
     if planned.full:
         return _full(session, planned.full)
     if not planned.changed:
-        return _from_map(old, {}, frozenset(), "nothing changed since the last run")
+        m = _from_map(old, {}, frozenset(), "nothing changed since the last run")
+        return replace(m, tests_run=())
     fallback = ""
     with testmap.running(session.git_dir):
         try:
@@ -260,7 +262,8 @@ def _selected(session: Session) -> Measurement:
         except MapError as e:
             fallback = f"the selected run could not record ({e})"
         if not fallback:
-            m = session.report(data_files)
+            # The other files' numbers still hold: report only judged and new ones.
+            m = session.report(data_files, skip=old.numbers.keys() - judged)
             judged |= {p for p in m.files if p not in old.numbers}
             # Judged files have their full-run numbers now; every other file
             # kept its coverage, so the map's numbers for it still hold.
@@ -275,7 +278,8 @@ def _selected(session: Session) -> Measurement:
         f"ran {len(ran.tests)} of {total} tests: {len(planned.changed)} file(s) changed "
         f"since the last run, {len(judged)} measured again"
     )
-    return replace(_from_map(new_map, fresh, frozenset(judged), why), how=session.how)
+    m = _from_map(new_map, fresh, frozenset(judged), why)
+    return replace(m, how=session.how, tests_run=tuple(ran.tests))
 
 
 def _full(session: Session, reason: str) -> Measurement:

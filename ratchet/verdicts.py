@@ -31,6 +31,7 @@ class Judged:
     mode: str  # "full" (the whole suite), "selected" (affected tests) or "data" (given)
     notes: list[str] = field(default_factory=list)
     why: str = ""  # Why a full run, or what a selected run ran.
+    tests_run: tuple[str, ...] | None = None  # None: the whole suite, or no run.
 
     @property
     def passed(self) -> bool:

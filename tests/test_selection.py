@@ -160,10 +160,39 @@ def test_a_body_change_runs_only_the_tests_that_executed_the_file(suite: Project
     # Round one: test_b's two tests ran b.py.  shout(0) no longer runs c.py,
     # so c.py is measured again, which takes round two: test_cli.
     assert doc["why"] == "ran 3 of 9 tests: 1 file(s) changed since the last run, 2 measured again"
+    assert sorted(doc["tests_run"]) == [  # type: ignore[call-overload]
+        "tests/test_b.py::test_shout",
+        "tests/test_b.py::test_shout_no",
+        "tests/test_cli.py::test_cli",
+    ]
     m = measure(suite.root, load_config(suite.root), select=True)
     assert m.mode == "selected"
     assert m.why == "nothing changed since the last run"
+    assert m.tests_run == ()
     assert numbers(m) == full_numbers(suite.root)
+
+
+def test_a_renamed_test_that_runs_the_same_lines_needs_no_second_round(suite: Project) -> None:
+    suite.stage("tests/test_b.py", TEST_B.replace("def test_shout()", "def test_shout_yes()"))
+    doc = check_json(suite)
+    assert doc["mode"] == "selected", doc["why"]
+    # test_shout_yes ran exactly what test_shout ran, so c.py (which
+    # test_cli also runs) keeps its lines: no second round for test_cli.
+    assert sorted(doc["tests_run"]) == [  # type: ignore[call-overload]
+        "tests/test_b.py::test_shout_no",
+        "tests/test_b.py::test_shout_yes",
+    ]
+    assert numbers(measure(suite.root, load_config(suite.root), select=True)) == full_numbers(
+        suite.root
+    )
+
+
+def test_a_renamed_test_that_runs_other_lines_is_measured_again(suite: Project) -> None:
+    other = TEST_B.replace("def test_shout():", "def test_other():")
+    suite.stage("tests/test_b.py", other.replace('shout(1) == "YES!"', 'shout(0) == "NO!"'))
+    doc = check_json(suite)
+    assert doc["mode"] == "selected", doc["why"]
+    assert "tests/test_cli.py::test_cli" in doc["tests_run"]  # type: ignore[operator]
 
 
 def test_a_refused_commit_tried_again_unchanged_is_refused_again(suite: Project) -> None:
@@ -205,6 +234,7 @@ def test_import_time_and_configuration_changes_run_the_whole_suite(
     doc = check_json(suite)
     assert doc["mode"] == "full"
     assert reason in str(doc["why"])
+    assert doc["tests_run"] is None  # The whole suite.
 
 
 def test_full_flag_no_map_interrupted_and_environment_changes_run_everything(

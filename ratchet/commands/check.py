@@ -102,6 +102,7 @@ def _judge(root: Path, config: Config, data: Sequence[str], fmt: str, full_reaso
         measurement.mode,
         notes,
         measurement.why,
+        measurement.tests_run,
     )
     out = render_json(judged) if fmt == "json" else render_text(judged, config)
     sys.stdout.write(out)
