@@ -112,6 +112,7 @@ class Probe:
     missing_modules: tuple[str, ...]
     python_version: str = ""
     distributions: str = ""  # A digest of the installed distributions and versions.
+    sys_path: tuple[str, ...] = ()  # Where its imports look, '' (the folder) left out.
 
 
 _PROBE = """
@@ -126,6 +127,7 @@ print(sys.version.replace("\\n", " "))
 import hashlib, importlib.metadata as md
 names = sorted(f"{d.metadata['Name']}=={d.version}" for d in md.distributions())
 print(hashlib.sha256("\\n".join(names).encode()).hexdigest()[:16])
+print("\\0".join(p for p in sys.path if p))
 """
 
 
@@ -146,5 +148,11 @@ def probe(python: Path, env: Mapping[str, str], root: Path, modules: list[str]) 
         raise RatchetError(
             f"the project's Python {python} does not start: {proc.stderr.strip()[-300:]}"
         )
-    lines = [*proc.stdout.splitlines(), "", "", "", ""]
-    return Probe(lines[0].strip() or None, tuple(lines[1].split()), lines[2], lines[3])
+    lines = [*proc.stdout.splitlines(), "", "", "", "", ""]
+    return Probe(
+        lines[0].strip() or None,
+        tuple(lines[1].split()),
+        lines[2],
+        lines[3],
+        tuple(p for p in lines[4].split("\0") if p),
+    )

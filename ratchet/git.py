@@ -229,11 +229,7 @@ def worktree_content_ids(root: Path) -> dict[str, str]:
     (not ignored) files are hashed as ``git add`` would, without writing
     anything to the repository.
     """
-    ids: dict[str, str] = {}
-    for record in _plain(root, ["ls-files", "-s", "-z"]).split(b"\0"):
-        if record:
-            meta, _, name = record.partition(b"\t")
-            ids[os.fsdecode(name)] = meta.split()[1].decode()
+    ids = index_content_ids(root)
     edited = _plain(root, ["diff", "--name-only", "--no-renames", "-z"]).split(b"\0")
     untracked = _plain(root, ["ls-files", "-o", "--exclude-standard", "-z"]).split(b"\0")
     to_hash = []
@@ -245,17 +241,48 @@ def worktree_content_ids(root: Path) -> dict[str, str]:
             to_hash.append(path)
         else:
             ids.pop(path, None)  # Deleted in the working tree.
-    if to_hash:
-        # --no-filters is not used: ids must match what `git add` would store.
-        out = _plain(root, ["hash-object", "--stdin-paths"], "\n".join(to_hash).encode() + b"\n")
-        for path, oid in zip(to_hash, out.decode().split(), strict=True):
+    # Paths go as arguments, not --stdin-paths, which cannot carry a newline;
+    # --no-filters is not used: ids must match what `git add` would store.
+    for start in range(0, len(to_hash), 500):
+        chunk = to_hash[start : start + 500]
+        out = _plain(root, ["hash-object", "--", *chunk])
+        for path, oid in zip(chunk, out.decode().split(), strict=True):
             ids[path] = oid
     return ids
 
 
-def mentioned_elsewhere(root: Path, word: str, path: str) -> bool:
-    """Whether a tracked Python file other than ``path`` names ``word``."""
-    proc = _run(["grep", "-l", "-w", "-F", "-e", word, "--", "*.py"], root)
+def mentioned_elsewhere(root: Path, word: str, path: str, *, cached: bool = False) -> bool:
+    """Whether a tracked Python file other than ``path`` names ``word``
+    (in the working tree, or with ``cached`` in the index)."""
+    where = ["--cached"] if cached else []
+    proc = _run(["grep", *where, "-l", "-z", "-w", "-F", "-e", word, "--", "*.py"], root)
     if proc.returncode > 1:  # An error, not "no match": assume it does.
         return True
-    return bool({os.fsdecode(p) for p in proc.stdout.splitlines()} - {path})
+    return bool({os.fsdecode(p) for p in proc.stdout.split(b"\0") if p} - {path})
+
+
+def worktree_differences(root: Path) -> list[str]:
+    """Paths where the working tree is not what the index (the commit) holds:
+    edited or deleted tracked files, and untracked files git does not ignore."""
+    edited = _plain(root, ["diff", "--name-only", "--no-renames", "-z"]).split(b"\0")
+    untracked = _plain(root, ["ls-files", "-o", "--exclude-standard", "-z"]).split(b"\0")
+    return [os.fsdecode(p) for p in [*edited, *untracked] if p]
+
+
+def export_index(root: Path, dest: Path) -> None:
+    """Write every file of the index into ``dest``: the commit's content.
+
+    Reads the index only (no ``-u``), so it neither locks nor refreshes it;
+    submodules are left out.
+    """
+    _plain(root, ["checkout-index", "-a", "-f", "-q", f"--prefix={os.fsdecode(dest)}/"])
+
+
+def index_content_ids(root: Path) -> dict[str, str]:
+    """Blob ids of the index's files."""
+    ids: dict[str, str] = {}
+    for record in _plain(root, ["ls-files", "-s", "-z"]).split(b"\0"):
+        if record:
+            meta, _, name = record.partition(b"\t")
+            ids[os.fsdecode(name)] = meta.split()[1].decode()
+    return ids

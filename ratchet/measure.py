@@ -17,7 +17,7 @@ import time
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from ratchet.config import Config
 from ratchet.errors import RatchetError, TestRunFailed
@@ -155,14 +155,36 @@ def coverage_args(command: Sequence[str]) -> tuple[list[str], str | None]:
 class Runner:
     """Runs the project's coverage.py in the project's environment."""
 
-    def __init__(self, root: Path, config: Config) -> None:
+    def __init__(self, root: Path, config: Config, repo: Path | None = None) -> None:
+        """Tests run in ``root``: the repository, or a snapshot of ``repo``'s index."""
         from ratchet.environment import clean_env, find_python
 
         self.root = root
+        self.repo = repo or root
         self.config = config
-        self.python, self.python_source = find_python(root, config.python)
-        self.env = clean_env(root, self.python, os.environ)
+        self.python, self.python_source = find_python(self.repo, config.python)
+        self.env = clean_env(self.repo, self.python, os.environ)
         self.probed: Probe | None = None  # Set by require().
+
+    @property
+    def snapshot(self) -> bool:
+        return self.repo != self.root
+
+    def _import_paths(self) -> list[str]:
+        """In a snapshot, the import folders that would reach into the
+        repository (editable installs, ``src`` layouts), moved into it."""
+        if not self.snapshot or self.probed is None:
+            return []
+        repo = os.path.realpath(self.repo)
+        paths = []
+        for entry in self.probed.sys_path:
+            real = os.path.realpath(entry)
+            if real == repo or real.startswith(repo + os.sep):
+                paths.append(os.path.join(self.root, os.path.relpath(real, repo)))
+        src = self.root / "src"
+        if src.is_dir() and str(src) not in paths:
+            paths.append(str(src))
+        return paths
 
     def require(self, modules: list[str]) -> str:
         """Check the environment has coverage.py and ``modules``; its version."""
@@ -234,6 +256,11 @@ class Runner:
         data_file = workdir / ".coverage"
         log = workdir / "test-output.log"
         env = dict(self.env, COVERAGE_FILE=str(data_file), **(extra_env or {}))
+        imports = self._import_paths()
+        if imports:
+            env["PYTHONPATH"] = os.pathsep.join(
+                [*imports, *([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])]
+            )
         if "PYTHONPYCACHEPREFIX" not in env:
             # Write no bytecode into the user's working tree.  Existing
             # __pycache__ files are still read; only uncached files compile.
@@ -372,6 +399,24 @@ def _omit_patterns(root: Path, paths: Collection[str]) -> list[str]:
     return sorted(os.path.join(base, p) for p in paths if not _PATTERN_CHARS.intersection(p))
 
 
+def _check_snapshot_imports(m: Measurement, repo: Path) -> None:
+    """Refuse numbers from a snapshot run that measured the working tree's files."""
+    real = os.path.realpath(repo)
+    for key in m.outside:
+        path = os.path.realpath(key)
+        if path.startswith(real + os.sep):
+            raise_imported_from_worktree(os.path.relpath(path, real).replace(os.sep, "/"))
+
+
+def raise_imported_from_worktree(rel: str) -> NoReturn:
+    raise RatchetError(
+        f"the tests imported {rel} from the working tree, not from the staged "
+        "snapshot, so the commit's own code was not measured",
+        hint="stage or stash your unstaged changes, or import the project by a path "
+        "relative to its folder (a src layout, an editable install)",
+    )
+
+
 def _tail(log: Path, lines: int = TAIL_LINES) -> str:
     try:
         text = log.read_text("utf-8", "replace")
@@ -388,6 +433,7 @@ def measure(
     *,
     select: bool = False,
     full_reason: str = "",
+    repo: Path | None = None,
 ) -> Measurement:
     """Run the tests under coverage (or read ``data``) and return the numbers.
 
@@ -401,11 +447,14 @@ def measure(
         return replace(m, how=f"report {data[0]}", mode="data")
     if any(_is_json(p) for p in paths):
         raise RatchetError("--data takes one coverage JSON report, or .coverage data files")
-    runner = Runner(root, config)
+    runner = Runner(root, config, repo)
     if not paths:
         from ratchet.testrun import run_and_record
 
-        return run_and_record(runner, select=select, full_reason=full_reason)
+        m = run_and_record(runner, select=select, full_reason=full_reason)
+        if runner.snapshot:
+            _check_snapshot_imports(m, runner.repo)
+        return m
     workdir = Path(tempfile.mkdtemp(prefix="ratchet-"))
     try:
         runner.require([])

@@ -35,6 +35,9 @@ OUT = "RATCHET_TESTMAP_OUT"
 SELECT = "RATCHET_TESTMAP_SELECT"
 ROOT = "RATCHET_TESTMAP_ROOT"
 DATA_DIR = "RATCHET_TESTMAP_DATA"
+# In a snapshot run: the repository the snapshot was taken from, whose files
+# the tests must not import.
+FORBID = "RATCHET_TESTMAP_FORBID"
 
 Sets = dict[str, set[Any]]
 
@@ -399,6 +402,7 @@ class Plugin:
             "import_lines": {f: sorted(v) for f, v in import_lines.items()},
             "import_opened": sorted(import_opened),
             "imported_modules": sorted(_repo_modules(rec)),
+            "foreign": _foreign_modules(rec.root),
         }
         path = os.path.join(rec.out, f"map-{worker or 'main'}-{os.getpid()}.json")
         with open(path + ".tmp", "w", encoding="utf-8") as f:
@@ -415,6 +419,22 @@ def _repo_modules(rec: Recorder) -> set[str]:
             if rel is not None:
                 found.add(rel)
     return found
+
+
+def _foreign_modules(root: str) -> list[str]:
+    """Modules imported from the repository a snapshot was taken from."""
+    forbid = os.environ.get(FORBID)
+    if not forbid:
+        return []
+    forbid = os.path.realpath(forbid)
+    found = set()
+    for module in list(sys.modules.values()):
+        path = getattr(module, "__file__", None)
+        if isinstance(path, str):
+            real = os.path.realpath(path)
+            if real.startswith(forbid + os.sep) and not real.startswith(root + os.sep):
+                found.add(os.path.relpath(real, forbid).replace(os.sep, "/"))
+    return sorted(found)
 
 
 def _digests(holder: Holder, rec: Recorder) -> dict[str, int]:

@@ -20,7 +20,13 @@ from typing import Any
 
 from ratchet import git, testmap
 from ratchet.errors import TestRunFailed
-from ratchet.measure import FileResult, Measurement, Runner, load_json_report
+from ratchet.measure import (
+    FileResult,
+    Measurement,
+    Runner,
+    load_json_report,
+    raise_imported_from_worktree,
+)
 from ratchet.numbers import Numbers
 from ratchet.relevance import CONFIG_FILES
 from ratchet.selection import (
@@ -105,11 +111,16 @@ class Session:
         self.root = runner.root
         self.config = runner.config
         self.workdir = workdir
-        self.git_dir = git.git_dir(self.root)
+        self.git_dir = git.git_dir(runner.repo)
         self.rounds = 0
         self.seconds = 0.0
         self.fingerprint = fingerprint(runner)
-        self.content = git.worktree_content_ids(self.root)
+        # What the tests see: the index's files in a snapshot, else the working tree's.
+        self.content = (
+            git.index_content_ids(runner.repo)
+            if runner.snapshot
+            else git.worktree_content_ids(self.root)
+        )
         self.old: TestMap | None = None
         self.map_error = ""
         try:
@@ -131,11 +142,17 @@ class Session:
             spec_path = here / "select.json"
             spec_path.write_text(json.dumps(spec), "utf-8")
             env["RATCHET_TESTMAP_SELECT"] = str(spec_path)
+        if self.runner.snapshot:
+            env["RATCHET_TESTMAP_FORBID"] = os.path.realpath(self.runner.repo)
         data_file, seconds = self.runner.run_tests(
             here, ["-p", PLUGIN], env, may_select_none=spec is not None
         )
         self.seconds += seconds
-        return data_file, _outputs(outdir)
+        outputs = _outputs(outdir)
+        foreign = sorted({p for out in outputs for p in out.get("foreign", [])})
+        if foreign:
+            raise_imported_from_worktree(foreign[0])
+        return data_file, outputs
 
     def report(self, data_files: list[Path], skip: Collection[str] = ()) -> Measurement:
         """The runs' numbers; ``skip``: files whose numbers are not needed."""
@@ -231,7 +248,8 @@ def _selected(session: Session) -> Measurement:
             return None
 
     def mentions(word: str, path: str) -> bool:
-        return git.mentioned_elsewhere(root, word, path)
+        runner = session.runner
+        return git.mentioned_elsewhere(runner.repo, word, path, cached=runner.snapshot)
 
     share = session.config.select_max_share
     planned = plan(old, session.content, read, mentions, share)

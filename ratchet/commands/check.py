@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -68,6 +69,7 @@ def _judge(root: Path, config: Config, data: Sequence[str], fmt: str, full_reaso
     from ratchet import lastrun
     from ratchet.baseline import loads_bytes
     from ratchet.commands.common import ensure_same_mode, version_note
+    from ratchet.config import load_config
     from ratchet.guard import guard
     from ratchet.measure import measure
     from ratchet.output import render_json, render_text
@@ -75,11 +77,24 @@ def _judge(root: Path, config: Config, data: Sequence[str], fmt: str, full_reaso
 
     staged_raw = _staged_baseline(root, config)
     baseline = loads_bytes(staged_raw, config.baseline)
-    measurement = measure(root, config, data, select=True, full_reason=full_reason)
+    notes = []
+    with _snapshot(root, config, bool(data)) as (test_root, left_out):
+        if left_out:
+            notes.append(
+                f"measured the staged content; {left_out} unstaged or untracked file(s) left out"
+            )
+        measurement = measure(
+            test_root,
+            config if test_root == root else load_config(test_root),
+            data,
+            select=True,
+            full_reason=full_reason,
+            repo=root if test_root != root else None,
+        )
     ensure_same_mode(baseline, measurement, config.baseline)
     exists = git.index_paths(root)
     verdicts = judge_measurement(baseline, measurement, exists, config)
-    notes = [n for n in [version_note(baseline, measurement)] if n]
+    notes += [n for n in [version_note(baseline, measurement)] if n]
     if measurement.outside:
         notes.append(f"{len(measurement.outside)} measured files outside the repository ignored")
     problems = []
@@ -131,6 +146,34 @@ def _explain_lines(
         added, newly = lastrun.newly_uncovered(root, v.path, v.current.missing_lines, head_missing)
         v.added = frozenset(added)
         v.newly = None if newly is None else frozenset(newly)
+
+
+@contextmanager
+def _snapshot(root: Path, config: Config, given_data: bool) -> Iterator[tuple[Path, int]]:
+    """Where the tests run, and how many differing files that leaves out.
+
+    A commit holds the index's content.  When the working tree differs from
+    it in a file that can change coverage (partial staging, ``git commit
+    PATH``, untracked test files), the tests run on a temporary copy of the
+    index instead; nothing of the user's is touched.  Under pre-commit, which
+    stashes unstaged changes first, the working tree usually matches.
+    """
+    differing = [] if given_data else git.worktree_differences(root)
+    # The baseline is read from the index anyway; the tests never see it.
+    differing = [p for p in differing if config.is_relevant(p) and p != config.baseline]
+    if not differing:
+        yield root, 0
+        return
+    import shutil
+    import tempfile
+
+    tmp = Path(tempfile.mkdtemp(prefix="ratchet-snapshot-"))
+    try:
+        snapshot = tmp / root.name
+        git.export_index(root, snapshot)
+        yield snapshot, len(differing)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _staged_baseline(root: Path, config: Config) -> bytes:
