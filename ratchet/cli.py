@@ -59,6 +59,20 @@ def _parser() -> argparse.ArgumentParser:
         help="lower this file's entry on purpose (needs --reason; recorded in the baseline)",
     )
     p.add_argument("--reason", metavar="TEXT", help="why --allow-lower is right")
+
+    p = sub.add_parser(
+        "install", help="install a plain git pre-commit hook and the baseline's merge driver"
+    )
+    p.add_argument("--no-hook", action="store_true", help="only the merge driver")
+    p.add_argument(
+        "--force", action="store_true", help="install even where pre-commit manages the hooks"
+    )
+    sub.add_parser("uninstall", help="remove what `ratchet install` installed")
+    p = sub.add_parser("merge-driver", help="git's merge driver for the baseline (internal)")
+    p.add_argument("base")
+    p.add_argument("ours")
+    p.add_argument("theirs")
+    p.add_argument("name", nargs="?", default="")
     return parser
 
 
@@ -88,5 +102,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                 allow_lower=args.allow_lower,
                 reason=args.reason,
             )
+        if args.command in ("install", "uninstall", "merge-driver"):
+            from ratchet.commands import install
+
+            if args.command == "install":
+                return install.install(hook=not args.no_hook, force=args.force)
+            if args.command == "uninstall":
+                return install.uninstall()
+            return install.merge_driver(args.base, args.ours, args.theirs, args.name)
         raise AssertionError(f"unhandled command {args.command}")  # pragma: no cover
     return code[0]

@@ -286,3 +286,13 @@ def index_content_ids(root: Path) -> dict[str, str]:
             meta, _, name = record.partition(b"\t")
             ids[os.fsdecode(name)] = meta.split()[1].decode()
     return ids
+
+
+def plain(root: Path, args: list[str]) -> bytes:
+    """``git ARGS`` in ``root``; its output, or a :class:`RatchetError`."""
+    return _plain(root, args)
+
+
+def run_quiet(root: Path, args: list[str]) -> bool:
+    """``git ARGS``, where failing is a normal answer (nothing to remove, ...)."""
+    return _run(args, root).returncode == 0

@@ -1,0 +1,39 @@
+"""Merging two baselines: per file, the better entry.
+
+Used by the git merge driver (``ratchet merge-driver``): both branches only
+ever raised the baseline, so the merge keeps, for each file, whichever
+entry the one order of :mod:`ratchet.rules` ranks higher.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from ratchet.baseline import Baseline, Entry
+from ratchet.errors import RatchetError
+from ratchet.rules import Outcome, Policy, compare
+
+
+def better(ours: Entry, theirs: Entry) -> Entry:
+    """``theirs`` if it is a gain over ``ours`` (the order check uses), else ``ours``."""
+    target = ours.target if ours.target is not None else theirs.target
+    if compare(ours.numbers, theirs.numbers, target, Policy()) is Outcome.GAIN:
+        return theirs
+    return ours
+
+
+def merge(base: Baseline | None, ours: Baseline, theirs: Baseline) -> Baseline:
+    """The merged baseline.  A file one side dropped (deleted) stays dropped."""
+    if ours.branch != theirs.branch:
+        raise RatchetError("the two baselines differ in branch mode; merge them by hand")
+    before = base.files if base is not None else {}
+    files: dict[str, Entry] = {}
+    for path in sorted(ours.files.keys() | theirs.files.keys()):
+        mine, other = ours.files.get(path), theirs.files.get(path)
+        if mine is not None and other is not None:
+            files[path] = better(mine, other)
+        elif path not in before:  # Added on one side.
+            files[path] = mine or other  # type: ignore[assignment]
+        # else: in the base, removed on one side: it stays removed.
+    targets = [t for t in (ours.overall_target, theirs.overall_target) if t is not None]
+    return replace(ours, files=files, overall_target=max(targets) if targets else None)
