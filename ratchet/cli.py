@@ -41,12 +41,23 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("files", nargs="*", metavar="FILES", help="the changed files (default: staged)")
     p.add_argument("--all", action="store_true", dest="all_files", help="judge every file (CI)")
     p.add_argument(
+        "--base",
+        metavar="REF",
+        help="judge against the baseline at the merge base with REF (CI; implies --all)",
+    )
+    p.add_argument(
         "--full",
         action="store_true",
         help="run the whole suite, not only the tests the change affects",
     )
     data_option(p)
-    p.add_argument("--format", choices=("text", "json"), default="text", dest="fmt")
+    p.add_argument(
+        "--format",
+        choices=("text", "json", "github", "markdown"),
+        default="text",
+        dest="fmt",
+        help="github: workflow annotations; markdown: a summary for $GITHUB_STEP_SUMMARY",
+    )
 
     p = sub.add_parser("update", help="raise the baseline after improvements")
     p.add_argument("--all", action="store_true", dest="all_files", help="consider every file")
@@ -88,7 +99,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return check(
                 files=args.files,
-                all_files=args.all_files,
+                all_files=args.all_files or args.base is not None,
+                base=args.base,
                 full=args.full,
                 data=args.data,
                 fmt=args.fmt,

@@ -296,3 +296,8 @@ def plain(root: Path, args: list[str]) -> bytes:
 def run_quiet(root: Path, args: list[str]) -> bool:
     """``git ARGS``, where failing is a normal answer (nothing to remove, ...)."""
     return _run(args, root).returncode == 0
+
+
+def merge_base(root: Path, a: str, b: str) -> str:
+    """The commit where ``a`` and ``b`` diverged."""
+    return _plain(root, ["merge-base", a, b]).decode().strip()

@@ -227,3 +227,75 @@ def render_json(judged: Judged) -> str:
         "guard": [{"path": p.path, "problem": p.message} for p in judged.guard],
     }
     return json.dumps(doc, indent=2) + "\n"
+
+
+# -- CI formats -------------------------------------------------------------------
+
+
+def _escape_data(text: str) -> str:
+    """GitHub workflow-command data: %, CR and LF are escaped."""
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(text: str) -> str:
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def _summary(v: FileVerdict) -> str:
+    if v.entry is None:
+        now = v.current.numbers.display() if v.current else "not measured"
+        return f"new file at {now}"
+    now = v.current.numbers.display() if v.current else "not measured"
+    return f"{v.entry.numbers.display()} -> {now}"
+
+
+def render_github(judged: Judged) -> str:
+    """GitHub Actions workflow commands: one annotation per refused file or edit."""
+    out = []
+    for v in judged.verdicts:
+        if not v.outcome.blocking:
+            continue
+        lines = sorted(v.newly or v.added or (v.current.missing_lines if v.current else []))
+        where = f"file={_escape_property(v.path)}"
+        if lines:
+            where += f",line={lines[0]}"
+            if len(lines) > 1:
+                where += f",endLine={lines[-1]}" if lines[-1] - lines[0] < 50 else ""
+        message = f"{_summary(v)}: {_RULES[v.outcome]}"
+        if lines:
+            message += f"; uncovered lines: {line_ranges(lines)}"
+        out.append(f"::error {where},title=coverage-ratchet::{_escape_data(message)}\n")
+    for problem in judged.guard:
+        where = f"file={_escape_property(problem.path)}," if problem.path else ""
+        out.append(f"::error {where}title=coverage-ratchet::{_escape_data(problem.message)}\n")
+    verdict = "passed" if judged.passed else "BLOCKED"
+    gains = sum(1 for v in judged.verdicts if v.outcome is Outcome.GAIN)
+    out.append(f"::notice title=coverage-ratchet::{verdict}; {gains} file(s) gained\n")
+    return "".join(out)
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def render_markdown(judged: Judged) -> str:
+    """A summary for ``$GITHUB_STEP_SUMMARY`` or a pull-request comment."""
+    verdict = "passed" if judged.passed else "**blocked**"
+    out = [f"### coverage-ratchet: {verdict}\n\n"]
+    if judged.why:
+        mode = "selected run" if judged.mode == "selected" else f"{judged.mode} run"
+        out.append(f"{_cell(mode)}: {_cell(judged.why)}\n\n")
+    changed = [v for v in judged.verdicts if v.outcome not in (Outcome.SAME, Outcome.EVEN)]
+    if changed:
+        out.append("| File | Baseline | Now | Verdict |\n| --- | --- | --- | --- |\n")
+        for v in sorted(changed, key=lambda v: (not v.outcome.blocking, v.path)):
+            before = v.entry.numbers.display() if v.entry else "new"
+            now = v.current.numbers.display() if v.current else "not measured"
+            mark = "❌ " if v.outcome.blocking else ""
+            out.append(f"| `{_cell(v.path)}` | {before} | {now} | {mark}{v.outcome.value} |\n")
+    else:
+        out.append("No file's coverage changed.\n")
+    for problem in judged.guard:
+        where = f"`{_cell(problem.path)}`: " if problem.path else ""
+        out.append(f"\n❌ {where}{_cell(problem.message)}\n")
+    return "".join(out)

@@ -23,6 +23,7 @@ def check(
     *,
     files: Sequence[str] = (),
     all_files: bool = False,
+    base: str | None = None,
     full: bool = False,
     data: Sequence[str] = (),
     fmt: str = "text",
@@ -46,10 +47,12 @@ def check(
         else:
             changed = git.staged_paths(root)
         if not any_relevant(changed, section):
-            if fmt == "text":
-                print("ratchet: nothing staged can change coverage; skipped")
-            else:
+            if fmt == "json":
                 print('{"format": 1, "passed": true, "mode": "skipped", "files": [], "guard": []}')
+            elif fmt == "markdown":
+                print("### coverage-ratchet: passed\n\nNothing staged can change coverage.")
+            elif fmt == "text":
+                print("ratchet: nothing staged can change coverage; skipped")
             return PASSED
     # Everything below is the slow path: imports are deferred to here so the
     # skip above stays fast.
@@ -62,17 +65,24 @@ def check(
         why = "--full was given"
     else:
         why = "" if config.select else "select = false in [tool.ratchet]"
-    return _judge(root, config, data, fmt, why)
+    return _judge(root, config, data, fmt, why, base)
 
 
-def _judge(root: Path, config: Config, data: Sequence[str], fmt: str, full_reason: str) -> int:
+def _judge(
+    root: Path,
+    config: Config,
+    data: Sequence[str],
+    fmt: str,
+    full_reason: str,
+    base: str | None = None,
+) -> int:
     from ratchet import lastrun
-    from ratchet.baseline import loads_bytes
+    from ratchet.baseline import dumps, loads_bytes
     from ratchet.commands.common import ensure_same_mode, version_note
     from ratchet.config import load_config
     from ratchet.guard import guard
     from ratchet.measure import measure
-    from ratchet.output import render_json, render_text
+    from ratchet.output import render_github, render_json, render_markdown, render_text
     from ratchet.verdicts import Judged
 
     staged_raw = _staged_baseline(root, config)
@@ -93,15 +103,26 @@ def _judge(root: Path, config: Config, data: Sequence[str], fmt: str, full_reaso
         )
     ensure_same_mode(baseline, measurement, config.baseline)
     exists = git.index_paths(root)
-    verdicts = judge_measurement(baseline, measurement, exists, config)
+    judge_against = baseline
+    if base is not None:
+        # CI: judge against the baseline where the branch started, so a drop
+        # committed with --no-verify, baseline edit included, is still caught.
+        judge_against = _baseline_at_merge_base(root, config, base, baseline)
+    verdicts = judge_measurement(judge_against, measurement, exists, config)
     notes += [n for n in [version_note(baseline, measurement)] if n]
     if measurement.outside:
         notes.append(f"{len(measurement.outside)} measured files outside the repository ignored")
     problems = []
     head_raw = git.read_blob(root, f"HEAD:{config.baseline}")
+    if base is not None:
+        head_raw = dumps(judge_against).encode()
     # The usual case is an unchanged baseline: compare bytes before parsing.
     if head_raw is not None and head_raw != staged_raw:
-        head = loads_bytes(head_raw, f"{config.baseline} at HEAD")
+        head = (
+            judge_against
+            if base is not None
+            else loads_bytes(head_raw, f"{config.baseline} at HEAD")
+        )
         if head != baseline:
             problems = guard(head, baseline, exists, config.policy)
             if head.branch != baseline.branch:
@@ -119,7 +140,14 @@ def _judge(root: Path, config: Config, data: Sequence[str], fmt: str, full_reaso
         measurement.why,
         measurement.tests_run,
     )
-    out = render_json(judged) if fmt == "json" else render_text(judged, config)
+    if fmt == "json":
+        out = render_json(judged)
+    elif fmt == "github":
+        out = render_github(judged)
+    elif fmt == "markdown":
+        out = render_markdown(judged)
+    else:
+        out = render_text(judged, config)
     sys.stdout.write(out)
     return PASSED if judged.passed else BLOCKED
 
@@ -146,6 +174,29 @@ def _explain_lines(
         added, newly = lastrun.newly_uncovered(root, v.path, v.current.missing_lines, head_missing)
         v.added = frozenset(added)
         v.newly = None if newly is None else frozenset(newly)
+
+
+def _baseline_at_merge_base(root: Path, config: Config, ref: str, now: Baseline) -> Baseline:
+    """The baseline at the merge base of HEAD and ``ref``; entries lowered on
+    the branch with a recorded reason (which the guard checks) count as lowered."""
+    from dataclasses import replace
+
+    from ratchet.baseline import loads_bytes
+    from ratchet.errors import RatchetError
+
+    commit = git.merge_base(root, "HEAD", ref)
+    raw = git.read_blob(root, f"{commit}:{config.baseline}")
+    if raw is None:
+        raise RatchetError(
+            f"no {config.baseline} at the merge base of HEAD and {ref} ({commit[:12]})",
+            hint="commit a baseline on the base branch first, or drop --base",
+        )
+    then = loads_bytes(raw, f"{config.baseline} at {ref}")
+    files = dict(then.files)
+    for path, entry in now.files.items():
+        if entry.lowered is not None and path in files:
+            files[path] = entry
+    return replace(then, files=files)
 
 
 @contextmanager
