@@ -230,13 +230,8 @@ def worktree_content_ids(root: Path) -> dict[str, str]:
     anything to the repository.
     """
     ids = index_content_ids(root)
-    edited = _plain(root, ["diff", "--name-only", "--no-renames", "-z"]).split(b"\0")
-    untracked = _plain(root, ["ls-files", "-o", "--exclude-standard", "-z"]).split(b"\0")
     to_hash = []
-    for raw in [*edited, *untracked]:
-        if not raw:
-            continue
-        path = os.fsdecode(raw)
+    for path in worktree_differences(root):
         if os.path.isfile(root / path):
             to_hash.append(path)
         else:

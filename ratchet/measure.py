@@ -374,6 +374,7 @@ class Runner:
 # ``coverage json`` through the API, with more files omitted than the
 # configuration says; run by the project's interpreter.
 _JSON_SKIPPING = """\
+import json
 import sys
 import coverage
 
@@ -387,7 +388,7 @@ try:
 except coverage.exceptions.NoDataError:  # Every measured file was left out.
     meta = {"version": coverage.__version__, "branch_coverage": cov.get_data().has_arcs()}
     with open(outfile, "w", encoding="utf-8") as f:
-        f.write(__import__("json").dumps({"meta": meta, "files": {}}))
+        json.dump({"meta": meta, "files": {}}, f)
 """
 # Characters that coverage.py's file patterns give a meaning to.
 _PATTERN_CHARS = frozenset("*?[]{},\\")

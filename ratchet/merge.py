@@ -33,7 +33,9 @@ def merge(base: Baseline | None, ours: Baseline, theirs: Baseline) -> Baseline:
         if mine is not None and other is not None:
             files[path] = better(mine, other)
         elif path not in before:  # Added on one side.
-            files[path] = mine or other  # type: ignore[assignment]
+            added = mine or other
+            assert added is not None  # The path came from one of the two.
+            files[path] = added
         # else: in the base, removed on one side: it stays removed.
     targets = [t for t in (ours.overall_target, theirs.overall_target) if t is not None]
     return replace(ours, files=files, overall_target=max(targets) if targets else None)

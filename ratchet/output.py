@@ -242,11 +242,8 @@ def _escape_property(text: str) -> str:
 
 
 def _summary(v: FileVerdict) -> str:
-    if v.entry is None:
-        now = v.current.numbers.display() if v.current else "not measured"
-        return f"new file at {now}"
     now = v.current.numbers.display() if v.current else "not measured"
-    return f"{v.entry.numbers.display()} -> {now}"
+    return f"new file at {now}" if v.entry is None else f"{v.entry.numbers.display()} -> {now}"
 
 
 def render_github(judged: Judged) -> str:
@@ -259,8 +256,8 @@ def render_github(judged: Judged) -> str:
         where = f"file={_escape_property(v.path)}"
         if lines:
             where += f",line={lines[0]}"
-            if len(lines) > 1:
-                where += f",endLine={lines[-1]}" if lines[-1] - lines[0] < 50 else ""
+        if len(lines) > 1 and lines[-1] - lines[0] < 50:  # A span, not the whole file.
+            where += f",endLine={lines[-1]}"
         message = f"{_summary(v)}: {_RULES[v.outcome]}"
         if lines:
             message += f"; uncovered lines: {line_ranges(lines)}"

@@ -77,7 +77,7 @@ def _judge(
     base: str | None = None,
 ) -> int:
     from ratchet import lastrun
-    from ratchet.baseline import dumps, loads_bytes
+    from ratchet.baseline import loads_bytes
     from ratchet.commands.common import ensure_same_mode, version_note
     from ratchet.config import load_config
     from ratchet.guard import guard
@@ -103,30 +103,22 @@ def _judge(
         )
     ensure_same_mode(baseline, measurement, config.baseline)
     exists = git.index_paths(root)
-    judge_against = baseline
-    if base is not None:
+    if base is None:
+        reference = _baseline_at_head(root, config, staged_raw, baseline)
+        judge_against = baseline
+    else:
         # CI: judge against the baseline where the branch started, so a drop
         # committed with --no-verify, baseline edit included, is still caught.
-        judge_against = _baseline_at_merge_base(root, config, base, baseline)
+        reference = judge_against = _baseline_at_merge_base(root, config, base, baseline)
     verdicts = judge_measurement(judge_against, measurement, exists, config)
     notes += [n for n in [version_note(baseline, measurement)] if n]
     if measurement.outside:
         notes.append(f"{len(measurement.outside)} measured files outside the repository ignored")
     problems = []
-    head_raw = git.read_blob(root, f"HEAD:{config.baseline}")
-    if base is not None:
-        head_raw = dumps(judge_against).encode()
-    # The usual case is an unchanged baseline: compare bytes before parsing.
-    if head_raw is not None and head_raw != staged_raw:
-        head = (
-            judge_against
-            if base is not None
-            else loads_bytes(head_raw, f"{config.baseline} at HEAD")
-        )
-        if head != baseline:
-            problems = guard(head, baseline, exists, config.policy)
-            if head.branch != baseline.branch:
-                notes.append("the baseline changed branch mode; entries were not compared to HEAD")
+    if reference is not None and reference != baseline:
+        problems = guard(reference, baseline, exists, config.policy)
+        if reference.branch != baseline.branch:
+            notes.append("the baseline changed branch mode; entries were not compared to HEAD")
     _explain_lines(root, config, verdicts, exists)
     if measurement.judged is None:  # A selected run has lines of some files only.
         lastrun.record(root, config, measurement)
@@ -174,6 +166,19 @@ def _explain_lines(
         added, newly = lastrun.newly_uncovered(root, v.path, v.current.missing_lines, head_missing)
         v.added = frozenset(added)
         v.newly = None if newly is None else frozenset(newly)
+
+
+def _baseline_at_head(
+    root: Path, config: Config, staged_raw: bytes, staged: Baseline
+) -> Baseline | None:
+    """The baseline at HEAD (None on a first commit); ``staged`` when unchanged."""
+    from ratchet.baseline import loads_bytes
+
+    head_raw = git.read_blob(root, f"HEAD:{config.baseline}")
+    # The usual case is an unchanged baseline: compare bytes before parsing.
+    if head_raw is None or head_raw == staged_raw:
+        return None if head_raw is None else staged
+    return loads_bytes(head_raw, f"{config.baseline} at HEAD")
 
 
 def _baseline_at_merge_base(root: Path, config: Config, ref: str, now: Baseline) -> Baseline:

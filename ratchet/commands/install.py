@@ -14,7 +14,6 @@ from pathlib import Path
 
 from ratchet import git
 from ratchet.errors import PASSED, RatchetError
-from ratchet.relevance import DEFAULT_BASELINE, read_tool_section
 
 MARK = "# Installed by coverage-ratchet"
 CHAINED = "pre-commit.before-ratchet"
@@ -45,9 +44,9 @@ def hooks_dir(root: Path) -> Path:
 
 
 def _baseline_path(root: Path) -> str:
-    section = read_tool_section(root)
-    path = section.get("baseline", DEFAULT_BASELINE) if isinstance(section, dict) else None
-    return path if isinstance(path, str) else DEFAULT_BASELINE
+    from ratchet.config import load_config
+
+    return load_config(root).baseline
 
 
 def install(*, hook: bool = True, force: bool = False, cwd: Path | None = None) -> int:
