@@ -37,12 +37,19 @@ _LOCAL_ENV_VARS = (
 )
 
 
+# The tree with nothing in it, which every repository has implicitly.
+EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
+
+
 def _run(
-    args: list[str], cwd: Path | str, stdin: bytes | None = None
+    args: list[str],
+    cwd: Path | str,
+    stdin: bytes | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> subprocess.CompletedProcess[bytes]:
     try:
         return subprocess.run(
-            ["git", *args], cwd=cwd, input=stdin, capture_output=True, check=False
+            ["git", *args], cwd=cwd, input=stdin, capture_output=True, check=False, env=env
         )
     except FileNotFoundError:
         raise RatchetError("git is not installed or not on PATH") from None
@@ -192,10 +199,12 @@ def worktree_matches_index(root: Path) -> bool:
 Hunk = tuple[int, int, int, int]  # old start, old count, new start, new count
 
 
-def staged_hunks(root: Path, path: str) -> list[Hunk]:
-    """The ``-U0`` hunks of ``path`` between HEAD and the index."""
+def staged_hunks(root: Path, path: str, renamed_from: str | None = None) -> list[Hunk]:
+    """The ``-U0`` hunks of ``path`` between HEAD and the index (against
+    ``renamed_from`` at HEAD for a renamed file)."""
+    paths = [path] if renamed_from is None else ["-M", "--", renamed_from, path]
     return parse_hunks(
-        _call(root, "diff", "--cached", "--no-ext-diff", "--no-color", "-U0", "--", path)
+        _call(root, "diff", "--cached", "--no-ext-diff", "--no-color", "-U0", "--", *paths)
     )
 
 
@@ -214,9 +223,11 @@ def parse_hunks(diff: bytes) -> list[Hunk]:
     return hunks
 
 
-def _plain(root: Path, args: list[str], stdin: bytes | None = None) -> bytes:
+def _plain(
+    root: Path, args: list[str], stdin: bytes | None = None, env: Mapping[str, str] | None = None
+) -> bytes:
     """git's output, without GitPython (kept off the paths that must start fast)."""
-    proc = _run(args, root, stdin)
+    proc = _run(args, root, stdin, env)
     if proc.returncode != 0:
         raise RatchetError(f"git {args[0]} failed: {_first_line(proc.stderr)}")
     return proc.stdout
@@ -288,6 +299,12 @@ def plain(root: Path, args: list[str]) -> bytes:
     return _plain(root, args)
 
 
+def plain_or_none(root: Path, args: list[str]) -> bytes | None:
+    """``git ARGS``' output, or None when it fails (no such revision, ...)."""
+    proc = _run(args, root)
+    return proc.stdout if proc.returncode == 0 else None
+
+
 def run_quiet(root: Path, args: list[str]) -> bool:
     """``git ARGS``, where failing is a normal answer (nothing to remove, ...)."""
     return _run(args, root).returncode == 0
@@ -296,3 +313,47 @@ def run_quiet(root: Path, args: list[str]) -> bool:
 def merge_base(root: Path, a: str, b: str) -> str:
     """The commit where ``a`` and ``b`` diverged."""
     return _plain(root, ["merge-base", a, b]).decode().strip()
+
+
+def renamed(root: Path, since: str | None = None, *, worktree: bool = False) -> dict[str, str]:
+    """Files git's rename detection pairs up: new path -> old path.
+
+    Between ``since`` (default HEAD; nothing on an unborn branch) and the
+    index, or with ``worktree`` the working tree, where untracked files count
+    as added (they are marked intent-to-add in a throwaway copy of the index,
+    so a plain ``mv`` is found like a ``git mv``).
+    """
+    args = ["diff", "-M", "--diff-filter=R", "--name-status", "-z", "--no-ext-diff"]
+    if not worktree:
+        return _parse_renames(_plain(root, [*args, "--cached", *([since] if since else [])]))
+    if not run_quiet(root, ["rev-parse", "--verify", "-q", since or "HEAD"]):
+        return {}
+    import shutil
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="ratchet-index-") as tmp:
+        index = Path(tmp) / "index"
+        real = root / os.fsdecode(_plain(root, ["rev-parse", "--git-path", "index"]).strip())
+        if real.is_file():
+            shutil.copyfile(real, index)
+        # Literal: a file named ":x" or "*" is a path here, not a pathspec.
+        env = {**os.environ, "GIT_INDEX_FILE": str(index), "GIT_LITERAL_PATHSPECS": "1"}
+        listed = _plain(root, ["ls-files", "-o", "--exclude-standard", "-z"], env=env)
+        untracked = [os.fsdecode(p) for p in listed.split(b"\0") if p]
+        for start in range(0, len(untracked), 500):
+            _plain(root, ["add", "-N", "--", *untracked[start : start + 500]], env=env)
+        return _parse_renames(_plain(root, [*args, since or "HEAD"], env=env))
+
+
+def _parse_renames(out: bytes) -> dict[str, str]:
+    """``--name-status -z`` records ``R<score> old new`` as new -> old."""
+    fields = out.split(b"\0")
+    pairs = {}
+    i = 0
+    while i + 2 < len(fields) and fields[i]:
+        if fields[i].startswith(b"R"):
+            pairs[os.fsdecode(fields[i + 2])] = os.fsdecode(fields[i + 1])
+            i += 3
+        else:  # Only R is asked for; skip any other record's one path.
+            i += 2
+    return pairs

@@ -4,16 +4,18 @@ When a commit changes ``coverage-baseline.toml``, no entry may get worse
 than at HEAD (in the one order of :mod:`ratchet.rules`), no entry of a file
 that still exists may disappear, and no target may drop.  The one way down is
 an entry carrying a new ``lowered`` record, written by
-``ratchet update --allow-lower``, whose previous numbers are HEAD's.
+``ratchet update --allow-lower``, whose previous numbers are HEAD's.  A
+renamed file's new entry is held to its old one (:mod:`ratchet.renames`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Container
+from collections.abc import Container, Mapping
 from dataclasses import dataclass
 
 from ratchet.baseline import Baseline, Entry
 from ratchet.numbers import display_percent
+from ratchet.renames import carry
 from ratchet.rules import Policy, compare
 
 
@@ -24,11 +26,16 @@ class GuardProblem:
 
 
 def guard(
-    head: Baseline, staged: Baseline, exists: Container[str], policy: Policy
+    head: Baseline,
+    staged: Baseline,
+    exists: Container[str],
+    policy: Policy,
+    renamed: Mapping[str, str] | None = None,
 ) -> list[GuardProblem]:
     """Problems with the change from ``head`` to ``staged`` (empty: accepted).
 
-    ``exists`` holds the paths that the commit keeps in the repository.
+    ``exists`` holds the paths that the commit keeps in the repository;
+    ``renamed`` maps the commit's renamed files' new paths to their old ones.
     """
     problems: list[GuardProblem] = []
     # Numbers measured in different branch modes cannot be compared; the
@@ -44,7 +51,8 @@ def guard(
                 f"overall target lowered from {display_percent(head.overall_target)} to {new}",
             )
         )
-    for path, old in head.files.items():
+    before, _ = carry(head.files, renamed or {}, exists, staged.files)
+    for path, old in before.items():
         new_entry = staged.files.get(path)
         if new_entry is None:
             if path in exists:

@@ -86,13 +86,18 @@ def missing_at_head(root: Path, config: Config) -> Mapping[str, list[int]] | Non
 
 
 def newly_uncovered(
-    root: Path, path: str, current: Sequence[int], head_missing: Mapping[str, list[int]] | None
+    root: Path,
+    path: str,
+    current: Sequence[int],
+    head_missing: Mapping[str, list[int]] | None,
+    renamed_from: str | None = None,
 ) -> tuple[set[int], set[int] | None]:
     """Uncovered lines the commit adds, and all newly uncovered lines (None: unknown)."""
-    hunks = git.staged_hunks(root, path)
+    hunks = git.staged_hunks(root, path, renamed_from)
     now = set(current)
     added = now & added_lines(hunks)
-    if head_missing is None or path not in head_missing:
+    old = renamed_from or path
+    if head_missing is None or old not in head_missing:
         return added, None
-    before = map_old_lines(hunks, head_missing[path])
+    before = map_old_lines(hunks, head_missing[old])
     return added, now - before

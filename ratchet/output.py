@@ -78,11 +78,11 @@ def render_text(judged: Judged, config: Config) -> str:
     if drops:
         out.append(f"\n  accepted, only covered statements were deleted ({len(drops)}):\n")
         for v in drops:
-            out.append(f"    {v.path}: {_move(v)}\n")
+            out.append(f"    {v.name}: {_move(v)}\n")
     if gains:
         out.append(f"\n  {len(gains)} file(s) gained coverage; record with `ratchet update`:\n")
         for v in gains[:MAX_RANGES]:
-            out.append(f"    {v.path}: {_move(v)}{_target_met(v)}\n")
+            out.append(f"    {v.name}: {_move(v)}{_target_met(v)}\n")
         if len(gains) > MAX_RANGES:
             out.append(f"    ... and {len(gains) - MAX_RANGES} more\n")
     if new:
@@ -129,7 +129,7 @@ def _refusal(v: FileVerdict, config: Config, branch: bool) -> str:
     entry, current = v.entry, v.current
     if v.outcome is Outcome.UNMEASURED:
         assert entry is not None
-        lines.append(f"  {v.path}: {entry.numbers.display()} -> not measured")
+        lines.append(f"  {v.name}: {entry.numbers.display()} -> not measured")
     elif entry is None:
         assert current is not None
         minimum = display_percent(config.policy.new_file_minimum)
@@ -137,7 +137,7 @@ def _refusal(v: FileVerdict, config: Config, branch: bool) -> str:
     else:
         assert current is not None
         lines.append(
-            f"  {v.path}: {entry.numbers.display()} -> {current.numbers.display()}"
+            f"  {v.name}: {entry.numbers.display()} -> {current.numbers.display()}"
             f"  ({counts(entry.numbers, branch)} -> {counts(current.numbers, branch)})"
         )
         if entry.target is not None:
@@ -199,6 +199,7 @@ def render_json(judged: Judged) -> str:
     for v in judged.verdicts:
         item: dict[str, Any] = {
             "path": v.path,
+            "renamed_from": v.renamed_from,
             "verdict": v.outcome.value,
             "blocking": v.outcome.blocking,
             "baseline": _numbers_json(v.entry.numbers if v.entry else None),
@@ -289,7 +290,7 @@ def render_markdown(judged: Judged) -> str:
             before = v.entry.numbers.display() if v.entry else "new"
             now = v.current.numbers.display() if v.current else "not measured"
             mark = "❌ " if v.outcome.blocking else ""
-            out.append(f"| `{_cell(v.path)}` | {before} | {now} | {mark}{v.outcome.value} |\n")
+            out.append(f"| `{_cell(v.name)}` | {before} | {now} | {mark}{v.outcome.value} |\n")
     else:
         out.append("No file's coverage changed.\n")
     for problem in judged.guard:

@@ -18,6 +18,14 @@ class FileVerdict:
     current: FileResult | None
     added: frozenset[int] = frozenset()  # Uncovered lines this commit adds.
     newly: frozenset[int] | None = None  # All newly uncovered lines; None: unknown.
+    renamed_from: str | None = None  # The old path whose entry this file took.
+
+    @property
+    def name(self) -> str:
+        """The path, as shown to people."""
+        if self.renamed_from is None:
+            return self.path
+        return f"{self.path} (renamed from {self.renamed_from})"
 
 
 @dataclass

@@ -84,3 +84,23 @@ def test_a_tier_gap_that_grows_is_refused() -> None:
         "big.py: entry lowered from 10.00% to 11.43% (gap-grew) without "
         "`ratchet update --allow-lower`"
     ]
+
+
+def test_a_renamed_files_new_entry_is_held_to_the_old_one() -> None:
+    moved_down = replace(
+        HEAD, files={"b.py": Entry(Numbers(10, 7)), "c.py": Entry(Numbers(600, 1))}
+    )
+    exists = {"b.py", "c.py"}
+    renamed = {"b.py": "a.py", "c.py": "big.py"}
+    found = [f"{p.path}: {p.message}" for p in guard(HEAD, moved_down, exists, Policy(), renamed)]
+    assert found == [
+        "b.py: entry lowered from 80.00% to 70.00% (dropped) without "
+        "`ratchet update --allow-lower`",
+        "c.py: Tier 1 target lowered or removed",
+        "c.py: entry lowered from 10.00% to 0.17% (dropped) without "
+        "`ratchet update --allow-lower`",
+    ]
+    # Without the rename, they are a deleted file and a new one: both accepted.
+    assert guard(HEAD, moved_down, exists, Policy()) == []
+    moved = replace(HEAD, files={"b.py": HEAD.files["a.py"], "c.py": TIERED})
+    assert guard(HEAD, moved, exists, Policy(), renamed) == []

@@ -15,12 +15,6 @@ from ratchet.baseline import Baseline, Entry, dumps, loads
 from ratchet.numbers import Numbers
 
 
-def git_commit(project: Project, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["git", "commit", *args], cwd=project.root, capture_output=True, text=True, check=False
-    )
-
-
 def test_the_plain_hook_refuses_a_drop_and_passes_a_rise(baselined: Project) -> None:
     assert baselined.ratchet("install").code == errors.PASSED
     hook = baselined.root / ".git" / "hooks" / "pre-commit"
@@ -29,12 +23,12 @@ def test_the_plain_hook_refuses_a_drop_and_passes_a_rise(baselined: Project) -> 
     assert "merge-driver" in baselined.git("config", "merge.coverage-ratchet.driver")
     baselined.commit("attributes")
     baselined.stage("tests/test_mod.py", TESTS.replace("def test_sub", "def _not_a_test"))
-    refused = git_commit(baselined, "-m", "drop")
+    refused = baselined.git_commit("-m", "drop")
     assert refused.returncode == errors.BLOCKED, refused.stdout
     assert "pkg/mod.py" in refused.stderr  # git sends a hook's output to stderr.
     rising = TESTS + "\n\ndef test_unused():\n    from pkg.mod import unused\n\n    unused(1)\n"
     baselined.stage("tests/test_mod.py", rising)
-    passed = git_commit(baselined, "-m", "rise")
+    passed = baselined.git_commit("-m", "rise")
     assert passed.returncode == 0, passed.stdout + passed.stderr
     assert baselined.git("log", "-1", "--format=%s").strip() == "rise"
 
@@ -64,7 +58,7 @@ def test_commit_a_with_a_suite_that_runs_git_leaves_the_repository_intact(
     baselined.write("pkg/extra.py", "def f():\n    return 1\n")
     baselined.git("add", "pkg/extra.py")
     baselined.write("tests/test_mod.py", GIT_USING_TESTS + "\n# edited\n")
-    result = git_commit(baselined, "-a", "-m", "commit -a")
+    result = baselined.git_commit("-a", "-m", "commit -a")
     assert result.returncode == 0, result.stdout + result.stderr
     # Exactly the three paths were committed; no f.txt sneaked in.
     shown = baselined.git("show", "--name-only", "--format=", "HEAD").split()
@@ -82,7 +76,7 @@ def test_an_existing_hook_is_kept_chained_and_restored(baselined: Project) -> No
     assert (hooks / "pre-commit.before-ratchet").exists()
     baselined.commit("attributes")
     baselined.stage("pkg/new.py", "X = 1\n")
-    result = git_commit(baselined, "-m", "new file")
+    result = baselined.git_commit("-m", "new file")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "earlier hook ran" in result.stderr
     assert "ratchet:" in result.stderr

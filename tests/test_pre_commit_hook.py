@@ -44,13 +44,13 @@ def pre_commit_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("pre-commit-home")
 
 
-def git_commit(project: Project, message: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["git", "commit", "-m", message],
-        cwd=project.root,
-        capture_output=True,
-        text=True,
-        check=False,
+def use_project_venv(project: Project) -> None:
+    """Let the hook find the project's environment as users have it: a .venv."""
+    (project.root / ".venv").symlink_to(sys.prefix)
+    text = project.read("pyproject.toml")
+    project.write(
+        "pyproject.toml",
+        "\n".join(line for line in text.splitlines() if not line.startswith("python =")) + "\n",
     )
 
 
@@ -62,13 +62,7 @@ def test_a_real_commit_is_refused_when_coverage_drops_and_passes_when_it_rises(
 ) -> None:
     monkeypatch.setenv("PRE_COMMIT_HOME", str(pre_commit_home))
     project = baselined
-    # The project's environment is found as users have it: a .venv in the repository.
-    (project.root / ".venv").symlink_to(sys.prefix)
-    text = project.read("pyproject.toml")
-    project.write(
-        "pyproject.toml",
-        "\n".join(line for line in text.splitlines() if not line.startswith("python =")) + "\n",
-    )
+    use_project_venv(project)
     repo, rev = hook_repo
     project.write(
         ".pre-commit-config.yaml",
@@ -87,13 +81,13 @@ def test_a_real_commit_is_refused_when_coverage_drops_and_passes_when_it_rises(
         capture_output=True,
     )
     project.git("add", "-A")
-    first = git_commit(project, "use the hook")
+    first = project.git_commit("-m", "use the hook")
     assert first.returncode == 0, first.stdout + first.stderr
     assert "ratchet: passed" in first.stdout + first.stderr
     head = project.git("rev-parse", "HEAD")
 
     project.stage("tests/test_mod.py", TESTS.replace("def test_sub", "def _not_a_test"))
-    refused = git_commit(project, "drop a test")
+    refused = project.git_commit("-m", "drop a test")
     assert refused.returncode != 0, refused.stdout + refused.stderr
     output = refused.stdout + refused.stderr
     assert "pkg/mod.py: 62.50% -> 50.00%" in output
@@ -108,7 +102,7 @@ def test_a_real_commit_is_refused_when_coverage_drops_and_passes_when_it_rises(
         + ("\n\ndef test_unused():\n    from pkg.mod import unused\n    assert unused(0) == 2\n"),
     )
     project.git("add", "-A")
-    passed = git_commit(project, "more tests")
+    passed = project.git_commit("-m", "more tests")
     assert passed.returncode == 0, passed.stdout + passed.stderr
     assert "pkg/mod.py: 62.50% -> 87.50%" in passed.stdout + passed.stderr
     assert project.git("rev-parse", "HEAD") != head
@@ -116,6 +110,39 @@ def test_a_real_commit_is_refused_when_coverage_drops_and_passes_when_it_rises(
     # A commit with nothing that can change coverage skips the test run.
     project.write("NOTES.md", "notes\n")
     project.git("add", "NOTES.md")
-    skipped = git_commit(project, "notes")
+    skipped = project.git_commit("-m", "notes")
     assert skipped.returncode == 0
     assert "nothing staged can change coverage" in skipped.stdout + skipped.stderr
+
+
+def test_pre_commit_try_repo_runs_the_hook_on_whats_staged(
+    baselined: Project,
+    hook_repo: tuple[Path, str],
+    pre_commit_home: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``pre-commit try-repo``: how hook authors and users try a hook out."""
+    monkeypatch.setenv("PRE_COMMIT_HOME", str(pre_commit_home))
+    use_project_venv(baselined)
+    baselined.commit("use the project's venv")
+    repo, _ = hook_repo
+
+    def try_repo() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "pre_commit", "try-repo", str(repo), "coverage-ratchet"],
+            cwd=baselined.root,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+
+    baselined.stage("tests/test_mod.py", TESTS.replace("def test_sub", "def _not_a_test"))
+    refused = try_repo()
+    assert refused.returncode != 0, refused.stdout + refused.stderr
+    assert "pkg/mod.py: 62.50% -> 50.00%" in refused.stdout
+    assert "Failed" in refused.stdout
+    baselined.stage("tests/test_mod.py", TESTS)
+    baselined.stage("pkg/fresh.py", "X = 1\n")
+    passed = try_repo()
+    assert passed.returncode == 0, passed.stdout + passed.stderr
+    assert "Passed" in passed.stdout

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -104,19 +104,27 @@ def _judge(
     ensure_same_mode(baseline, measurement, config.baseline)
     exists = git.index_paths(root)
     if base is None:
-        reference = _baseline_at_head(root, config, staged_raw, baseline)
+        parent = _amended_parent(root)
+        reference = _baseline_at_parent(root, config, parent, staged_raw, baseline)
         judge_against = baseline
+        # Rename detection costs a diff; it only matters for entries whose file is gone.
+        gone = any(p not in exists for b in (reference, baseline) if b for p in b.files)
+        renamed = git.renamed(root, parent) if gone else {}
     else:
         # CI: judge against the baseline where the branch started, so a drop
         # committed with --no-verify, baseline edit included, is still caught.
-        reference = judge_against = _baseline_at_merge_base(root, config, base, baseline)
-    verdicts = judge_measurement(judge_against, measurement, exists, config)
+        since = git.merge_base(root, "HEAD", base)
+        renamed = git.renamed(root, since)
+        reference = judge_against = _baseline_at_merge_base(
+            root, config, base, since, baseline, renamed, exists
+        )
+    verdicts = judge_measurement(judge_against, measurement, exists, config, renamed)
     notes += [n for n in [version_note(baseline, measurement)] if n]
     if measurement.outside:
         notes.append(f"{len(measurement.outside)} measured files outside the repository ignored")
     problems = []
     if reference is not None and reference != baseline:
-        problems = guard(reference, baseline, exists, config.policy)
+        problems = guard(reference, baseline, exists, config.policy, renamed)
         if reference.branch != baseline.branch:
             notes.append("the baseline changed branch mode; entries were not compared to HEAD")
     _explain_lines(root, config, verdicts, exists)
@@ -163,33 +171,58 @@ def _explain_lines(
     head_missing = lastrun.missing_at_head(root, config)
     for v in refused:
         assert v.current is not None
-        added, newly = lastrun.newly_uncovered(root, v.path, v.current.missing_lines, head_missing)
+        added, newly = lastrun.newly_uncovered(
+            root, v.path, v.current.missing_lines, head_missing, v.renamed_from
+        )
         v.added = frozenset(added)
         v.newly = None if newly is None else frozenset(newly)
 
 
-def _baseline_at_head(
-    root: Path, config: Config, staged_raw: bytes, staged: Baseline
+def _amended_parent(root: Path) -> str | None:
+    """For ``git commit --amend``, the commit the new one builds on (HEAD's
+    parent, or the empty tree when amending a root commit); else None: HEAD."""
+    from ratchet.amend import amending
+
+    if not amending():
+        return None
+    parent = git.plain_or_none(root, ["rev-parse", "--verify", "-q", "HEAD^"])
+    return parent.decode().strip() if parent else git.EMPTY_TREE
+
+
+def _baseline_at_parent(
+    root: Path, config: Config, parent: str | None, staged_raw: bytes, staged: Baseline
 ) -> Baseline | None:
-    """The baseline at HEAD (None on a first commit); ``staged`` when unchanged."""
+    """The baseline the commit builds on: at HEAD, or at ``parent`` when
+    amending.  None on a first commit; ``staged`` when unchanged."""
     from ratchet.baseline import loads_bytes
 
-    head_raw = git.read_blob(root, f"HEAD:{config.baseline}")
+    rev = parent or "HEAD"
+    raw = git.read_blob(root, f"{rev}:{config.baseline}")
     # The usual case is an unchanged baseline: compare bytes before parsing.
-    if head_raw is None or head_raw == staged_raw:
-        return None if head_raw is None else staged
-    return loads_bytes(head_raw, f"{config.baseline} at HEAD")
+    if raw is None or raw == staged_raw:
+        return None if raw is None else staged
+    where = "HEAD" if parent is None else "the amended commit's parent"
+    return loads_bytes(raw, f"{config.baseline} at {where}")
 
 
-def _baseline_at_merge_base(root: Path, config: Config, ref: str, now: Baseline) -> Baseline:
-    """The baseline at the merge base of HEAD and ``ref``; entries lowered on
-    the branch with a recorded reason (which the guard checks) count as lowered."""
+def _baseline_at_merge_base(
+    root: Path,
+    config: Config,
+    ref: str,
+    commit: str,
+    now: Baseline,
+    renamed: Mapping[str, str],
+    exists: set[str],
+) -> Baseline:
+    """The baseline at ``commit``, the merge base of HEAD and ``ref``, with
+    entries following renames; entries lowered on the branch with a recorded
+    reason (which the guard checks) count as lowered."""
     from dataclasses import replace
 
     from ratchet.baseline import loads_bytes
     from ratchet.errors import RatchetError
+    from ratchet.renames import carry
 
-    commit = git.merge_base(root, "HEAD", ref)
     raw = git.read_blob(root, f"{commit}:{config.baseline}")
     if raw is None:
         raise RatchetError(
@@ -197,7 +230,7 @@ def _baseline_at_merge_base(root: Path, config: Config, ref: str, now: Baseline)
             hint="commit a baseline on the base branch first, or drop --base",
         )
     then = loads_bytes(raw, f"{config.baseline} at {ref}")
-    files = dict(then.files)
+    files, _ = carry(then.files, renamed, exists, now.files)
     for path, entry in now.files.items():
         if entry.lowered is not None and path in files:
             files[path] = entry
@@ -241,15 +274,23 @@ def _staged_baseline(root: Path, config: Config) -> bytes:
 
 
 def judge_measurement(
-    baseline: Baseline, measurement: Measurement, exists: set[str], config: Config
+    baseline: Baseline,
+    measurement: Measurement,
+    exists: set[str],
+    config: Config,
+    renamed: Mapping[str, str] | None = None,
 ) -> list[FileVerdict]:
-    """A verdict for every file in the baseline or the measurement, by path."""
+    """A verdict for every file in the baseline or the measurement, by path;
+    a renamed file is judged against its old path's entry."""
+    from ratchet.renames import carry
     from ratchet.rules import judge
     from ratchet.verdicts import FileVerdict
 
+    renamed = renamed or {}
+    entries, _ = carry(baseline.files, renamed, exists, measurement.files)
     verdicts = []
-    for path in sorted(set(baseline.files) | set(measurement.files)):
-        entry = baseline.files.get(path)
+    for path in sorted(set(entries) | set(measurement.files)):
+        entry = entries.get(path)
         result = measurement.files.get(path)
         outcome = judge(
             entry.numbers if entry else None,
@@ -258,5 +299,5 @@ def judge_measurement(
             exists=path in exists,
             policy=config.policy,
         )
-        verdicts.append(FileVerdict(path, outcome, entry, result))
+        verdicts.append(FileVerdict(path, outcome, entry, result, renamed_from=renamed.get(path)))
     return verdicts

@@ -14,6 +14,7 @@ from ratchet.config import Config, load_config
 from ratchet.errors import PASSED, RatchetError
 from ratchet.measure import measure
 from ratchet.numbers import Numbers
+from ratchet.renames import carry
 from ratchet.rules import Outcome, compare
 
 
@@ -23,6 +24,7 @@ class Changes:
     deletion_drops: list[tuple[str, Numbers, Numbers]] = field(default_factory=list)
     added: list[tuple[str, Entry]] = field(default_factory=list)
     dropped: list[str] = field(default_factory=list)
+    renamed: list[tuple[str, str]] = field(default_factory=list)  # (old, new)
     lowered: list[tuple[str, Numbers, Numbers]] = field(default_factory=list)
     kept: list[tuple[str, Numbers, Numbers, Outcome]] = field(default_factory=list)
     unmeasured: list[str] = field(default_factory=list)
@@ -35,6 +37,7 @@ def raise_baseline(
     config: Config,
     *,
     allow_lower: Mapping[str, str] | None = None,
+    renamed: Mapping[str, str] | None = None,
     today: str,
 ) -> tuple[Baseline, Changes]:
     """The baseline after recording ``measured``; pure.
@@ -42,12 +45,15 @@ def raise_baseline(
     Entries that are not worse (in the one order) take the new numbers; worse
     ones are kept unless named in ``allow_lower`` (path -> reason), which
     records the lowering with its reason and date.  New files are added;
-    entries of files that no longer exist are dropped.
+    entries of files that no longer exist are dropped.  A renamed file's
+    entry (``renamed``: new path -> old path) moves to the new path first.
     """
     allow_lower = allow_lower or {}
     changes = Changes()
+    entries, moved = carry(baseline.files, renamed or {}, exists, measured)
+    changes.renamed = sorted((old, new) for new, old in moved.items())
     files: dict[str, Entry] = {}
-    for path, entry in baseline.files.items():
+    for path, entry in entries.items():
         current = measured.get(path)
         if current is None:
             if path not in exists:
@@ -82,7 +88,7 @@ def raise_baseline(
         else:
             files[path] = entry
             changes.kept.append((path, entry.numbers, current, outcome))
-    for path in sorted(set(measured) - set(baseline.files)):
+    for path in sorted(set(measured) - set(entries)):
         # A file joins a tier only when tiers are evaluated (init), not here.
         files[path] = Entry(measured[path])
         changes.added.append((path, files[path]))
@@ -116,14 +122,17 @@ def update(
         raise RatchetError("--reason goes with --allow-lower PATH")
     path = root / config.baseline
     baseline = load(path, config.baseline)
-    unknown = [p for p in lower if p not in baseline.files]
+    exists = {p for p in baseline.files if (root / p).exists()}
+    gone = any(p not in exists for p in baseline.files)
+    renamed = git.renamed(root, worktree=True) if gone else {}
+    followed = {new for new, old in renamed.items() if old in baseline.files}
+    unknown = [p for p in lower if p not in baseline.files and p not in followed]
     if unknown:
         raise RatchetError(f"--allow-lower {unknown[0]}: not in {config.baseline}")
     measurement = measure(root, config, data)
     ensure_same_mode(baseline, measurement, config.baseline)
     note = version_note(baseline, measurement)
     measured = {p: r.numbers for p, r in measurement.files.items()}
-    exists = {p for p in baseline.files if (root / p).exists()}
     today = datetime.date.today().isoformat()
     new, changes = raise_baseline(
         baseline,
@@ -131,6 +140,7 @@ def update(
         exists,
         config,
         allow_lower=dict.fromkeys(lower, (reason or "").strip()),
+        renamed=renamed,
         today=today,
     )
     new = replace(new, coverage_version=measurement.coverage_version)
@@ -176,6 +186,9 @@ def _report(changes: Changes) -> None:
             for p, a, b in changes.lowered
         ]
     )
+    show(
+        [f"  renamed  {old} -> {new}: the entry follows the file" for old, new in changes.renamed]
+    )
     show([f"  added    {p}: {e.numbers.display()}" for p, e in changes.added])
     show([f"  dropped  {p} (file no longer exists)" for p in changes.dropped])
     show(
@@ -190,6 +203,7 @@ def _report(changes: Changes) -> None:
         (len(changes.raised), "raised"),
         (len(changes.deletion_drops), "recorded deletion drops"),
         (len(changes.lowered), "lowered"),
+        (len(changes.renamed), "renamed"),
         (len(changes.added), "added"),
         (len(changes.dropped), "dropped"),
     ]
