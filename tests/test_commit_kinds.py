@@ -232,3 +232,24 @@ def test_amend_is_read_from_git_commits_command_line(argv: list[str], amend: boo
     from ratchet.amend import _is_amend
 
     assert _is_amend(argv) is amend
+
+
+def test_an_amend_compares_with_the_parent_or_with_nothing_on_a_root_commit(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The baseline chosen for an amend, in process (the hook's own process
+    tree is exercised above): the root commit has no parent at all."""
+    monkeypatch.setattr("ratchet.amend.amending", lambda: True)
+    assert project.ratchet("init").code == errors.PASSED
+    project.git("add", "-A")
+    # Amending the root commit: nothing to compare the new baseline with.
+    assert project.ratchet("check").code == errors.PASSED
+    project.git("commit", "-q", "--amend", "--no-edit", "--no-verify")
+    project.write("NOTES.md", "x\n")
+    project.commit("second")
+    lowered = project.read("coverage-baseline.toml").replace("covered = 5", "covered = 4")
+    project.stage("coverage-baseline.toml", lowered)
+    # Amending "second": its parent holds the baseline, and the guard compares with it.
+    result = project.ratchet("check")
+    assert result.code == errors.BLOCKED
+    assert "entry lowered from 62.50% to 50.00%" in result.out
