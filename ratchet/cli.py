@@ -79,6 +79,50 @@ def _parser() -> argparse.ArgumentParser:
         "--force", action="store_true", help="install even where pre-commit manages the hooks"
     )
     sub.add_parser("uninstall", help="remove what `ratchet install` installed")
+
+    def format_option(p: argparse.ArgumentParser, *choices: str) -> None:
+        p.add_argument("--format", choices=("text", *choices), default="text", dest="fmt")
+
+    def measure_option(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--measure",
+            action="store_true",
+            help="run the tests and show fresh numbers (default: the baseline's, instantly)",
+        )
+
+    p = sub.add_parser("report", help="per-tier progress toward the targets, and overall")
+    format_option(p, "markdown", "json")
+    measure_option(p)
+    p = sub.add_parser(
+        "plan",
+        help="rank the next files to test by overall gain; --promote puts files in a tier",
+    )
+    format_option(p, "markdown", "json")
+    measure_option(p)
+    p.add_argument(
+        "--tier",
+        action="append",
+        default=[],
+        dest="tiers",
+        metavar="NAME",
+        help='only this kind of candidate ("Tier 1", "Zero coverage"); with --promote, the tier',
+    )
+    p.add_argument("--limit", type=int, metavar="N", help="list the N best candidates")
+    p.add_argument(
+        "--target",
+        type=float,
+        metavar="PERCENT",
+        help="target for quick wins (default 50) or for --promote (default: the tier's)",
+    )
+    p.add_argument(
+        "--promote", nargs="+", default=[], metavar="PATH", help="put these files into a tier"
+    )
+    p = sub.add_parser("history", help="the baseline's trend over its git history")
+    format_option(p, "json")
+    p.add_argument("--svg", metavar="FILE", help="also draw the trend as an SVG chart")
+    p.add_argument(
+        "--window", type=int, default=28, metavar="DAYS", help="velocity window (default 28)"
+    )
     p = sub.add_parser("merge-driver", help="git's merge driver for the baseline (internal)")
     p.add_argument("base")
     p.add_argument("ours")
@@ -114,6 +158,21 @@ def main(argv: Sequence[str] | None = None) -> int:
                 allow_lower=args.allow_lower,
                 reason=args.reason,
             )
+        if args.command in ("report", "plan", "history"):
+            from ratchet.commands import progress
+
+            if args.command == "report":
+                return progress.report(fmt=args.fmt, measure_now=args.measure)
+            if args.command == "plan":
+                return progress.plan(
+                    fmt=args.fmt,
+                    tiers=args.tiers,
+                    limit=args.limit,
+                    target=args.target,
+                    promote=args.promote,
+                    measure_now=args.measure,
+                )
+            return progress.history(fmt=args.fmt, svg=args.svg, window=args.window)
         if args.command in ("install", "uninstall", "merge-driver"):
             from ratchet.commands import install
 

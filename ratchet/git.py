@@ -357,3 +357,26 @@ def _parse_renames(out: bytes) -> dict[str, str]:
         else:  # Only R is asked for; skip any other record's one path.
             i += 2
     return pairs
+
+
+def blobs(root: Path, specs: list[str]) -> list[bytes | None]:
+    """The contents of many ``rev:path`` specs in one ``git cat-file --batch``
+    (None where absent)."""
+    if not specs:
+        return []
+    out = _plain(root, ["cat-file", "--batch"], stdin="".join(f"{s}\n" for s in specs).encode())
+    found: list[bytes | None] = []
+    at = 0
+    for _ in specs:
+        end = out.index(b"\n", at)
+        header = out[at:end].split()
+        at = end + 1
+        if len(header) != 3 or header[1] != b"blob":  # "<spec> missing", or not a file.
+            found.append(None)
+            if len(header) == 3:
+                at += int(header[2]) + 1
+            continue
+        size = int(header[2])
+        found.append(out[at : at + size])
+        at += size + 1  # The content is followed by a newline.
+    return found
