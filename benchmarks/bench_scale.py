@@ -1,4 +1,4 @@
-"""Scale: ``init``, ``check --all`` and ``update --all`` on a synthetic report.
+"""Scale: ``init``, ``check --all``, ``update --all`` and the reports on a synthetic report.
 
 Builds a ``coverage json`` report of N files (default 20,000), then times each
 command on it with ``--data`` (medians of several runs, each a fresh process),
@@ -88,6 +88,14 @@ def main() -> None:
         print(f"baseline load in process: {(time.perf_counter() - started) * 1000:.0f} ms")
         bare = time_command([sys.executable, "-c", "pass"], root, runs)
         check = time_command([*RATCHET, "check", "--all", "--data", str(same)], root, runs)
+        # The reports read the baseline (and its history) only.
+        progress = {
+            "report --format json": time_command(
+                [*RATCHET, "report", "--format", "json"], root, runs
+            ),
+            "plan --limit 20": time_command([*RATCHET, "plan", "--limit", "20"], root, runs),
+            "history": time_command([*RATCHET, "history"], root, runs),
+        }
         # Each update run raises 10% of the entries, then the baseline is reset.
         saved = baseline.read_bytes()
         update = []
@@ -98,6 +106,8 @@ def main() -> None:
         report(f"init --data ({files} files)", init, bare)
         report(f"check --all --data ({files} files)", check, bare)
         report(f"update --all --data ({files} files, 10% raised)", update, bare)
+        for name, times in progress.items():
+            report(f"{name} ({files} files)", times, bare)
 
 
 if __name__ == "__main__":

@@ -214,3 +214,14 @@ def test_report_measure_shows_fresh_numbers_without_writing(baselined: Project) 
     assert baselined.read("coverage-baseline.toml") == before
     plain = baselined.ratchet("plan")
     assert "No candidates" in plain.out
+
+
+def test_blobs_reads_many_specs_in_one_call(baselined: Project) -> None:
+    from ratchet import git
+
+    specs = ["HEAD:coverage-baseline.toml", "HEAD:no/such.py", "HEAD:pkg", "HEAD:pkg/mod.py"]
+    found = git.blobs(baselined.root, specs)
+    assert found[0] == (baselined.root / "coverage-baseline.toml").read_bytes()
+    assert found[1:3] == [None, None]  # Missing, and a tree rather than a file.
+    assert found[3] == (baselined.root / "pkg/mod.py").read_bytes()
+    assert git.blobs(baselined.root, []) == []
