@@ -79,15 +79,14 @@ def render_svg(history: History) -> str:
         values = [None if v is None else float(v) * 100 for v in shares]
         series.append((f"{name} progress", PALETTE[n % len(PALETTE)], values))
     for label, colour, ys in series:
-        coords = [f"{x(i):.1f},{y(v):.1f}" for i, v in enumerate(ys) if v is not None]
+        coords = [(x(i), y(v)) for i, v in enumerate(ys) if v is not None]
         if coords:
+            joined = " ".join(f"{cx:.1f},{cy:.1f}" for cx, cy in coords)
             out.append(
-                f'<polyline points="{" ".join(coords)}" fill="none" stroke="{colour}" '
-                'stroke-width="2"/>'
+                f'<polyline points="{joined}" fill="none" stroke="{colour}" stroke-width="2"/>'
             )
-            for c in coords:
-                cx, cy = c.split(",")
-                out.append(f'<circle cx="{cx}" cy="{cy}" r="2.5" fill="{colour}"/>')
+            for cx, cy in coords:
+                out.append(f'<circle cx="{cx:.1f}" cy="{cy:.1f}" r="2.5" fill="{colour}"/>')
         legend.append((colour, "", label))
     lx = LEFT + plot_w + 20
     for k, (colour, dash, label) in enumerate(legend):

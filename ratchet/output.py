@@ -182,7 +182,7 @@ def _uncovered(v: FileVerdict, missing: set[int]) -> list[str]:
     return lines
 
 
-def _numbers_json(n: Numbers | None) -> dict[str, Any] | None:
+def numbers_json(n: Numbers | None) -> dict[str, Any] | None:
     if n is None:
         return None
     return {
@@ -202,8 +202,8 @@ def render_json(judged: Judged) -> str:
             "renamed_from": v.renamed_from,
             "verdict": v.outcome.value,
             "blocking": v.outcome.blocking,
-            "baseline": _numbers_json(v.entry.numbers if v.entry else None),
-            "current": _numbers_json(v.current.numbers if v.current else None),
+            "baseline": numbers_json(v.entry.numbers if v.entry else None),
+            "current": numbers_json(v.current.numbers if v.current else None),
         }
         if v.entry is not None and v.entry.target is not None:
             item["tier"] = v.entry.tier

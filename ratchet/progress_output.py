@@ -9,7 +9,8 @@ from fractions import Fraction
 from typing import Any
 
 from ratchet.history import History
-from ratchet.numbers import Numbers, display_percent
+from ratchet.numbers import display_percent
+from ratchet.output import numbers_json
 from ratchet.progress import ABOVE_AT_START, MET, Plan, Report, Tier
 
 # Version of the JSON documents of `report`, `plan` and `history`; bumped on
@@ -135,18 +136,6 @@ def render_report_markdown(report: Report) -> str:
         out.append("No tiered files in the baseline.\n\n")
     out.append("**Overall:** " + "; ".join(_overall_lines(report)) + "\n")
     return "".join(out)
-
-
-def numbers_json(n: Numbers | None) -> dict[str, Any] | None:
-    if n is None:
-        return None
-    return {
-        "statements": n.statements,
-        "covered": n.covered,
-        "branches": n.branches,
-        "covered_branches": n.covered_branches,
-        "percent": n.display(),
-    }
 
 
 def render_report_json(report: Report) -> str:

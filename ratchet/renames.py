@@ -32,7 +32,8 @@ def carry(
         for new, old in renamed.items()
         if old in files and old not in exists and new not in files and new in present
     }
-    carried = {path: entry for path, entry in files.items() if path not in moved.values()}
+    gone = set(moved.values())
+    carried = {path: entry for path, entry in files.items() if path not in gone}
     for new, old in moved.items():
         carried[new] = files[old]
     return carried, moved

@@ -29,18 +29,26 @@ def hooked(baselined: Project) -> Project:
     return baselined
 
 
+def uncommitted(p: Project, module: str, tests: str) -> Project:
+    """A new repository at ``p.root`` with ``module`` (MOD) and ``tests``
+    importing it, its baseline initialised and the hook installed; no commit."""
+    p.root.mkdir()
+    p.git("init", "-q", "-b", "main")
+    p.write("pkg/__init__.py", "")
+    p.write(module, MOD)
+    name = module.removesuffix(".py").replace("/", ".")
+    p.write(tests, TESTS.replace("pkg.mod", name))
+    p.write("pyproject.toml", pyproject())
+    assert p.ratchet("init").code == errors.PASSED
+    assert p.ratchet("install").code == errors.PASSED
+    return p
+
+
 def test_the_first_commit_has_no_head_to_compare_with(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     p = Project(tmp_path / "fresh", capsys, monkeypatch)
-    p.root.mkdir()
-    p.git("init", "-q", "-b", "main")
-    p.write("pkg/__init__.py", "")
-    p.write("pkg/mod.py", MOD)
-    p.write("tests/test_mod.py", TESTS)
-    p.write("pyproject.toml", pyproject())
-    assert p.ratchet("init").code == errors.PASSED
-    assert p.ratchet("install").code == errors.PASSED
+    uncommitted(p, "pkg/mod.py", "tests/test_mod.py")
     p.stage("tests/test_mod.py", DROPPING)
     refused = p.git_commit("-m", "first")
     assert refused.returncode == errors.BLOCKED, out(refused)
@@ -187,14 +195,7 @@ def test_paths_with_spaces_quotes_and_non_ascii_letters(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     p = Project(tmp_path / "re po 'q' ü", capsys, monkeypatch)
-    p.root.mkdir()
-    p.git("init", "-q", "-b", "main")
-    p.write("pkg/__init__.py", "")
-    p.write("pkg/módulo.py", MOD)
-    p.write(f"{ODD_DIR}/test_módulo.py", TESTS.replace("pkg.mod", "pkg.módulo"))
-    p.write("pyproject.toml", pyproject())
-    assert p.ratchet("init").code == errors.PASSED
-    assert p.ratchet("install").code == errors.PASSED
+    uncommitted(p, "pkg/módulo.py", f"{ODD_DIR}/test_módulo.py")
     p.commit("initial")
     # Partially staged, so the snapshot copies these paths too.
     p.stage(f"{ODD_DIR}/test_módulo.py", DROPPING.replace("pkg.mod", "pkg.módulo"))

@@ -102,15 +102,15 @@ def _promote(
     """
     if len(tiers) > 1:
         raise RatchetError("--promote takes one --tier")
-    rules = {rule.name: rule for rule in config.tiers}
-    name = tiers[0] if tiers else (config.tiers[0].name if config.tiers else "Tier 1")
-    rule = next((r for r in config.tiers if r.name.casefold() == name.casefold()), None)
-    name = rule.name if rule else name
+    wanted = tiers[0] if tiers else (config.tiers[0].name if config.tiers else "Tier 1")
+    rule = next((r for r in config.tiers if r.name.casefold() == wanted.casefold()), None)
+    name = rule.name if rule else wanted
     goal = target if target is not None else (rule.target if rule else None)
     if goal is None:
+        known = ", ".join(r.name for r in config.tiers) or "none"
         raise RatchetError(
             f"--tier {name}: no such tier in [tool.ratchet]; give --target N",
-            hint=f"tiers: {', '.join(rules) or 'none'}",
+            hint=f"tiers: {known}",
         )
     path = root / config.baseline
     baseline = load(path, config.baseline)
