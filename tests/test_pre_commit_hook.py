@@ -44,6 +44,17 @@ def pre_commit_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("pre-commit-home")
 
 
+@pytest.fixture
+def user_project(
+    baselined: Project, pre_commit_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> Project:
+    """``baselined`` as pre-commit users have it: the shared pre-commit cache,
+    and the project's environment found as a .venv in the repository."""
+    monkeypatch.setenv("PRE_COMMIT_HOME", str(pre_commit_home))
+    use_project_venv(baselined)
+    return baselined
+
+
 def use_project_venv(project: Project) -> None:
     """Let the hook find the project's environment as users have it: a .venv."""
     (project.root / ".venv").symlink_to(sys.prefix)
@@ -55,14 +66,9 @@ def use_project_venv(project: Project) -> None:
 
 
 def test_a_real_commit_is_refused_when_coverage_drops_and_passes_when_it_rises(
-    baselined: Project,
-    hook_repo: tuple[Path, str],
-    pre_commit_home: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    user_project: Project, hook_repo: tuple[Path, str]
 ) -> None:
-    monkeypatch.setenv("PRE_COMMIT_HOME", str(pre_commit_home))
-    project = baselined
-    use_project_venv(project)
+    project = user_project
     repo, rev = hook_repo
     project.write(
         ".pre-commit-config.yaml",
@@ -116,14 +122,10 @@ def test_a_real_commit_is_refused_when_coverage_drops_and_passes_when_it_rises(
 
 
 def test_pre_commit_try_repo_runs_the_hook_on_whats_staged(
-    baselined: Project,
-    hook_repo: tuple[Path, str],
-    pre_commit_home: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    user_project: Project, hook_repo: tuple[Path, str]
 ) -> None:
     """``pre-commit try-repo``: how hook authors and users try a hook out."""
-    monkeypatch.setenv("PRE_COMMIT_HOME", str(pre_commit_home))
-    use_project_venv(baselined)
+    baselined = user_project
     baselined.commit("use the project's venv")
     repo, _ = hook_repo
 

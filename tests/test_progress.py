@@ -200,6 +200,9 @@ def test_promote_raises_ambition_and_the_guard_accepts_it(baselined: Project) ->
     assert baselined.read("coverage-baseline.toml") == before
     unknown = baselined.ratchet("plan", "--promote", "pkg/none.py")
     assert unknown.code == errors.USAGE
+    no_tier = baselined.ratchet("plan", "--promote", "pkg/mod.py", "--tier", "Tier 9")
+    assert no_tier.code == errors.USAGE
+    assert "no such tier" in no_tier.err
     # Hand-lowering the promoted target is what the guard refuses.
     baselined.stage("coverage-baseline.toml", before.replace("target = 80", "target = 60"))
     assert baselined.ratchet("check").code == errors.BLOCKED
