@@ -25,7 +25,7 @@ from typing import Any
 from ratchet.errors import RatchetError
 from ratchet.numbers import ZERO, Numbers, format_percent_value, parse_percent
 from ratchet.paths import check_repo_path
-from ratchet.toml import tomllib
+from ratchet.toml import error_line, tomllib
 
 FORMAT = 1
 
@@ -72,11 +72,15 @@ class Baseline:
 class _Invalid(Exception):
     """A schema problem; ``anchor`` is text whose line locates it in the file."""
 
-    def __init__(self, where: str, problem: str, anchor: str | None = None) -> None:
+    def __init__(
+        self, where: str, problem: str, anchor: str | None = None, key: str | None = None
+    ) -> None:
         super().__init__(problem)
         self.where = where
         self.problem = problem
         self.anchor = anchor or _anchor(where)
+        # The key within the anchor's table whose line is more precise.
+        self.key = key if anchor else [*where.split("."), ""][1]
 
 
 def _anchor(where: str) -> str:
@@ -94,21 +98,30 @@ def loads(text: str, source: str = "coverage-baseline.toml") -> Baseline:
         if data is None:
             data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
-        found = re.search(r"\(at line (\d+), column \d+\)", str(e))
-        at = f":{found.group(1)}" if found else ""
         raise RatchetError(
-            f"{source}{at}: not valid TOML: {e}",
+            f"{source}{error_line(e, text)}: not valid TOML: {e}",
             hint="fix the file, or restore it with `git checkout -- <file>`",
         ) from None
     try:
         return _from_data(data)
     except _Invalid as e:
-        index = text.find(e.anchor)
+        index = _locate(text, e.anchor, e.key)
         at = f":{text.count(chr(10), 0, index) + 1}" if index >= 0 else ""
         raise RatchetError(
             f"{source}{at}: {e.where}: {e.problem}",
             hint="fix the file, or restore it with `git checkout -- <file>`",
         ) from None
+
+
+def _locate(text: str, anchor: str, key: str | None) -> int:
+    """Where ``key`` is set in the table that starts at ``anchor`` (else the anchor)."""
+    index = text.find(anchor)
+    if index < 0 or not key:
+        return index
+    end = text.find("\n[", index + 1)
+    line = re.compile(rf"^[ \t]*{re.escape(key)}[ \t]*=", re.M)
+    found = line.search(text, index, end if end >= 0 else len(text))
+    return found.start() if found else index
 
 
 def read_bytes(path: Path, source: str) -> bytes:
@@ -210,7 +223,8 @@ def _entry(raw: dict[str, Any], path: str, branch: bool) -> Entry:
             lowered = _lowering(raw["lowered"], f"{where}.lowered", branch)
     except _Invalid as e:
         named = e.where.replace(where, f"files.{quote(path)}")
-        raise _Invalid(named, e.problem, _header(path)) from None
+        key = e.where[len(where) + 1 :].split(".")[0]
+        raise _Invalid(named, e.problem, _header(path), key) from None
     return Entry(numbers, tier, target, start, lowered)
 
 

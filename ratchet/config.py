@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shlex
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -28,6 +29,8 @@ class Config:
     # check runs only affected tests unless more than this share of the suite is.
     select_max_share: float = 0.5
     select: bool = True
+    # Seconds a test run may take before it is stopped; 0: no limit.
+    test_timeout: float = 1800.0
 
     def is_relevant(self, path: str) -> bool:
         """Can a change to ``path`` change coverage or the verdict?"""
@@ -45,6 +48,7 @@ _KEYS = {
     "tiers",
     "select",
     "select-max-share",
+    "test-timeout",
 }
 _TIER_KEYS = {"name", "target", "min-statements", "max-statements", "below-percent"}
 
@@ -59,7 +63,35 @@ def load_config(root: Path, section: Any = None) -> Config:
     try:
         return _config(section)
     except ValueError as e:
-        raise RatchetError(f"pyproject.toml: [tool.ratchet] {e}") from None
+        at = _line_of(root, str(e))
+        raise RatchetError(f"pyproject.toml{at}: [tool.ratchet] {e}") from None
+
+
+def _line_of(root: Path, problem: str) -> str:
+    """``:N``, the line of the key ``problem`` is about, when it can be found."""
+    try:
+        text = (root / "pyproject.toml").read_text("utf-8")
+    except (OSError, UnicodeDecodeError):
+        return ""
+    start = text.find("[tool.ratchet]")
+    unknown = re.match(r"(?:tiers\[\d+\]: )?unknown key '([^']+)'", problem)
+    key = unknown.group(1) if unknown else problem.split(" ", 1)[0].rstrip(":")
+    tier = re.match(r"tiers\[(\d+)\]", problem)
+    if tier:
+        # The N-th [[tool.ratchet.tiers]]; the key within it, if named.
+        tables = [m.start() for m in re.finditer(r"^\[\[tool\.ratchet\.tiers\]\]", text, re.M)]
+        index = int(tier.group(1)) - 1
+        if index >= len(tables):
+            return ""
+        start = tables[index]
+        named = re.match(r"tiers\[\d+\]\.([\w-]+)", problem)
+        key = unknown.group(1) if unknown else named.group(1) if named else ""
+        if not key:
+            return f":{text.count(chr(10), 0, start) + 1}"
+    if start < 0 or not key:
+        return ""
+    found = re.compile(rf"^[ \t]*[\"']?{re.escape(key)}[\"']?[ \t]*=", re.M).search(text, start)
+    return f":{text.count(chr(10), 0, found.start()) + 1}" if found else ""
 
 
 def _config(section: Any) -> Config:
@@ -98,6 +130,9 @@ def _config(section: Any) -> Config:
     share = section.get("select-max-share", 0.5)
     if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 <= share <= 1:
         raise ValueError("select-max-share must be a number from 0 to 1")
+    timeout = section.get("test-timeout", Config.test_timeout)
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout >= 0:
+        raise ValueError("test-timeout must be a number of seconds >= 0 (0: no limit)")
     tiers = DEFAULT_TIERS
     if "tiers" in section:
         tiers = _tiers(section["tiers"])
@@ -111,6 +146,7 @@ def _config(section: Any) -> Config:
         tiers=tiers,
         select=select,
         select_max_share=float(share),
+        test_timeout=float(timeout),
     )
 
 

@@ -35,7 +35,7 @@ def is_relevant(path: str, baseline: str, watch: tuple[str, ...]) -> bool:
 
 def read_tool_section(root: str | os.PathLike[str]) -> Any:
     """``[tool.ratchet]`` of ``root/pyproject.toml``, unvalidated ({} if none)."""
-    from ratchet.toml import tomllib
+    from ratchet.toml import error_line, tomllib
 
     try:
         with open(os.path.join(root, "pyproject.toml"), "rb") as f:
@@ -43,9 +43,13 @@ def read_tool_section(root: str | os.PathLike[str]) -> Any:
     except FileNotFoundError:
         return {}
     try:
-        data = tomllib.loads(raw.decode("utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-        raise RatchetError(f"pyproject.toml: not valid TOML: {e}") from None
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise RatchetError(f"pyproject.toml: not UTF-8 text (byte {e.start})") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise RatchetError(f"pyproject.toml{error_line(e, text)}: not valid TOML: {e}") from None
     tool = data.get("tool", {})
     return tool.get("ratchet", {}) if isinstance(tool, dict) else {}
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from fractions import Fraction
 from pathlib import Path
 
@@ -95,9 +96,9 @@ def test_bad_configuration(tmp_path: Path, text: str, problem: str) -> None:
     with pytest.raises(RatchetError) as info:
         load_config(write(tmp_path, f"[tool.ratchet]\n{text}\n"))
     assert problem in info.value.message
-    assert info.value.message.startswith("pyproject.toml: ")
+    assert re.match(r"pyproject\.toml(:\d+)?: ", info.value.message)
 
 
 def test_malformed_pyproject(tmp_path: Path) -> None:
-    with pytest.raises(RatchetError, match=r"pyproject\.toml: not valid TOML"):
+    with pytest.raises(RatchetError, match=r"pyproject\.toml:1: not valid TOML"):
         load_config(write(tmp_path, "[tool.ratchet\n"))

@@ -1,0 +1,307 @@
+"""Fuzzing the readers of what users write: the baseline and ``[tool.ratchet]``.
+
+Any input either loads or is refused with one line that names the file, the
+line where it is known, and the problem; never a traceback.  The strategies
+here are also driven by ``benchmarks/soak_inputs.py`` for many more examples.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from conftest import Project
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from test_baseline import baselines, numbers
+
+from ratchet import errors
+from ratchet.baseline import Baseline, Entry, dumps, loads, quote
+from ratchet.config import load_config
+from ratchet.errors import RatchetError
+from ratchet.numbers import Numbers
+
+BASELINE_ERROR = re.compile(r"coverage-baseline\.toml(:(\d+))?: \S")
+CONFIG_ERROR = re.compile(r"pyproject\.toml(:(\d+))?: \S")
+
+# Values of every TOML type, and the edge cases of each.
+toml_scalars = st.one_of(
+    st.integers(-(2**63), 2**63 - 1),
+    st.sampled_from([0, -1, 1, 100, 101, 10**18]),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.booleans(),
+    st.text(max_size=12),
+)
+toml_values = st.recursive(
+    toml_scalars,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner),
+    max_leaves=6,
+)
+
+# Paths a baseline may hold, and paths it must refuse.
+odd_segment = st.sampled_from(
+    ["é", "名前", "a b", "it's", 'say "hi"', "a.b.c", ".hidden", "...", "-x", "#", "=", "[x]"]
+)
+odd_path = st.lists(odd_segment, min_size=1, max_size=3).map("/".join).map(lambda p: p + ".py")
+bad_path = st.sampled_from(
+    [
+        "",
+        "/etc/passwd",
+        "C:/x.py",
+        "../outside.py",
+        "a/../../b.py",
+        "./a.py",
+        "a//b.py",
+        "a/",
+        "a\\b.py",
+        "a\x00b.py",
+        "a\nb.py",
+        "a\x7fb.py",
+    ]
+)
+
+
+def toml_value(value: object) -> str:
+    """``value`` as inline TOML; nan and inf as TOML spells them."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        if value != value:
+            return "nan"
+        if value in (float("inf"), float("-inf")):
+            return "inf" if value > 0 else "-inf"
+        return repr(value)
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str):
+        return quote(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    assert isinstance(value, dict)
+    return "{" + ", ".join(f"{quote(k)} = {toml_value(v)}" for k, v in value.items()) + "}"
+
+
+@st.composite
+def baseline_inputs(draw: st.DrawFn) -> str:
+    """A baseline as written by us, then damaged in one of the ways people do."""
+    baseline = draw(baselines())
+    if draw(st.booleans()):
+        entry = Entry(draw(numbers(baseline.branch)))
+        baseline = replace(baseline, files={**baseline.files, draw(odd_path): entry})
+    text = dumps(baseline)
+    lines = text.splitlines(keepends=True)
+    how = draw(
+        st.sampled_from(
+            ["none", "truncate", "value", "line", "duplicate", "format", "path", "over"]
+        )
+    )
+    if how == "truncate":
+        return text[: draw(st.integers(0, len(text)))]
+    if how == "value":
+        # Any value of any type in place of one of the numbers or strings.
+        spots = [m.span(1) for m in re.finditer(r"= (\S+)", text)]
+        if spots:
+            start, end = draw(st.sampled_from(spots))
+            return text[:start] + toml_value(draw(toml_values)) + text[end:]
+    if how == "line" and lines:
+        del lines[draw(st.integers(0, len(lines) - 1))]
+        return "".join(lines)
+    if how == "duplicate":
+        tables: list[str] = re.findall(r"\n\[files\..*?(?=\n\n|\Z)", text, re.S)
+        if tables:
+            return text + draw(st.sampled_from(tables)) + "\n"
+    if how == "format":
+        return text.replace("format = 1", f"format = {draw(st.integers(-3, 10**6))}")
+    if how == "path":
+        bad = draw(bad_path)
+        n = "statements = 1\ncovered = 1\n" + (
+            "branches = 0\ncovered_branches = 0\n" * baseline.branch
+        )
+        return text + f"\n[files.{quote(bad)}]\n{n}"
+    if how == "over":
+        return re.sub(r"covered = (\d+)", lambda m: f"covered = {10**9}", text, count=1)
+    return text
+
+
+def judge_baseline(text: str) -> Baseline | str:
+    """The loaded baseline, or the error line; anything else is a failure."""
+    try:
+        return loads(text)
+    except RatchetError as e:
+        error = e
+    assert error.exit_code == errors.USAGE
+    assert BASELINE_ERROR.match(error.message), error.message
+    assert "\n" not in error.message.split(": not valid TOML: ")[0]
+    return error.message
+
+
+@given(baseline_inputs())
+@settings(max_examples=400)
+def test_a_damaged_baseline_loads_or_is_refused_in_one_line(text: str) -> None:
+    judge_baseline(text)
+
+
+@given(baselines(), odd_path)
+@settings(max_examples=100)
+def test_odd_but_clean_paths_round_trip(baseline: Baseline, path: str) -> None:
+    baseline = replace(baseline, files={**baseline.files, path: Entry(numbers_for(baseline))})
+    assert loads(dumps(baseline)) == baseline
+
+
+def numbers_for(baseline: Baseline) -> Numbers:
+    return Numbers(5, 3, 2, 1) if baseline.branch else Numbers(5, 3)
+
+
+@given(bad_path)
+def test_a_path_that_could_leave_the_repository_is_refused_at_its_line(path: str) -> None:
+    text = dumps(Baseline("7.17.3", False, {"a.py": Entry(numbers_for(Baseline("", False)))}))
+    text += f"\n[files.{quote(path)}]\nstatements = 1\ncovered = 1\n"
+    message = judge_baseline(text)
+    assert isinstance(message, str)
+    line = text.count("\n", 0, text.index(f"[files.{quote(path)}]")) + 1
+    assert message.startswith(f"coverage-baseline.toml:{line}: files.{quote(path)}: path ")
+
+
+@pytest.mark.parametrize(
+    ("edit", "line", "problem"),
+    [
+        (
+            ("format = 1", "format = 7"),
+            3,
+            "format 7 is newer than this coverage-ratchet reads (1); upgrade coverage-ratchet",
+        ),
+        (("covered = 2", "covered = -2"), 11, "must not be negative (-2)"),
+        (("covered = 2", "covered = 9"), 11, "9 is more than statements (4)"),
+        (("covered = 2", 'covered = "2"'), 11, "must be a whole number, not '2'"),
+        (("statements = 4\n", ""), 9, "statements: missing"),
+    ],
+)
+def test_each_problem_names_its_line(edit: tuple[str, str], line: int, problem: str) -> None:
+    text = dumps(Baseline("7.17.3", False, {"a.py": Entry(numbers_for(Baseline("", False)))}))
+    text = text.replace("covered = 3  # 60.00%", "covered = 2").replace(
+        "statements = 5", "statements = 4"
+    )
+    message = judge_baseline(text.replace(*edit))
+    assert isinstance(message, str)
+    assert message.startswith(f"coverage-baseline.toml:{line}: ")
+    assert problem in message
+
+
+# -- [tool.ratchet] ---------------------------------------------------------------
+
+CONFIG_KEYS = [
+    "baseline",
+    "python",
+    "test-command",
+    "new-file-minimum",
+    "allow-deletion-drops",
+    "overall-target",
+    "watch",
+    "select",
+    "select-max-share",
+    "test-timeout",
+    "colour",
+]
+
+
+@st.composite
+def config_inputs(draw: st.DrawFn) -> str:
+    """A ``pyproject.toml`` whose ``[tool.ratchet]`` holds anything."""
+    keys = draw(st.lists(st.sampled_from(CONFIG_KEYS), unique=True, max_size=4))
+    lines = ["[project]", 'name = "x"', "", "[tool.ratchet]"]
+    for key in keys:
+        value = draw(st.one_of(toml_values, bad_path, odd_path))
+        lines.append(f"{key} = {toml_value(value)}")
+    for _ in range(draw(st.integers(0, 2))):
+        tier = draw(
+            st.dictionaries(
+                st.sampled_from(["name", "target", "min-statements", "max-statements", "size"]),
+                toml_scalars,
+            )
+        )
+        lines.append("[[tool.ratchet.tiers]]")
+        lines += [f"{k} = {toml_value(v)}" for k, v in tier.items()]
+    text = "\n".join(lines) + "\n"
+    if draw(st.integers(0, 9)) == 0:
+        text = text[: draw(st.integers(0, len(text)))]
+    return text
+
+
+def judge_config(folder: Path, text: str) -> object:
+    (folder / "pyproject.toml").write_text(text, "utf-8")
+    try:
+        return load_config(folder)
+    except RatchetError as e:
+        error = e
+    assert error.exit_code == errors.USAGE
+    assert CONFIG_ERROR.match(error.message), error.message
+    return error.message
+
+
+@given(config_inputs())
+@settings(max_examples=300)
+def test_any_configuration_loads_or_is_refused_in_one_line(
+    tmp_path_factory: pytest.TempPathFactory, text: str
+) -> None:
+    judge_config(tmp_path_factory.mktemp("config"), text)
+
+
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        ("[tool.ratchet]\nselect = true\ntest-timeout = -5\n", 3),
+        ("[tool.ratchet]\n\n\ncolour = 'red'\n", 4),
+        (
+            "[tool.ratchet]\n[[tool.ratchet.tiers]]\nname = 'A'\ntarget = 5\n"
+            "[[tool.ratchet.tiers]]\nname = 'B'\ntarget = 500\n",
+            7,
+        ),
+        ("[tool.ratchet]\nbaseline = '../elsewhere.toml'\n", 2),
+        ("[tool.ratchet]\nselect = tru\n", 2),
+    ],
+)
+def test_configuration_problems_name_their_line(tmp_path: Path, text: str, line: int) -> None:
+    message = judge_config(tmp_path, text)
+    assert isinstance(message, str)
+    assert message.startswith(f"pyproject.toml:{line}: ")
+
+
+# -- through the command line: exit 2, nothing written -------------------------------
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda t: t[: len(t) // 2],
+        lambda t: t.replace("format = 1", "format = 2"),
+        lambda t: t.replace('[files."pkg/mod.py"]', '[files."../pkg/mod.py"]'),
+        lambda t: t + '\n[files."pkg/mod.py"]\nstatements = 1\ncovered = 1\n',
+        lambda t: t.replace("covered = 5", "covered = 50"),
+    ],
+    ids=["truncated", "newer format", "outside the repository", "duplicate table", "over"],
+)
+@pytest.mark.parametrize(
+    "command", [("check",), ("update",), ("report",), ("plan", "--promote", "pkg/mod.py")]
+)
+def test_a_damaged_baseline_stops_every_command_and_nothing_is_written(
+    baselined: Project, damage: object, command: tuple[str, ...]
+) -> None:
+    assert callable(damage)
+    damaged = damage(baselined.read("coverage-baseline.toml"))
+    # Staged, so that check (which reads the index) sees it too.
+    baselined.stage("coverage-baseline.toml", damaged)
+    before = _state(baselined)
+    result = baselined.ratchet(*command)
+    assert result.code == errors.USAGE
+    lines = result.err.strip().splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("ratchet: error: coverage-baseline.toml:"), lines
+    assert _state(baselined) == before
+
+
+def _state(project: Project) -> tuple[str, str, str]:
+    """The baseline's bytes, the working tree's status and the staged content."""
+    status = project.git("status", "--porcelain", "-uall")
+    return project.read("coverage-baseline.toml"), status, project.git("ls-files", "-s")
