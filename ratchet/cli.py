@@ -50,6 +50,12 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="run the whole suite, not only the tests the change affects",
     )
+    p.add_argument(
+        "--confirm",
+        action="store_true",
+        help="before refusing a file, run its tests again; a file worse in only one "
+        "of two identical runs is reported as flaky, not refused",
+    )
     data_option(p)
     p.add_argument(
         "--format",
@@ -148,6 +154,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 full=args.full,
                 data=args.data,
                 fmt=args.fmt,
+                confirm=args.confirm,
             )
         if args.command == "update":
             from ratchet.commands.update import update

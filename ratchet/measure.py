@@ -8,7 +8,9 @@ never to the user's ``.coverage``.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -17,7 +19,7 @@ import time
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import IO, TYPE_CHECKING, Any, NoReturn
 
 from ratchet.config import Config
 from ratchet.errors import RatchetError, TestRunFailed
@@ -29,6 +31,7 @@ if TYPE_CHECKING:
 
 MIN_COVERAGE = (7, 0)
 TAIL_LINES = 40
+STOP_GRACE = 5.0  # Seconds a stopped test run gets to end before it is killed.
 
 
 @dataclass(frozen=True)
@@ -269,28 +272,28 @@ class Runner:
             # environment forbids writing bytecode.)
             env["PYTHONDONTWRITEBYTECODE"] = "1"
         started = time.perf_counter()
-        with log.open("wb") as out:
-            try:
-                proc = subprocess.run(
-                    [str(self.python), "-m", "coverage", "run", f"--data-file={data_file}", *args],
-                    cwd=self.root,
-                    env=env,
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                    stdin=subprocess.DEVNULL,
-                    check=False,
-                )
-            except OSError as e:
-                raise TestRunFailed(f"could not start the test run: {e}") from None
-        seconds = time.perf_counter() - started
         command = " ".join(self.config.test_command)
-        # pytest exits 5 when it ran no test: fine when we deselected them all.
-        if proc.returncode != 0 and not (may_select_none and proc.returncode == 5):
-            how = (
-                f"killed by signal {-proc.returncode}"
-                if proc.returncode < 0
-                else f"exit {proc.returncode}"
+        timeout = self.config.test_timeout
+        with log.open("wb") as out:
+            returncode = run_in_group(
+                [str(self.python), "-m", "coverage", "run", f"--data-file={data_file}", *args],
+                cwd=self.root,
+                env=env,
+                out=out,
+                timeout=timeout,
             )
+        seconds = time.perf_counter() - started
+        if returncode is None:
+            raise TestRunFailed(
+                f"the test run `{command}` did not finish in {timeout:g} s and was stopped; "
+                "nothing was measured",
+                detail=_tail(log),
+                hint="its output above ends where it hung; "
+                "if it is only slow, raise [tool.ratchet] test-timeout (0: no limit)",
+            )
+        # pytest exits 5 when it ran no test: fine when we deselected them all.
+        if returncode != 0 and not (may_select_none and returncode == 5):
+            how = f"killed by signal {-returncode}" if returncode < 0 else f"exit {returncode}"
             raise TestRunFailed(
                 f"the test run `{command}` failed ({how}); nothing was measured",
                 detail=_tail(log),
@@ -418,6 +421,54 @@ def raise_imported_from_worktree(rel: str) -> NoReturn:
     )
 
 
+def run_in_group(
+    args: Sequence[str], *, cwd: Path, env: Mapping[str, str], out: IO[bytes], timeout: float
+) -> int | None:
+    """Run ``args`` in a process group of its own; its exit code, or None on timeout.
+
+    On a timeout or Ctrl-C the whole group is stopped (pytest-xdist workers
+    and any process a test started too), so nothing is left running.
+    """
+    try:
+        proc = subprocess.Popen(
+            list(args),
+            cwd=cwd,
+            env=dict(env),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=os.name != "nt",
+        )
+    except OSError as e:
+        raise TestRunFailed(f"could not start the test run: {e}") from None
+    try:
+        return proc.wait(timeout=timeout if 0 < timeout < math.inf else None)
+    except subprocess.TimeoutExpired:
+        _stop_group(proc)
+        return None
+    except BaseException:
+        _stop_group(proc)
+        raise
+
+
+def _stop_group(proc: subprocess.Popen[bytes]) -> None:
+    """Ask the group to stop (SIGTERM), then kill what is left after a grace period."""
+    if os.name == "nt":  # pragma: no cover - exercised on Windows only
+        proc.kill()
+        proc.wait()
+        return
+    import signal
+
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=STOP_GRACE)
+    # What is left of the group (the leader, or processes it left behind) is killed.
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
 def _tail(log: Path, lines: int = TAIL_LINES) -> str:
     try:
         text = log.read_text("utf-8", "replace")
@@ -466,3 +517,17 @@ def measure(
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     return replace(m, how=how, mode="data")
+
+
+def remeasure(
+    root: Path,
+    config: Config,
+    files: Collection[str],
+    tests: Collection[str] | None,
+    *,
+    repo: Path | None = None,
+) -> Measurement:
+    """Repeat the run of ``tests`` (None: all) for ``check --confirm``; ``files``' numbers."""
+    from ratchet.testrun import rerun
+
+    return rerun(Runner(root, config, repo), files, tests)

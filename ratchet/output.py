@@ -56,6 +56,7 @@ def render_text(judged: Judged, config: Config) -> str:
     new = [v for v in judged.verdicts if v.outcome is Outcome.NEW]
     drops = [v for v in judged.verdicts if v.outcome is Outcome.DELETION_DROP]
     deleted = [v for v in judged.verdicts if v.outcome is Outcome.DELETED]
+    flaky = [v for v in judged.verdicts if v.outcome is Outcome.FLAKY]
     measured = sum(1 for v in judged.verdicts if v.current is not None)
     if judged.mode == "selected":
         out.append(f"ratchet: selected run: {judged.why}; measured with {judged.how}\n")
@@ -67,6 +68,13 @@ def render_text(judged: Judged, config: Config) -> str:
         out.append(f"ratchet: note: {note}\n")
     for v in blocked:
         out.append(_refusal(v, config, judged.branch))
+    if flaky:
+        out.append(
+            f"\n  flaky, not judged: worse in one run, not in an identical one ({len(flaky)}):\n"
+        )
+        for v in flaky:
+            out.append(f"    {v.name}: baseline {_baseline_display(v)}; runs: {_runs(v)}\n")
+        out.append("    next: make the tests of these files deterministic\n")
     if judged.guard:
         out.append(f"\n  {config.baseline} was edited in a way the guard refuses:\n")
         for p in judged.guard:
@@ -104,6 +112,26 @@ def render_text(judged: Judged, config: Config) -> str:
             what.append("the baseline edit was refused")
         out.append(f"\nratchet: BLOCKED: {' and '.join(what)}\n")
     return "".join(out)
+
+
+def _baseline_display(v: FileVerdict) -> str:
+    return v.entry.numbers.display() if v.entry else "none (a new file)"
+
+
+def _runs(v: FileVerdict) -> str:
+    shown = [n.display() for n in v.runs]
+    if len(v.runs) < 2:
+        shown.append("not measured")
+    return ", then ".join(shown)
+
+
+def _confirmation(v: FileVerdict) -> list[str]:
+    """What ``--confirm``'s second run said about a refused file."""
+    if not v.runs:
+        return []
+    if len(v.runs) == 2 and v.runs[0] == v.runs[1]:
+        return ["    confirmed: a second, identical run gave the same numbers"]
+    return [f"    its numbers differ between identical runs ({_runs(v)}); worse in both"]
 
 
 def _target_met(v: FileVerdict) -> str:
@@ -147,6 +175,7 @@ def _refusal(v: FileVerdict, config: Config, branch: bool) -> str:
                 f"gap {before} -> {after} still to cover"
             )
     lines.append(f"    rule: {_RULES[v.outcome]}")
+    lines.extend(_confirmation(v))
     if current is not None:
         lines.extend(_uncovered(v, set(current.missing_lines)))
     if v.outcome is Outcome.UNMEASURED:
@@ -211,6 +240,8 @@ def render_json(judged: Judged) -> str:
             item["gap_before"] = v.entry.numbers.gap(v.entry.target)
             if v.current is not None:
                 item["gap_after"] = v.current.numbers.gap(v.entry.target)
+        if v.runs:
+            item["runs"] = [numbers_json(n) for n in v.runs]
         if v.outcome.blocking and v.current is not None:
             item["uncovered_lines"] = sorted(v.current.missing_lines)
             item["uncovered_lines_added"] = sorted(v.added)
@@ -263,6 +294,11 @@ def render_github(judged: Judged) -> str:
         if lines:
             message += f"; uncovered lines: {line_ranges(lines)}"
         out.append(f"::error {where},title=coverage-ratchet::{_escape_data(message)}\n")
+    for v in judged.verdicts:
+        if v.outcome is Outcome.FLAKY:
+            message = f"flaky, not judged: baseline {_baseline_display(v)}; runs: {_runs(v)}"
+            where = f"file={_escape_property(v.path)}"
+            out.append(f"::warning {where},title=coverage-ratchet::{_escape_data(message)}\n")
     for problem in judged.guard:
         where = f"file={_escape_property(problem.path)}," if problem.path else ""
         out.append(f"::error {where}title=coverage-ratchet::{_escape_data(problem.message)}\n")
@@ -289,7 +325,7 @@ def render_markdown(judged: Judged) -> str:
         for v in sorted(changed, key=lambda v: (not v.outcome.blocking, v.path)):
             before = v.entry.numbers.display() if v.entry else "new"
             now = v.current.numbers.display() if v.current else "not measured"
-            mark = "❌ " if v.outcome.blocking else ""
+            mark = "❌ " if v.outcome.blocking else "⚠️ " if v.outcome is Outcome.FLAKY else ""
             out.append(f"| `{_cell(v.name)}` | {before} | {now} | {mark}{v.outcome.value} |\n")
     else:
         out.append("No file's coverage changed.\n")

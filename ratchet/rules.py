@@ -26,6 +26,8 @@ class Outcome(enum.Enum):
     GAP_GREW = "gap-grew"  # A tiered file moved further from its target.
     BELOW_NEW_FILE_MINIMUM = "below-new-file-minimum"
     UNMEASURED = "unmeasured"  # Still exists, but coverage no longer measures it.
+    # Worse in one run, not in an identical one (check --confirm): not a drop.
+    FLAKY = "flaky"
 
     @property
     def blocking(self) -> bool:

@@ -226,6 +226,32 @@ def run_and_record(runner: Runner, *, select: bool, full_reason: str = "") -> Me
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+def rerun(runner: Runner, files: Collection[str], tests: Collection[str] | None) -> Measurement:
+    """The run that measured ``files`` once more: their numbers only.
+
+    For ``check --confirm``: the same ``tests`` (None: the whole suite),
+    collected and run the same way, so that numbers that differ can only be
+    chance.  The test map is left as the first run recorded it.
+    """
+    workdir = Path(tempfile.mkdtemp(prefix="ratchet-"))
+    try:
+        if runner.module != "pytest":
+            data_file, seconds = runner.run_tests(workdir)
+            report = runner.json_report(data_file, workdir, TestRunFailed)
+            m = load_json_report(report, runner.root)
+            return replace(m, how=f"`{' '.join(runner.config.test_command)}` ({seconds:.1f} s)")
+        runner.require(["pytest"])
+        session = Session(runner, workdir)
+        known = list(session.old.tests) if session.old else []
+        spec = None if tests is None else {"select": sorted(tests), "known": known}
+        data, _ = session.run(spec)
+        measured = session.old.numbers.keys() if session.old else set()
+        m = session.report([data], skip=measured - set(files))
+        return replace(m, how=session.how)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
 def _why_not_select(session: Session) -> str:
     """Why the map cannot pick tests for this run ('' when it can)."""
     if session.old is None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from ratchet.baseline import Entry
 from ratchet.guard import GuardProblem
 from ratchet.measure import FileResult
+from ratchet.numbers import Numbers
 from ratchet.rules import Outcome
 
 
@@ -19,6 +20,8 @@ class FileVerdict:
     added: frozenset[int] = frozenset()  # Uncovered lines this commit adds.
     newly: frozenset[int] | None = None  # All newly uncovered lines; None: unknown.
     renamed_from: str | None = None  # The old path whose entry this file took.
+    # With check --confirm, a worse file's numbers in each of two identical runs.
+    runs: tuple[Numbers, ...] = ()
 
     @property
     def name(self) -> str:

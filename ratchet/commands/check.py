@@ -27,6 +27,7 @@ def check(
     full: bool = False,
     data: Sequence[str] = (),
     fmt: str = "text",
+    confirm: bool = False,
     cwd: Path | None = None,
 ) -> int:
     """Judge every measured file the commit can change; the exit code.
@@ -34,7 +35,8 @@ def check(
     ``files`` are the paths the commit changes (default: what git has
     staged); when none can change coverage, nothing runs.  ``all_files``
     judges regardless, ``data`` judges given coverage data instead of running
-    the tests.
+    the tests.  ``confirm`` runs the tests of a worse file once more before
+    refusing it.
     """
     here = cwd or Path.cwd()
     root = git.toplevel(here)
@@ -65,7 +67,7 @@ def check(
         why = "--full was given"
     else:
         why = "" if config.select else "select = false in [tool.ratchet]"
-    return _judge(root, config, data, fmt, why, base)
+    return _judge(root, config, data, fmt, why, base, confirm)
 
 
 def _judge(
@@ -75,6 +77,7 @@ def _judge(
     fmt: str,
     full_reason: str,
     base: str | None = None,
+    confirm: bool = False,
 ) -> int:
     from ratchet import lastrun
     from ratchet.baseline import loads_bytes
@@ -87,21 +90,6 @@ def _judge(
 
     staged_raw = _staged_baseline(root, config)
     baseline = loads_bytes(staged_raw, config.baseline)
-    notes = []
-    with _snapshot(root, config, bool(data)) as (test_root, left_out):
-        if left_out:
-            notes.append(
-                f"measured the staged content; {left_out} unstaged or untracked file(s) left out"
-            )
-        measurement = measure(
-            test_root,
-            config if test_root == root else load_config(test_root),
-            data,
-            select=True,
-            full_reason=full_reason,
-            repo=root if test_root != root else None,
-        )
-    ensure_same_mode(baseline, measurement, config.baseline)
     exists = git.index_paths(root)
     if base is None:
         parent = _amended_parent(root)
@@ -118,7 +106,21 @@ def _judge(
         reference = judge_against = _baseline_at_merge_base(
             root, config, base, since, baseline, renamed, exists
         )
-    verdicts = judge_measurement(judge_against, measurement, exists, config, renamed)
+    notes = []
+    with _snapshot(root, config, bool(data)) as (test_root, left_out):
+        if left_out:
+            notes.append(
+                f"measured the staged content; {left_out} unstaged or untracked file(s) left out"
+            )
+        test_config = config if test_root == root else load_config(test_root)
+        repo = root if test_root != root else None
+        measurement = measure(
+            test_root, test_config, data, select=True, full_reason=full_reason, repo=repo
+        )
+        ensure_same_mode(baseline, measurement, config.baseline)
+        verdicts = judge_measurement(judge_against, measurement, exists, config, renamed)
+        if confirm and not data:
+            _confirm(test_root, test_config, repo, verdicts, config, measurement.tests_run)
     notes += [n for n in [version_note(baseline, measurement)] if n]
     if measurement.outside:
         notes.append(f"{len(measurement.outside)} measured files outside the repository ignored")
@@ -150,6 +152,46 @@ def _judge(
         out = render_text(judged, config)
     sys.stdout.write(out)
     return PASSED if judged.passed else BLOCKED
+
+
+def _confirm(
+    test_root: Path,
+    test_config: Config,
+    repo: Path | None,
+    verdicts: list[FileVerdict],
+    config: Config,
+    tests: Sequence[str] | None,
+) -> None:
+    """Repeat the run (``tests``; None: the whole suite) when a file is worse;
+    a file worse in only one of the two runs is flaky.
+
+    Numbers equal in both runs confirm the verdict.  Numbers that differ
+    mean the file's coverage depends on chance: if either run is not worse,
+    the file is reported as flaky rather than refused; if both are worse, it
+    is refused all the same.
+    """
+    from ratchet.measure import remeasure
+    from ratchet.rules import Outcome, judge
+
+    worse = {v.path: v for v in verdicts if v.outcome.blocking and v.current is not None}
+    if not worse:
+        return
+    again = remeasure(test_root, test_config, worse, tests, repo=repo)
+    for path, v in worse.items():
+        assert v.current is not None
+        second = again.files.get(path)
+        entry = v.entry
+        outcome = judge(
+            entry.numbers if entry else None,
+            second.numbers if second else None,
+            entry.target if entry else None,
+            exists=True,
+            policy=config.policy,
+        )
+        v.runs = (v.current.numbers,) + ((second.numbers,) if second else ())
+        differs = second is None or second.numbers != v.current.numbers
+        if differs and not outcome.blocking:
+            v.outcome = Outcome.FLAKY
 
 
 def _explain_lines(

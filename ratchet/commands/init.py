@@ -10,6 +10,7 @@ from ratchet import git, lastrun
 from ratchet.baseline import Baseline, Entry, dumps, write_atomic
 from ratchet.config import Config, load_config
 from ratchet.errors import PASSED, RatchetError
+from ratchet.lock import baseline_lock
 from ratchet.measure import FileResult, measure
 from ratchet.numbers import Numbers, display_percent
 from ratchet.tiers import TierRule, assign_tier
@@ -50,7 +51,8 @@ def init(*, data: Sequence[str] = (), force: bool = False, cwd: Path | None = No
     baseline = build_baseline(
         measurement.files, measurement.coverage_version, measurement.branch, config
     )
-    write_atomic(path, dumps(baseline))
+    with baseline_lock(git.git_dir(root), path):
+        write_atomic(path, dumps(baseline))
     lastrun.record(root, config, measurement)
     total = baseline.totals
     print(

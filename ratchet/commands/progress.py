@@ -13,6 +13,7 @@ from ratchet.baseline import Baseline, dumps, load, write_atomic
 from ratchet.commands.common import repo_relative
 from ratchet.config import Config, load_config
 from ratchet.errors import PASSED, RatchetError
+from ratchet.lock import baseline_lock
 from ratchet.numbers import display_percent
 
 
@@ -112,25 +113,26 @@ def _promote(
             f"--tier {name}: no such tier in [tool.ratchet]; give --target N",
             hint=f"tiers: {known}",
         )
-    path = root / config.baseline
-    baseline = load(path, config.baseline)
-    files = dict(baseline.files)
-    for p in paths:
-        entry = files.get(p)
-        if entry is None:
-            raise RatchetError(f"--promote {p}: not in {config.baseline}")
-        if entry.target is not None and goal < entry.target:
-            raise RatchetError(
-                f"--promote {p}: its {entry.tier} target is {display_percent(entry.target)}; "
-                f"{display_percent(goal)} would lower it",
-                hint="a promotion only raises ambition",
+    with baseline_lock(git.git_dir(root), root / config.baseline):
+        path = root / config.baseline
+        baseline = load(path, config.baseline)
+        files = dict(baseline.files)
+        for p in paths:
+            entry = files.get(p)
+            if entry is None:
+                raise RatchetError(f"--promote {p}: not in {config.baseline}")
+            if entry.target is not None and goal < entry.target:
+                raise RatchetError(
+                    f"--promote {p}: its {entry.tier} target is {display_percent(entry.target)}; "
+                    f"{display_percent(goal)} would lower it",
+                    hint="a promotion only raises ambition",
+                )
+            files[p] = replace(
+                entry, tier=name, target=goal, start=entry.start if entry.target else entry.numbers
             )
-        files[p] = replace(
-            entry, tier=name, target=goal, start=entry.start if entry.target else entry.numbers
-        )
-        gap = files[p].numbers.gap(goal)
-        print(f"ratchet: {p}: {name}, target {display_percent(goal)}, {gap} still to cover")
-    write_atomic(path, dumps(replace(baseline, files=files)))
+            gap = files[p].numbers.gap(goal)
+            print(f"ratchet: {p}: {name}, target {display_percent(goal)}, {gap} still to cover")
+        write_atomic(path, dumps(replace(baseline, files=files)))
     print(f"ratchet: wrote {config.baseline}; commit it")
     return PASSED
 

@@ -12,6 +12,7 @@ from ratchet.baseline import Baseline, Entry, Lowering, dumps, load, write_atomi
 from ratchet.commands.common import ensure_same_mode, repo_relative, version_note
 from ratchet.config import Config, load_config
 from ratchet.errors import PASSED, RatchetError
+from ratchet.lock import baseline_lock
 from ratchet.measure import measure
 from ratchet.numbers import Numbers
 from ratchet.renames import carry
@@ -120,6 +121,15 @@ def update(
         raise RatchetError("--allow-lower needs --reason TEXT", hint="say why it may go down")
     if reason and not lower:
         raise RatchetError("--reason goes with --allow-lower PATH")
+    # Held from reading the baseline to writing it: a concurrent update
+    # waits, then starts from this one's result, so no raise is lost.
+    with baseline_lock(git.git_dir(root), root / config.baseline):
+        return _update(root, config, data, lower, reason)
+
+
+def _update(
+    root: Path, config: Config, data: Sequence[str], lower: list[str], reason: str | None
+) -> int:
     path = root / config.baseline
     baseline = load(path, config.baseline)
     exists = {p for p in baseline.files if (root / p).exists()}

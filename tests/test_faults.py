@@ -1,0 +1,258 @@
+"""Test runs that hang, crash or leave no data; concurrent and interrupted updates.
+
+Each fault gets one clear line and its exit code, and the baseline is never
+half written.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import Project, pyproject
+
+from ratchet import errors
+from ratchet.baseline import loads
+from ratchet.numbers import Numbers
+
+RATCHET = [sys.executable, "-m", "ratchet"]
+TESTS_WITHOUT_SUB = "from pkg.mod import add\n\n\ndef test_add():\n    assert add(1, 2) == 3\n"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie has ended; only its parent's wait is missing.
+    status = Path(f"/proc/{pid}/status")
+    return not (status.exists() and "\nState:\tZ" in status.read_text())
+
+
+def test_a_hanging_suite_is_stopped_at_the_timeout(
+    baselined: Project,
+) -> None:
+    baselined.stage("pyproject.toml", pyproject("test-timeout = 3"))
+    baselined.stage(
+        "tests/test_hang.py",
+        "import time\n\n\ndef test_hang():\n    time.sleep(600)\n",
+    )
+    before = baselined.state()
+    started = time.monotonic()
+    result = baselined.ratchet("check", "--full")
+    assert time.monotonic() - started < 60
+    assert result.code == errors.TEST_RUN_FAILED
+    assert "did not finish in 3 s and was stopped; nothing was measured" in result.err
+    assert "test-timeout" in result.err
+    # The tail of its output shows where it stopped.
+    assert result.err.splitlines()[-2].startswith("tests/test_hang.py")
+    assert baselined.state() == before
+
+
+def test_a_process_the_suite_started_does_not_outlive_the_timeout(
+    project: Project, tmp_path: Path
+) -> None:
+    pid_file = tmp_path / "child.pid"
+    project.write("pyproject.toml", pyproject("test-timeout = 3"))
+    project.write(
+        "tests/test_hang.py",
+        "import subprocess, sys, time\n\n\ndef test_hang():\n"
+        "    child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'])\n"
+        f"    open({str(pid_file)!r}, 'w').write(str(child.pid))\n"
+        "    time.sleep(600)\n",
+    )
+    result = project.ratchet("init")
+    assert result.code == errors.TEST_RUN_FAILED
+    assert not (project.root / "coverage-baseline.toml").exists()
+    child = int(pid_file.read_text())
+    deadline = time.monotonic() + 10
+    while _alive(child) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _alive(child)
+
+
+@pytest.mark.parametrize("value", ["-1", "'soon'", "true", "nan"])
+def test_a_bad_timeout_is_a_usage_error(baselined: Project, value: str) -> None:
+    baselined.stage("pyproject.toml", pyproject(f"test-timeout = {value}"))
+    result = baselined.ratchet("check")
+    assert result.code == errors.USAGE
+    assert "test-timeout must be a number of seconds >= 0" in result.err
+
+
+def test_a_suite_that_exits_without_saving_data_is_named(baselined: Project) -> None:
+    # os._exit skips coverage.py's atexit save: the run "passes" with no data.
+    baselined.stage("tests/test_exit.py", "import os\n\n\ndef test_exit():\n    os._exit(0)\n")
+    result = baselined.ratchet("check", "--full")
+    assert result.code == errors.TEST_RUN_FAILED
+    assert "wrote no coverage data" in result.err
+
+
+def test_a_test_script_that_does_not_exist_is_named(baselined: Project) -> None:
+    baselined.stage("pyproject.toml", pyproject('test-command = "tests/no_such_runner.py"'))
+    result = baselined.ratchet("check")
+    assert result.code == errors.TEST_RUN_FAILED
+    assert "the test run `tests/no_such_runner.py` failed" in result.err
+    assert "no_such_runner.py" in result.err.splitlines()[0] or "No file" in result.err
+
+
+def test_corrupt_coverage_data_is_named(baselined: Project) -> None:
+    baselined.write("shard.coverage", "this is not an SQLite database\n" * 40)
+    before = baselined.read("coverage-baseline.toml")
+    for command in ("check", "update"):
+        result = baselined.ratchet(command, "--data", "shard.coverage")
+        assert result.code == errors.USAGE
+        assert "`coverage combine` failed" in result.err
+        assert "Traceback" not in result.err.splitlines()[-1]
+    assert baselined.read("coverage-baseline.toml") == before
+
+
+# -- updates at the same time, and interrupted ones --------------------------------
+
+
+def _slow_suite(project: Project, seconds: float) -> None:
+    """A suite that raises pkg/mod.py (tests `unused`) after sleeping."""
+    project.write(
+        "tests/test_slow.py",
+        "import time\n\nfrom pkg.mod import unused\n\n\n"
+        f"def test_slow():\n    time.sleep({seconds})\n    assert unused(1) == 1\n",
+    )
+
+
+def _spawn(project: Project, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [*RATCHET, *args],
+        cwd=project.root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _holding_the_lock(project: Project, update: subprocess.Popen[str]) -> None:
+    """Wait until ``update`` holds the baseline's lock."""
+    lock = project.root / ".git" / "ratchet" / "baseline.lock"
+    deadline = time.monotonic() + 30
+    while not (lock.exists() and lock.read_text().strip() == str(update.pid)):
+        assert time.monotonic() < deadline, "the update never took the lock"
+        time.sleep(0.05)
+
+
+def test_two_updates_at_once_are_serialized_and_no_raise_is_lost(baselined: Project) -> None:
+    baselined.write("pkg/extra.py", "X = 1\nY = 2\n")
+    _slow_suite(baselined, 2)
+    first = _spawn(baselined, "update")
+    _holding_the_lock(baselined, first)
+    # The second raises another file, from data; it must start from the
+    # first's result, or the first's raise of pkg/mod.py would be lost.
+    meta = {"version": "7.17.3", "branch_coverage": False}
+    files = {
+        "pkg/mod.py": {"summary": {"num_statements": 8, "covered_lines": 5}},
+        "pkg/extra.py": {"summary": {"num_statements": 2, "covered_lines": 2}},
+    }
+    baselined.write("report.json", json.dumps({"meta": meta, "files": files}))
+    second = _spawn(baselined, "update", "--data", "report.json")
+    out1, err1 = first.communicate(timeout=120)
+    out2, err2 = second.communicate(timeout=120)
+    assert first.returncode == second.returncode == errors.PASSED, err1 + err2
+    assert f"waiting for another command writing the baseline (pid {first.pid})" in err2
+    assert "raised   pkg/mod.py: 62.50% -> 87.50%" in out1
+    assert "raised   pkg/extra.py: 0.00% -> 100.00%" in out2
+    assert "kept     pkg/mod.py: 87.50%, now 62.50%" in out2
+    baseline = loads(baselined.read("coverage-baseline.toml"))
+    assert baseline.files["pkg/mod.py"].numbers == Numbers(8, 7)
+    assert baseline.files["pkg/extra.py"].numbers == Numbers(2, 2)
+
+
+def test_a_lock_left_by_a_killed_update_does_not_block(baselined: Project) -> None:
+    _slow_suite(baselined, 60)
+    victim = _spawn(baselined, "update")
+    _holding_the_lock(baselined, victim)
+    victim.kill()
+    victim.wait()
+    _slow_suite(baselined, 0)
+    result = baselined.ratchet("update")
+    assert result.code == errors.PASSED
+    assert "waiting" not in result.err
+    assert "raised   pkg/mod.py" in result.out
+
+
+def test_ctrl_c_during_the_test_run_exits_130_and_writes_nothing(
+    baselined: Project, tmp_path: Path
+) -> None:
+    pid_file = tmp_path / "test.pid"
+    baselined.write(
+        "tests/test_slow.py",
+        "import os, time\n\nfrom pkg.mod import unused\n\n\ndef test_slow():\n"
+        f"    open({str(pid_file)!r}, 'w').write(str(os.getpid()))\n"
+        "    time.sleep(600)\n    assert unused(1) == 1\n",
+    )
+    before = baselined.read("coverage-baseline.toml")
+    update = _spawn(baselined, "update")
+    deadline = time.monotonic() + 60
+    while not pid_file.exists():
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    update.send_signal(signal.SIGINT)
+    _, err = update.communicate(timeout=60)
+    assert update.returncode == errors.INTERRUPTED
+    assert err.strip().splitlines()[-1] == "ratchet: interrupted; nothing was written"
+    assert baselined.read("coverage-baseline.toml") == before
+    # The test process went with it.
+    test_pid = int(pid_file.read_text())
+    deadline = time.monotonic() + 10
+    while _alive(test_pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _alive(test_pid)
+    assert not list(baselined.root.glob(".coverage-baseline.toml.*"))
+
+
+# -- check --confirm: a second run before refusing -----------------------------------
+
+
+def _flaky_test(counter: Path) -> str:
+    """A test that calls ``unused`` on every other run: its coverage is chance."""
+    counter.write_text("0")
+    return (
+        "from pkg.mod import unused\n\n\ndef test_sometimes():\n"
+        f"    n = int(open({str(counter)!r}).read())\n"
+        f"    open({str(counter)!r}, 'w').write(str(n + 1))\n"
+        "    if n % 2 == 0:\n        assert unused(1) == 1\n"
+    )
+
+
+def test_confirm_reports_a_file_worse_in_one_run_only_as_flaky(
+    project: Project, tmp_path: Path
+) -> None:
+    project.write("tests/test_flaky.py", _flaky_test(tmp_path / "counter"))
+    assert project.ratchet("init").code == errors.PASSED  # Run 0: 7 of 8 covered.
+    project.commit("baseline")
+    project.stage("pkg/mod.py", project.read("pkg/mod.py") + "\n# a comment\n")
+
+    confirmed = project.ratchet("check", "--confirm", "--full")  # Runs 1 and 2.
+    assert confirmed.code == errors.PASSED, confirmed.out
+    assert "flaky, not judged: worse in one run, not in an identical one (1):" in confirmed.out
+    assert "pkg/mod.py: baseline 87.50%; runs: 62.50%, then 87.50%" in confirmed.out
+
+    as_json = project.ratchet("check", "--confirm", "--full", "--format", "json")  # 3 and 4.
+    (verdict,) = [f for f in json.loads(as_json.out)["files"] if f["path"] == "pkg/mod.py"]
+    assert verdict["verdict"] == "flaky"
+    assert verdict["blocking"] is False
+    assert [run["covered"] for run in verdict["runs"]] == [5, 7]
+
+    unconfirmed = project.ratchet("check", "--full")  # Run 5: the unlucky one, refused.
+    assert unconfirmed.code == errors.BLOCKED
+    assert "flaky" not in unconfirmed.out
+
+
+def test_confirm_refuses_a_drop_both_runs_agree_on(baselined: Project) -> None:
+    baselined.stage("tests/test_mod.py", TESTS_WITHOUT_SUB)
+    result = baselined.ratchet("check", "--confirm")
+    assert result.code == errors.BLOCKED
+    assert "pkg/mod.py: 62.50% -> 50.00%" in result.out
+    assert "confirmed: a second, identical run gave the same numbers" in result.out
