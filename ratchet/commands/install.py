@@ -8,6 +8,7 @@ absolute interpreter path (git runs it outside any virtualenv).
 
 from __future__ import annotations
 
+import re
 import shlex
 import sys
 from pathlib import Path
@@ -83,7 +84,15 @@ def _install_hook(root: Path, force: bool) -> None:
 
 
 def _attributes_line(baseline: str) -> str:
-    return f"/{baseline} merge={DRIVER}"
+    """The ``.gitattributes`` line for the baseline, whatever its name holds.
+
+    Glob characters are escaped so the pattern names this one file; a name
+    with spaces or quotes is written in C-style quotes, which git unquotes.
+    """
+    pattern = "/" + re.sub(r"([*?\[\\])", r"\\\1", baseline)
+    if re.search(r'[\s"]', pattern):
+        pattern = '"' + pattern.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return f"{pattern} merge={DRIVER}"
 
 
 def _install_merge_driver(root: Path) -> None:
