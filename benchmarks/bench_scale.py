@@ -1,10 +1,12 @@
 """Scale: ``init``, ``check --all``, ``update --all`` and the reports on a synthetic report.
 
-Builds a ``coverage json`` report of N files (default 20,000), then times each
-command on it with ``--data`` (medians of several runs, each a fresh process),
-and prints the baseline's size.  Goals for 20,000 files: ``check --all
---data`` at most 1 s, ``update --all --data`` at most 3 s.  ``--smoke`` runs
-a small, quick version for CI.
+Builds a ``coverage json`` report of N files (by default 20,000, then
+100,000), then times each command on it with ``--data`` (medians of several
+runs, each a fresh process), and the merge driver on baselines of N entries
+raised on both sides; prints the baseline's size and each command's peak
+memory.  Goals: ``check --all --data`` at most 1 s for 20,000 files and 4 s
+for 100,000; ``update --all --data`` at most 3 s and 12 s; the merge driver
+at most 1 s for 20,000.  ``--smoke`` runs a small, quick version for CI.
 """
 
 from __future__ import annotations
@@ -15,9 +17,12 @@ import random
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
-from common import RATCHET, commit_all, git_repo, report, time_command
+from common import RATCHET, commit_all, git_repo, peak_mb, report, time_command
+
+from ratchet.baseline import Baseline, dumps, loads
 
 
 def synthetic_report(
@@ -57,26 +62,30 @@ def synthetic_report(
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--files", type=int, default=20_000)
+    parser.add_argument("--files", type=int, nargs="+", default=[20_000, 100_000])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--smoke", action="store_true")
     parser.add_argument("--heavy", action="store_true", help="files of 450 statements on average")
     args = parser.parse_args()
-    files, runs = (500, 1) if args.smoke else (args.files, args.runs)
+    sizes, runs = ([500], 1) if args.smoke else (args.files, args.runs)
+    for files in sizes:
+        scale(files, runs, args.heavy)
+
+
+def scale(files: int, runs: int, heavy: bool) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = git_repo(Path(tmp) / "repo")
         (root / "pyproject.toml").write_text("[tool.ratchet]\n")
         commit_all(root)
         (root / ".gitignore").write_text("*.json\n")
         same = root / "same.json"
-        same.write_text(json.dumps(synthetic_report(files, seed=1, heavy=args.heavy)))
+        same.write_text(json.dumps(synthetic_report(files, seed=1, heavy=heavy)))
         better = root / "better.json"
-        better.write_text(
-            json.dumps(synthetic_report(files, seed=1, raised=0.1, heavy=args.heavy))
-        )
-        print(f"{files} files; report {same.stat().st_size / 1e6:.1f} MB", flush=True)
+        better.write_text(json.dumps(synthetic_report(files, seed=1, raised=0.1, heavy=heavy)))
+        print(f"\n{files} files; report {same.stat().st_size / 1e6:.1f} MB", flush=True)
 
-        init = time_command([*RATCHET, "init", "--force", "--data", str(same)], root, runs)
+        init_args = [*RATCHET, "init", "--force", "--data", str(same)]
+        init = time_command(init_args, root, runs)
         baseline = root / "coverage-baseline.toml"
         commit_all(root, "baseline")  # As in real use: check reads it from the index and HEAD.
         size = baseline.stat().st_size
@@ -87,7 +96,8 @@ def main() -> None:
         load(baseline)
         print(f"baseline load in process: {(time.perf_counter() - started) * 1000:.0f} ms")
         bare = time_command([sys.executable, "-c", "pass"], root, runs)
-        check = time_command([*RATCHET, "check", "--all", "--data", str(same)], root, runs)
+        check_args = [*RATCHET, "check", "--all", "--data", str(same)]
+        check = time_command(check_args, root, runs)
         # The reports read the baseline (and its history) only.
         progress = {
             "report --format json": time_command(
@@ -98,16 +108,53 @@ def main() -> None:
         }
         # Each update run raises 10% of the entries, then the baseline is reset.
         saved = baseline.read_bytes()
+        update_args = [*RATCHET, "update", "--all", "--data", str(better)]
         update = []
         for _ in range(runs):
             baseline.write_bytes(saved)
-            update += time_command([*RATCHET, "update", "--all", "--data", str(better)], root, 1)
+            update += time_command(update_args, root, 1)
+        ours = baseline.read_bytes()
+        # The merge driver: ours raised 10% of the files, theirs another 10%.
+        base_file, ours_file, theirs_file = (root / f"{n}.toml" for n in ("b", "o", "t"))
+        base_file.write_bytes(saved)
+        theirs_file.write_text(dumps(raised_elsewhere(loads(saved.decode()), seed=2)))
+        merge_args = [*RATCHET, "merge-driver", *map(str, (base_file, ours_file, theirs_file))]
+        merge = []
+        for _ in range(runs):
+            ours_file.write_bytes(ours)
+            merge += time_command(merge_args, root, 1)
         report("python -c pass", bare)
         report(f"init --data ({files} files)", init, bare)
         report(f"check --all --data ({files} files)", check, bare)
         report(f"update --all --data ({files} files, 10% raised)", update, bare)
+        report(f"merge driver ({files} entries, both sides raised)", merge, bare)
         for name, times in progress.items():
             report(f"{name} ({files} files)", times, bare)
+        print(
+            "peak memory: "
+            + ", ".join(
+                f"{name} {peak_mb(a):.0f} MB"
+                for name, a in (
+                    ("init", init_args),
+                    ("check", check_args),
+                    ("update", update_args),
+                    ("merge driver", merge_args),
+                    ("python -c pass", [sys.executable, "-c", "pass"]),
+                )
+            ),
+            flush=True,
+        )
+
+
+def raised_elsewhere(baseline: Baseline, seed: int) -> Baseline:
+    """``baseline`` with one more covered statement in a random 10% of its files."""
+    rng = random.Random(seed)
+    files = dict(baseline.files)
+    for path, entry in files.items():
+        n = entry.numbers
+        if n.covered < n.statements and rng.random() < 0.1:
+            files[path] = replace(entry, numbers=replace(n, covered=n.covered + 1))
+    return replace(baseline, files=files)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,6 @@ import os
 import statistics
 import subprocess
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -36,20 +35,54 @@ def commit_all(root: Path, message: str = "bench") -> None:
     )
 
 
+PEAK_KB: dict[str, int] = {}  # The largest resident size seen per command, in KiB.
+
+# Runs the command and reports its seconds, peak resident size and exit code.
+# Started from a small process: Linux carries a parent's resident size at
+# fork into the child's peak, so measuring from this (large) process would
+# count its memory, not the command's.
+_LAUNCH = """
+import os, subprocess, sys, time
+out, args = sys.argv[1], sys.argv[2:]
+started = time.perf_counter()
+proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+_, status, usage = os.wait4(proc.pid, 0)
+seconds = time.perf_counter() - started
+with open(out, "w") as f:
+    f.write(f"{seconds} {usage.ru_maxrss} {os.waitstatus_to_exitcode(status)}")
+"""
+
+
 def time_command(
     args: Sequence[str], cwd: Path, runs: int, *, expect: int | None = 0
 ) -> list[float]:
-    """Wall-clock seconds of ``runs`` runs of ``args``; exits if one fails."""
+    """Wall-clock seconds of ``runs`` runs of ``args``; exits if one fails.
+
+    The peak resident memory of each run is kept in :data:`PEAK_KB` under
+    the command line.
+    """
+    import tempfile
+
     times = []
     env = git_env()
-    for _ in range(runs):
-        started = time.perf_counter()
-        proc = subprocess.run(args, cwd=cwd, capture_output=True, env=env, check=False)
-        times.append(time.perf_counter() - started)
-        if expect is not None and proc.returncode != expect:
-            output = proc.stdout.decode() + proc.stderr.decode()
-            raise SystemExit(f"{' '.join(args)} exited {proc.returncode}:\n{output}")
+    key = " ".join(args)
+    with tempfile.TemporaryDirectory() as tmp:
+        result = Path(tmp) / "result"
+        for _ in range(runs):
+            launcher = [sys.executable, "-c", _LAUNCH, str(result), *args]
+            subprocess.run(launcher, cwd=cwd, env=env, check=True)
+            seconds, peak, code = result.read_text().split()
+            times.append(float(seconds))
+            PEAK_KB[key] = max(PEAK_KB.get(key, 0), int(peak))
+            if expect is not None and int(code) != expect:
+                proc = subprocess.run(args, cwd=cwd, env=env, capture_output=True, check=False)
+                output = proc.stdout.decode() + proc.stderr.decode()
+                raise SystemExit(f"{key} exited {code}:\n{output}")
     return times
+
+
+def peak_mb(args: Sequence[str]) -> float:
+    return PEAK_KB.get(" ".join(args), 0) / 1024
 
 
 def median_ms(times: Sequence[float]) -> float:
