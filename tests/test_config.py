@@ -102,3 +102,18 @@ def test_bad_configuration(tmp_path: Path, text: str, problem: str) -> None:
 def test_malformed_pyproject(tmp_path: Path) -> None:
     with pytest.raises(RatchetError, match=r"pyproject\.toml:1: not valid TOML"):
         load_config(write(tmp_path, "[tool.ratchet\n"))
+
+
+def test_a_pyproject_that_is_not_utf8_is_named(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_bytes(b"[tool.ratchet]\nbaseline = '\xff'\n")
+    with pytest.raises(RatchetError, match=r"pyproject\.toml: not UTF-8 text \(byte 27\)"):
+        load_config(tmp_path)
+
+
+def test_toml_errors_name_their_line_where_toml_says() -> None:
+    from ratchet.toml import error_line
+
+    assert error_line(ValueError("bad (at line 7, column 2)"), "") == ":7"
+    assert error_line(ValueError("bad (at end of document)"), "a\nb\nc") == ":3"
+    assert error_line(ValueError("bad (at end of document)"), "a\nb\n") == ":2"
+    assert error_line(ValueError("no location"), "a\n") == ""

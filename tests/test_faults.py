@@ -256,3 +256,40 @@ def test_confirm_refuses_a_drop_both_runs_agree_on(baselined: Project) -> None:
     assert result.code == errors.BLOCKED
     assert "pkg/mod.py: 62.50% -> 50.00%" in result.out
     assert "confirmed: a second, identical run gave the same numbers" in result.out
+
+
+def test_confirm_with_a_test_script_repeats_the_whole_run(baselined: Project) -> None:
+    baselined.write(
+        "run_tests.py", "import sys\nimport pytest\nsys.exit(pytest.main(['-q', 'tests']))\n"
+    )
+    baselined.stage("pyproject.toml", pyproject('test-command = "run_tests.py"'))
+    assert baselined.ratchet("check", "--confirm").code == errors.PASSED  # Nothing worse.
+    baselined.stage("tests/test_mod.py", TESTS_WITHOUT_SUB)
+    result = baselined.ratchet("check", "--confirm")
+    assert result.code == errors.BLOCKED
+    assert "confirmed: a second, identical run gave the same numbers" in result.out
+
+
+def test_a_second_writer_waits_for_the_lock_and_says_for_whom(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import fcntl
+    import threading
+
+    from ratchet.lock import NAME, baseline_lock
+
+    path = tmp_path / NAME
+    path.parent.mkdir()
+    path.write_text("4242")
+    holder = os.open(path, os.O_RDWR)
+    fcntl.flock(holder, fcntl.LOCK_EX)
+    leftover = tmp_path / ".coverage-baseline.toml.abc.tmp"
+    leftover.write_text("half")
+    threading.Timer(0.5, os.close, [holder]).start()  # Closing releases it.
+    started = time.monotonic()
+    with baseline_lock(tmp_path, tmp_path / "coverage-baseline.toml"):
+        waited = time.monotonic() - started
+        assert path.read_text() == str(os.getpid())
+    assert waited >= 0.4
+    assert "waiting for another command writing the baseline (pid 4242)" in capsys.readouterr().err
+    assert not leftover.exists()

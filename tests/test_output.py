@@ -102,3 +102,28 @@ def test_json_carries_tiers_gaps_and_lines() -> None:
     assert item["newly_uncovered_lines"] == [6, 7]
     assert doc["guard"] == [{"path": None, "problem": "x"}]
     assert doc["passed"] is False
+
+
+def test_flaky_and_twice_worse_files_in_every_format() -> None:
+    from ratchet.output import render_github, render_markdown
+
+    flaky = FileVerdict("f.py", Outcome.FLAKY, Entry(N(8, 7)), FileResult(N(8, 5)))
+    flaky.runs = (N(8, 5), N(8, 7))
+    gone = FileVerdict("g.py", Outcome.FLAKY, Entry(N(8, 7)), FileResult(N(8, 5)))
+    gone.runs = (N(8, 5),)  # Not measured at all by the second run.
+    worse = FileVerdict("w.py", Outcome.DROPPED, Entry(N(8, 7)), FileResult(N(8, 5)))
+    worse.runs = (N(8, 5), N(8, 6))
+    result = judged(flaky, gone, worse)
+    text = render_text(result, Config())
+    assert "    f.py: baseline 87.50%; runs: 62.50%, then 87.50%\n" in text
+    assert "    g.py: baseline 87.50%; runs: 62.50%, then not measured\n" in text
+    assert "its numbers differ between identical runs (62.50%, then 75.00%); worse in both" in text
+    assert "ratchet: BLOCKED: 1 file(s) got worse" in text
+    github = render_github(result)
+    assert "::warning file=f.py,title=coverage-ratchet::flaky, not judged" in github
+    assert "::error file=w.py" in github
+    markdown = render_markdown(result)
+    assert "| `f.py` | 87.50% | 62.50% | ⚠️ flaky |" in markdown
+    doc = json.loads(render_json(result))
+    assert [len(f["runs"]) for f in doc["files"]] == [2, 1, 2]
+    assert doc["passed"] is False
