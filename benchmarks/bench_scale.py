@@ -22,7 +22,7 @@ from pathlib import Path
 
 from common import RATCHET, commit_all, git_repo, peak_mb, report, time_command
 
-from ratchet.baseline import Baseline, dumps, loads
+from ratchet.baseline import Baseline, dumps, load, loads
 
 
 def synthetic_report(
@@ -91,8 +91,6 @@ def scale(files: int, runs: int, heavy: bool) -> None:
         size = baseline.stat().st_size
         print(f"baseline: {size / 1e6:.2f} MB, {size / files:.0f} bytes per file")
         started = time.perf_counter()
-        from ratchet.baseline import load
-
         load(baseline)
         print(f"baseline load in process: {(time.perf_counter() - started) * 1000:.0f} ms")
         bare = time_command([sys.executable, "-c", "pass"], root, runs)

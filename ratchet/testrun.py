@@ -201,21 +201,21 @@ class Session:
         testmap.save(self.git_dir, tmap)
 
 
+def _whole_run(runner: Runner, workdir: Path) -> Measurement:
+    """The test command run as it is, without the test-map plugin (not pytest)."""
+    data_file, seconds = runner.run_tests(workdir)
+    report = runner.json_report(data_file, workdir, TestRunFailed)
+    m = load_json_report(report, runner.root)
+    return replace(m, how=f"`{' '.join(runner.config.test_command)}` ({seconds:.1f} s)")
+
+
 def run_and_record(runner: Runner, *, select: bool, full_reason: str = "") -> Measurement:
     """Run the tests (all, or a selection when ``select``) and keep the map current."""
     workdir = Path(tempfile.mkdtemp(prefix="ratchet-"))
     try:
         if runner.module != "pytest":
-            data_file, seconds = runner.run_tests(workdir)
-            report = runner.json_report(data_file, workdir, TestRunFailed)
-            m = load_json_report(report, runner.root)
-            return replace(
-                m,
-                how=f"`{' '.join(runner.config.test_command)}` ({seconds:.1f} s)",
-                ran_tests=True,
-                mode="full",
-                why="test selection needs pytest" if select else "",
-            )
+            why = "test selection needs pytest" if select else ""
+            return replace(_whole_run(runner, workdir), ran_tests=True, mode="full", why=why)
         runner.require(["pytest"])
         session = Session(runner, workdir)
         why = full_reason if full_reason or not select else _why_not_select(session)
@@ -236,10 +236,7 @@ def rerun(runner: Runner, files: Collection[str], tests: Collection[str] | None)
     workdir = Path(tempfile.mkdtemp(prefix="ratchet-"))
     try:
         if runner.module != "pytest":
-            data_file, seconds = runner.run_tests(workdir)
-            report = runner.json_report(data_file, workdir, TestRunFailed)
-            m = load_json_report(report, runner.root)
-            return replace(m, how=f"`{' '.join(runner.config.test_command)}` ({seconds:.1f} s)")
+            return _whole_run(runner, workdir)
         runner.require(["pytest"])
         session = Session(runner, workdir)
         known = list(session.old.tests) if session.old else []
