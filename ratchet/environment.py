@@ -16,6 +16,11 @@ from pathlib import Path
 
 from ratchet.errors import RatchetError
 
+# Variables that describe a run ratchet itself may be part of (our own test
+# suite runs ratchet inside pytest-xdist workers and under pytest-cov), not
+# the project's run: inherited, they would make its pytest act as a worker.
+_INHERITED = ("PYTEST_XDIST_", "RATCHET_", "COV_CORE_")
+
 _BIN = "Scripts" if os.name == "nt" else "bin"
 _EXE = "python.exe" if os.name == "nt" else "python"
 
@@ -95,7 +100,7 @@ def clean_env(root: Path, python: Path, base: Mapping[str, str]) -> dict[str, st
     """
     from ratchet.git import scrubbed_env
 
-    env = scrubbed_env(root, base)
+    env = {k: v for k, v in scrubbed_env(root, base).items() if not k.startswith(_INHERITED)}
     env["PATH"] = _without_own_env(env.get("PATH", ""))
     env.pop("PYTHONHOME", None)
     env.pop("VIRTUAL_ENV", None)

@@ -284,6 +284,49 @@ def export_index(root: Path, dest: Path) -> None:
     _plain(root, ["checkout-index", "-a", "-f", "-q", f"--prefix={os.fsdecode(dest)}/"])
 
 
+def gitlinks(root: Path, commit: str | None = None) -> list[tuple[str, str]]:
+    """Submodules: (path, recorded commit), from the index or from ``commit``."""
+    if commit is None:
+        out = _plain(root, ["ls-files", "-s", "-z"])
+    else:
+        out = _plain(root, ["ls-tree", "-r", "-z", "--full-tree", commit])
+    found = []
+    for record in out.split(b"\0"):
+        meta, _, name = record.partition(b"\t")
+        fields = meta.split()
+        if fields and fields[0] == b"160000":
+            found.append((os.fsdecode(name), fields[1 if commit is None else 2].decode()))
+    return found
+
+
+def export_commit(root: Path, commit: str, dest: Path) -> None:
+    """Write the files of ``commit`` (of the repository at ``root``) into ``dest``,
+    through a throwaway index: nothing of ``root``'s changes."""
+    from ratchet import scratch
+
+    with scratch.folder("ratchet-index-") as tmp:
+        env = {**_without_local_vars(root), "GIT_INDEX_FILE": str(tmp / "index")}
+        _plain(root, ["read-tree", commit], env=env)
+        _plain(
+            root, ["checkout-index", "-a", "-f", "-q", f"--prefix={os.fsdecode(dest)}/"], env=env
+        )
+
+
+def _without_local_vars(root: Path) -> dict[str, str]:
+    """The environment without git's variables for the repository a hook runs
+    in: a command run in another repository (a submodule) must not use them."""
+    return scrubbed_env(root, os.environ)
+
+
+def ignored(root: Path, paths: list[str]) -> set[str]:
+    """Which of ``paths`` git ignores (.gitignore, info/exclude, core.excludesFile)."""
+    stdin = b"".join(os.fsencode(p) + b"\0" for p in paths)
+    proc = _run(["check-ignore", "-z", "--stdin", "--no-index"], root, stdin)
+    if proc.returncode > 1:  # 1: none ignored.
+        raise RatchetError(f"git check-ignore failed: {_first_line(proc.stderr)}")
+    return {os.fsdecode(p) for p in proc.stdout.split(b"\0") if p}
+
+
 def index_content_ids(root: Path) -> dict[str, str]:
     """Blob ids of the index's files."""
     ids: dict[str, str] = {}
@@ -329,10 +372,11 @@ def renamed(root: Path, since: str | None = None, *, worktree: bool = False) -> 
     if not run_quiet(root, ["rev-parse", "--verify", "-q", since or "HEAD"]):
         return {}
     import shutil
-    import tempfile
 
-    with tempfile.TemporaryDirectory(prefix="ratchet-index-") as tmp:
-        index = Path(tmp) / "index"
+    from ratchet import scratch
+
+    with scratch.folder("ratchet-index-") as tmp:
+        index = tmp / "index"
         real = root / os.fsdecode(_plain(root, ["rev-parse", "--git-path", "index"]).strip())
         if real.is_file():
             shutil.copyfile(real, index)

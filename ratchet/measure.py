@@ -12,17 +12,16 @@ import contextlib
 import json
 import math
 import os
-import shutil
 import subprocess
-import tempfile
 import time
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, NoReturn
+from typing import IO, TYPE_CHECKING, Any
 
 from ratchet.config import Config
 from ratchet.errors import RatchetError, TestRunFailed
+from ratchet.nodata import coverage_warnings
 from ratchet.numbers import Numbers
 from ratchet.paths import check_repo_path
 
@@ -58,6 +57,17 @@ class Measurement:
     mode: str = ""  # "full", "selected" or "data"
     why: str = ""  # Why a full run, or what the selection ran.
     tests_run: tuple[str, ...] | None = None  # A selected run's test ids; None: all.
+    warnings: tuple[str, ...] = ()  # What coverage.py warned about during the run.
+
+
+@dataclass(frozen=True)
+class TestRun:
+    """One run of the test command: its combined data file, and what it said."""
+
+    __test__ = False  # Not a pytest test class, despite the name.
+    data_file: Path
+    seconds: float
+    warnings: tuple[str, ...]
 
 
 # -- reading coverage.py's JSON report ------------------------------------------
@@ -247,8 +257,8 @@ class Runner:
         extra_env: Mapping[str, str] | None = None,
         *,
         may_select_none: bool = False,
-    ) -> tuple[Path, float]:
-        """Run the test command under coverage; the data file and seconds taken."""
+    ) -> TestRun:
+        """Run the test command under coverage: its data file, time and warnings."""
         args, module = coverage_args(self.config.test_command)
         if module == "pytest":
             # Keep pytest's cache out of the user's working tree.
@@ -319,7 +329,7 @@ class Runner:
                 detail=_tail(log),
                 hint="check that the test command runs Python code under coverage",
             )
-        return data_file, seconds
+        return TestRun(data_file, seconds, coverage_warnings(_read(log)))
 
     def json_report(
         self,
@@ -331,28 +341,18 @@ class Runner:
         """``coverage json`` of ``data_file``; ``skip``: repository paths not needed.
 
         Analysing a file is most of a report's time, so a selected run leaves
-        out the files whose numbers it already has.
+        out the files whose numbers it already has.  No data at all gives a
+        report without files.
         """
         report = workdir / "coverage.json"
-        omit = _omit_patterns(self.root, skip)
-        if not omit:
-            self._coverage(
-                "json",
-                "-q",
-                f"--data-file={data_file}",
-                "-o",
-                str(report),
-                "--fail-under=0",
-                log=workdir / "report.log",
-                error=error,
-            )
-            return report
-        # The command line cannot carry thousands of patterns: the API can,
-        # after the configuration's own [report] omit.
+        # Through the API, run by the project's interpreter: the command line
+        # cannot carry thousands of omit patterns, and a run that collected
+        # no data must come back as an empty report (judged by
+        # :mod:`ratchet.nodata`), not as a failed command.
         omit_file = workdir / "omit.txt"
-        omit_file.write_text("\0".join(omit), "utf-8")
+        omit_file.write_text("\0".join(_omit_patterns(self.root, skip)), "utf-8")
         self._python(
-            ["-c", _JSON_SKIPPING, str(data_file), str(report), str(omit_file)],
+            ["-c", _JSON_REPORT, str(data_file), str(report), str(omit_file)],
             "coverage json",
             log=workdir / "report.log",
             error=error,
@@ -376,7 +376,7 @@ class Runner:
 
 # ``coverage json`` through the API, with more files omitted than the
 # configuration says; run by the project's interpreter.
-_JSON_SKIPPING = """\
+_JSON_REPORT = """\
 import json
 import sys
 import coverage
@@ -388,7 +388,7 @@ with open(omit_file, encoding="utf-8") as f:
     extra = [p for p in f.read().split("\\0") if p]
 try:
     cov.json_report(outfile=outfile, omit=list(cov.config.report_omit or []) + extra)
-except coverage.exceptions.NoDataError:  # Every measured file was left out.
+except coverage.exceptions.NoDataError:  # No data, or every measured file left out.
     meta = {"version": coverage.__version__, "branch_coverage": cov.get_data().has_arcs()}
     with open(outfile, "w", encoding="utf-8") as f:
         json.dump({"meta": meta, "files": {}}, f)
@@ -405,19 +405,17 @@ def _omit_patterns(root: Path, paths: Collection[str]) -> list[str]:
 
 def _check_snapshot_imports(m: Measurement, repo: Path) -> None:
     """Refuse numbers from a snapshot run that measured the working tree's files."""
+    from ratchet.snapshot import refuse_worktree_imports
+
     real = os.path.realpath(repo)
-    for key in m.outside:
-        path = os.path.realpath(key)
-        if path.startswith(real + os.sep):
-            raise_imported_from_worktree(os.path.relpath(path, real).replace(os.sep, "/"))
-
-
-def raise_imported_from_worktree(rel: str) -> NoReturn:
-    raise RatchetError(
-        f"the tests imported {rel} from the working tree, not from the staged "
-        "snapshot, so the commit's own code was not measured",
-        hint="stage or stash your unstaged changes, or import the project by a path "
-        "relative to its folder (a src layout, an editable install)",
+    inside = [os.path.realpath(key) for key in m.outside]
+    refuse_worktree_imports(
+        repo,
+        [
+            os.path.relpath(p, real).replace(os.sep, "/")
+            for p in inside
+            if p.startswith(real + os.sep)
+        ],
     )
 
 
@@ -469,12 +467,15 @@ def _stop_group(proc: subprocess.Popen[bytes]) -> None:
     proc.wait()
 
 
-def _tail(log: Path, lines: int = TAIL_LINES) -> str:
+def _read(log: Path) -> str:
     try:
-        text = log.read_text("utf-8", "replace")
+        return log.read_text("utf-8", "replace")
     except FileNotFoundError:
         return ""
-    tail = text.rstrip("\n").splitlines()[-lines:]
+
+
+def _tail(log: Path, lines: int = TAIL_LINES) -> str:
+    tail = _read(log).rstrip("\n").splitlines()[-lines:]
     return "\n".join(tail)
 
 
@@ -507,16 +508,14 @@ def measure(
         if runner.snapshot:
             _check_snapshot_imports(m, runner.repo)
         return m
-    workdir = Path(tempfile.mkdtemp(prefix="ratchet-"))
-    try:
+    from ratchet import scratch
+
+    with scratch.folder() as workdir:
         runner.require([])
         data_file = runner.combine(paths, workdir)
         report = runner.json_report(data_file, workdir, RatchetError)
-        how = f"data {', '.join(data)}"
         m = load_json_report(report, root)
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
-    return replace(m, how=how, mode="data")
+    return replace(m, how=f"data {', '.join(data)}", mode="data")
 
 
 def remeasure(

@@ -38,6 +38,9 @@ DATA_DIR = "RATCHET_TESTMAP_DATA"
 # In a snapshot run: the repository the snapshot was taken from, whose files
 # the tests must not import.
 FORBID = "RATCHET_TESTMAP_FORBID"
+# The coverage configuration file the main process measures with ('' for
+# none), so that pytest-xdist's workers measure with the same one.
+RCFILE = "RATCHET_COVERAGE_RCFILE"
 
 Sets = dict[str, set[Any]]
 
@@ -408,6 +411,7 @@ class Plugin:
         with open(path + ".tmp", "w", encoding="utf-8") as f:
             json.dump(result, f)
         os.replace(path + ".tmp", path)
+        _save_worker()
 
 
 def _repo_modules(rec: Recorder) -> set[str]:
@@ -488,6 +492,79 @@ def _redirect_process_config(data_file: str) -> None:
         pass  # Children then write beside the main data file; still combined.
 
 
+def _measure_worker() -> Any:
+    """In a pytest-xdist worker that coverage.py does not measure, measure it.
+
+    ``coverage run`` measures the main process only; xdist's workers run the
+    tests.  Started here, when pytest imports this plugin (``-p``, before any
+    conftest or test module), a worker is measured as the main process
+    would have been: the same configuration file, data beside the run's.
+    The data is saved when pytest ends (:func:`pytest_unconfigure`).
+    """
+    if not os.environ.get("PYTEST_XDIST_WORKER") or not os.environ.get(DATA_DIR):
+        return None
+    import coverage
+
+    if coverage.Coverage.current() is not None:  # Measured already (patch = subprocess).
+        return None
+    folder = os.path.join(os.environ[DATA_DIR], f"w{os.getpid()}")
+    os.makedirs(folder, exist_ok=True)
+    rcfile = os.environ.get(RCFILE, "")
+    cov = coverage.Coverage(
+        data_file=os.path.join(folder, ".coverage"),
+        data_suffix=True,
+        config_file=rcfile if rcfile else False,
+    )
+    cov.start()
+    return cov
+
+
+def _share_configuration() -> None:
+    """Tell xdist's workers (which inherit the environment) the main process's
+    coverage configuration file."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    try:
+        import coverage
+    except ImportError:
+        return
+    cov = coverage.Coverage.current()
+    if cov is not None:
+        os.environ[RCFILE] = getattr(cov.config, "config_file", None) or ""
+
+
+_share_configuration()
+_WORKER_COVERAGE = _measure_worker()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_load_initial_conftests(early_config: Any, parser: Any, args: Any) -> Any:
+    """Keep pytest-cov (``--cov`` in the project's ``addopts``) from starting a
+    measurement of its own inside ours: it would take over the tracer, and
+    ours would see nothing.  pytest-cov starts only when ``--cov`` named a
+    source, which it reads here, in this hook."""
+    namespace = getattr(early_config, "known_args_namespace", None)
+    if namespace is not None and getattr(namespace, "cov_source", None):
+        namespace.cov_source = []
+    yield
+
+
 def pytest_configure(config: Any) -> None:
     if os.environ.get(OUT):
         config.pluginmanager.register(Plugin(), "ratchet-testmap")
+
+
+def _save_worker() -> None:
+    """Save a worker's measurement, once.  Called when the session finishes,
+    before pytest-xdist tells the main process that the worker is done (the
+    main process may stop it right after)."""
+    global _WORKER_COVERAGE
+    cov, _WORKER_COVERAGE = _WORKER_COVERAGE, None
+    if cov is not None:
+        cov.stop()
+        cov.save()
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config: Any) -> None:
+    _save_worker()

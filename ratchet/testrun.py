@@ -12,20 +12,19 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
 from collections.abc import Collection, Mapping
 from dataclasses import astuple, replace
 from pathlib import Path
 from typing import Any
 
-from ratchet import git, testmap
+from ratchet import git, scratch, testmap
 from ratchet.errors import TestRunFailed
 from ratchet.measure import (
     FileResult,
     Measurement,
     Runner,
+    TestRun,
     load_json_report,
-    raise_imported_from_worktree,
 )
 from ratchet.numbers import Numbers
 from ratchet.relevance import CONFIG_FILES
@@ -36,6 +35,7 @@ from ratchet.selection import (
     updated,
 )
 from ratchet.shapes import shape
+from ratchet.snapshot import refuse_worktree_imports
 from ratchet.testmap import MapError, TestMap
 
 PLUGIN = "_ratchet_testmap"
@@ -132,7 +132,7 @@ class Session:
     def how(self) -> str:
         return f"`{' '.join(self.config.test_command)}` ({self.seconds:.1f} s)"
 
-    def run(self, spec: dict[str, list[str]] | None) -> tuple[Path, list[dict[str, Any]]]:
+    def run(self, spec: dict[str, list[str]] | None) -> tuple[TestRun, list[dict[str, Any]]]:
         """One pytest run with the plugin; its data file and the plugin's outputs."""
         self.rounds += 1
         here = self.workdir / f"round{self.rounds}"
@@ -144,25 +144,24 @@ class Session:
             env["RATCHET_TESTMAP_SELECT"] = str(spec_path)
         if self.runner.snapshot:
             env["RATCHET_TESTMAP_FORBID"] = os.path.realpath(self.runner.repo)
-        data_file, seconds = self.runner.run_tests(
-            here, ["-p", PLUGIN], env, may_select_none=spec is not None
-        )
-        self.seconds += seconds
+        run = self.runner.run_tests(here, ["-p", PLUGIN], env, may_select_none=spec is not None)
+        self.seconds += run.seconds
         outputs = _outputs(outdir)
-        foreign = sorted({p for out in outputs for p in out.get("foreign", [])})
-        if foreign:
-            raise_imported_from_worktree(foreign[0])
-        return data_file, outputs
+        if self.runner.snapshot:
+            foreign = {p for out in outputs for p in out.get("foreign", [])}
+            refuse_worktree_imports(self.runner.repo, foreign)
+        return run, outputs
 
-    def report(self, data_files: list[Path], skip: Collection[str] = ()) -> Measurement:
+    def report(self, runs: list[TestRun], skip: Collection[str] = ()) -> Measurement:
         """The runs' numbers; ``skip``: files whose numbers are not needed."""
-        data = data_files[0]
-        if len(data_files) > 1:
+        data = runs[0].data_file
+        if len(runs) > 1:
             combined = self.workdir / "combined"
             combined.mkdir(exist_ok=True)
-            data = self.runner.combine(data_files, combined)
+            data = self.runner.combine([r.data_file for r in runs], combined)
         report = self.runner.json_report(data, self.workdir, TestRunFailed, skip)
-        return load_json_report(report, self.root)
+        warnings = tuple(dict.fromkeys(w for r in runs for w in r.warnings))
+        return replace(load_json_report(report, self.root), warnings=warnings)
 
     def save(
         self,
@@ -203,16 +202,16 @@ class Session:
 
 def _whole_run(runner: Runner, workdir: Path) -> Measurement:
     """The test command run as it is, without the test-map plugin (not pytest)."""
-    data_file, seconds = runner.run_tests(workdir)
-    report = runner.json_report(data_file, workdir, TestRunFailed)
+    run = runner.run_tests(workdir)
+    report = runner.json_report(run.data_file, workdir, TestRunFailed)
     m = load_json_report(report, runner.root)
-    return replace(m, how=f"`{' '.join(runner.config.test_command)}` ({seconds:.1f} s)")
+    how = f"`{' '.join(runner.config.test_command)}` ({run.seconds:.1f} s)"
+    return replace(m, how=how, warnings=run.warnings)
 
 
 def run_and_record(runner: Runner, *, select: bool, full_reason: str = "") -> Measurement:
     """Run the tests (all, or a selection when ``select``) and keep the map current."""
-    workdir = Path(tempfile.mkdtemp(prefix="ratchet-"))
-    try:
+    with scratch.folder() as workdir:
         if runner.module != "pytest":
             why = "test selection needs pytest" if select else ""
             return replace(_whole_run(runner, workdir), ran_tests=True, mode="full", why=why)
@@ -222,8 +221,6 @@ def run_and_record(runner: Runner, *, select: bool, full_reason: str = "") -> Me
         if why or not select:
             return _full(session, why)
         return _selected(session)
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def rerun(runner: Runner, files: Collection[str], tests: Collection[str] | None) -> Measurement:
@@ -233,8 +230,7 @@ def rerun(runner: Runner, files: Collection[str], tests: Collection[str] | None)
     collected and run the same way, so that numbers that differ can only be
     chance.  The test map is left as the first run recorded it.
     """
-    workdir = Path(tempfile.mkdtemp(prefix="ratchet-"))
-    try:
+    with scratch.folder() as workdir:
         if runner.module != "pytest":
             return _whole_run(runner, workdir)
         runner.require(["pytest"])
@@ -245,8 +241,6 @@ def rerun(runner: Runner, files: Collection[str], tests: Collection[str] | None)
         measured = session.old.numbers.keys() if session.old else set()
         m = session.report([data], skip=measured - set(files))
         return replace(m, how=session.how)
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def _why_not_select(session: Session) -> str:

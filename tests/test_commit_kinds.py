@@ -227,12 +227,26 @@ def test_paths_with_spaces_quotes_and_non_ascii_letters(
         (["git", "commit", "--all"], False),
         (["python", "commit", "--amend"], False),
         (["git", "merge", "--amend"], False),
+        # A message that reads like the option is a message (-m takes a value).
+        (["git", "commit", "-m", "--amend"], False),
+        (["git", "commit", "-am", "--amend"], False),
+        (["git", "commit", "--message", "--amend"], False),
+        (["git", "commit", "--mess", "--amend"], False),
+        (["git", "commit", "-F", "--amend"], False),
+        (["git", "commit", "-m--amend"], False),
+        (["git", "commit", "--message=--amend", "--amend"], True),
+        (["git", "commit", "-qam", "x", "--amend"], True),
+        (["git", "commit", "--amend", "--no-amend"], False),
+        (["git", "commit", "--no-amend", "--amend"], True),
+        (["git", "-C", "commit", "status", "--amend"], False),  # -C takes a folder.
+        (["git", "--git-dir", "x", "commit", "--ame"], True),
+        (["git", "commit", "--author", "--amend <a@b>", "-m", "x"], False),
     ],
 )
 def test_amend_is_read_from_git_commits_command_line(argv: list[str], amend: bool) -> None:
-    from ratchet.amend import _is_amend
+    from ratchet.invocation import is_amend
 
-    assert _is_amend(argv) is amend
+    assert is_amend(argv) is amend
 
 
 def test_an_amend_compares_with_the_parent_or_with_nothing_on_a_root_commit(
@@ -240,7 +254,7 @@ def test_an_amend_compares_with_the_parent_or_with_nothing_on_a_root_commit(
 ) -> None:
     """The baseline chosen for an amend, in process (the hook's own process
     tree is exercised above): the root commit has no parent at all."""
-    monkeypatch.setattr("ratchet.amend.amending", lambda: True)
+    monkeypatch.setattr("ratchet.invocation.amending", lambda: True)
     assert project.ratchet("init").code == errors.PASSED
     project.git("add", "-A")
     # Amending the root commit: nothing to compare the new baseline with.

@@ -131,7 +131,7 @@ def test_a_run_that_measures_nothing_is_a_failed_run(baselined: Project) -> None
     baselined.git("add", "-A")
     result = baselined.ratchet("check")
     assert result.code == errors.TEST_RUN_FAILED
-    assert "`coverage json` failed" in result.err
+    assert "the test run measured nothing" in result.err
 
 
 def test_python_dash_m_ratchet_runs_main(

@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+import sysconfig
 from pathlib import Path
 
 import pytest
@@ -148,3 +149,122 @@ def test_pre_commit_try_repo_runs_the_hook_on_whats_staged(
     passed = try_repo()
     assert passed.returncode == 0, passed.stdout + passed.stderr
     assert "Passed" in passed.stdout
+
+
+def _config(project: Project, repo: Path, rev: str) -> None:
+    project.write(
+        ".pre-commit-config.yaml",
+        f"""\
+        repos:
+        - repo: {repo}
+          rev: {rev}
+          hooks:
+          - id: coverage-ratchet
+        """,
+    )
+
+
+def _pre_commit(project: Project, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "pre_commit", *args],
+        cwd=project.root,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_pre_commit_run_all_files_judges_every_file(
+    user_project: Project, hook_repo: tuple[Path, str]
+) -> None:
+    """CI runs `pre-commit run --all-files` on a clean checkout: nothing is
+    staged, and a drop committed earlier (here with --no-verify, by deleting
+    a test module) must still be refused.  Without --all-files, nothing staged
+    still skips."""
+    project = user_project
+    repo, rev = hook_repo
+    _config(project, repo, rev)
+    project.commit("use the hook")
+    (project.root / "tests" / "test_mod.py").unlink()
+    project.write("tests/test_other.py", TESTS.replace("def test_sub", "def _not_a_test"))
+    project.commit("drop a test, past the hook")
+
+    skipped = _pre_commit(project, "run")
+    assert skipped.returncode == 0, skipped.stdout + skipped.stderr
+    assert "nothing staged can change coverage" in skipped.stdout
+
+    for args in (
+        ["run", "--all-files"],
+        ["run", "-a", "coverage-ratchet"],
+        ["run", "--all"],  # argparse takes an unambiguous prefix.
+        ["run", "--files", "NOTES.md"],
+        ["try-repo", str(repo), "coverage-ratchet", "--all-files"],
+    ):
+        refused = _pre_commit(project, *args)
+        output = refused.stdout + refused.stderr
+        assert refused.returncode == 1, (args, output)
+        assert "pre-commit runs on all files: every file is judged" in output, args
+        assert "pkg/mod.py: 62.50% -> 50.00%" in output, args
+        assert "Failed" in output
+
+
+def in_repo_venv(project: Project, name: str = ".venv") -> Path:
+    """A real virtualenv inside the repository, as ``python -m venv .venv``
+    makes it: coverage.py and pytest come from this interpreter's packages (a
+    .pth file), and one dependency is installed in the venv itself."""
+    venv = project.root / name
+    base = Path(sys.base_prefix) / "bin" / f"python{sys.version_info[0]}.{sys.version_info[1]}"
+    subprocess.run([str(base), "-m", "venv", "--without-pip", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    purelib = Path(
+        subprocess.run(
+            [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    )
+    own = sysconfig.get_paths()["purelib"]
+    (purelib / "outer.pth").write_text(f"{own}\n")
+    (purelib / "depmod.py").write_text("SCALE = 1\n")
+    return python
+
+
+def test_an_in_repository_venv_with_an_untracked_file_through_pre_commit(
+    baselined: Project,
+    pre_commit_home: Path,
+    hook_repo: tuple[Path, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The README's own setup: the project's .venv inside the repository.  An
+    untracked file makes the working tree differ from the index (pre-commit
+    stashes unstaged changes, not untracked files), so the tests run on a
+    snapshot; the packages they import from .venv are not the project's."""
+    monkeypatch.setenv("PRE_COMMIT_HOME", str(pre_commit_home))
+    project = baselined
+    in_repo_venv(project)
+    text = project.read("pyproject.toml")
+    project.write(
+        "pyproject.toml",
+        "\n".join(line for line in text.splitlines() if not line.startswith("python =")) + "\n",
+    )
+    project.write("tests/conftest.py", "import depmod\n\nassert depmod.SCALE == 1\n")
+    repo, rev = hook_repo
+    _config(project, repo, rev)
+    project.commit("the hook, with the project's .venv")
+    subprocess.run([sys.executable, "-m", "pre_commit", "install"], cwd=project.root, check=True)
+    project.write("scratch.py", "print('not staged, not ignored')\n")
+
+    project.stage("tests/test_mod.py", TESTS.replace("def test_sub", "def _not_a_test"))
+    project.git("reset", "-q", "scratch.py")
+    refused = project.git_commit("-m", "drop a test")
+    output = refused.stdout + refused.stderr
+    assert refused.returncode == 1, output
+    assert "pkg/mod.py: 62.50% -> 50.00%" in output
+    assert "measured the staged content; 1 unstaged or untracked file(s) left out" in output
+
+    project.stage("tests/test_mod.py", TESTS + "\n# same tests\n")
+    project.git("reset", "-q", "scratch.py")
+    passed = project.git_commit("-m", "same tests")
+    assert passed.returncode == 0, passed.stdout + passed.stderr
+    assert (project.root / "scratch.py").exists()

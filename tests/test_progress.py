@@ -210,10 +210,10 @@ def test_promote_raises_ambition_and_the_guard_accepts_it(baselined: Project) ->
 
 def test_report_measure_shows_fresh_numbers_without_writing(baselined: Project) -> None:
     before = baselined.read("coverage-baseline.toml")
-    baselined.write("tests/test_mod.py", "def test_nothing():\n    pass\n")
+    baselined.write("tests/test_mod.py", "import pkg.mod\n\n\ndef test_nothing():\n    pass\n")
     result = baselined.ratchet("report", "--measure", "--format", "json")
     assert result.code == errors.PASSED, result.err
-    assert json.loads(result.out)["overall"]["current"]["covered"] == 0  # Not imported.
+    assert json.loads(result.out)["overall"]["current"]["covered"] == 3  # The def lines.
     assert baselined.read("coverage-baseline.toml") == before
     plain = baselined.ratchet("plan")
     assert "No candidates" in plain.out

@@ -7,6 +7,7 @@ import sys
 import sysconfig
 from pathlib import Path
 
+import pytest
 from conftest import MOD, TESTS, Project, pyproject
 
 from ratchet import errors
@@ -131,3 +132,74 @@ def test_tests_that_import_the_working_tree_are_refused(baselined: Project) -> N
     assert result.code == errors.USAGE, result.out
     assert "imported pkg/" in result.err
     assert "not from the staged snapshot" in result.err
+
+
+@pytest.mark.parametrize(
+    ("name", "ignore"), [("venv", False), ("env", True), ("tools/env", False)]
+)
+def test_packages_of_a_venv_inside_the_repository_are_not_the_projects(
+    baselined: Project, name: str, ignore: bool
+) -> None:
+    """Any folder holding pyvenv.cfg, ignored or not, holds installed packages."""
+    from test_pre_commit_hook import in_repo_venv
+
+    python = in_repo_venv(baselined, name)
+    text = baselined.read("pyproject.toml").replace(repr(sys.executable), repr(str(python)))
+    baselined.write("pyproject.toml", text)
+    baselined.write("tests/conftest.py", "import depmod\n")
+    if ignore:
+        baselined.write(".gitignore", f".venv\n{name}/\n")
+    baselined.commit("venv")
+    baselined.stage("tests/test_mod.py", DROPPING_TESTS)
+    baselined.write("scratch.py", "x = 1\n")  # Untracked: the tests run on a snapshot.
+    result = baselined.ratchet("check")
+    assert result.code == errors.BLOCKED, result.out + result.err
+    assert "pkg/mod.py: 62.50% -> 50.00%" in result.out
+
+
+def test_an_ignored_module_imported_from_the_working_tree_is_not_the_projects(
+    baselined: Project,
+) -> None:
+    baselined.write(".gitignore", ".venv\nbuild/\n")
+    baselined.write("build/lib/generated.py", "VALUE = 2\n")
+    baselined.stage(
+        "tests/conftest.py",
+        f"import sys\n\nsys.path.insert(0, {str(baselined.root / 'build' / 'lib')!r})\n"
+        "import generated\n",
+    )
+    baselined.write("tests/test_mod.py", FULL_TESTS)  # Unstaged: forces a snapshot.
+    result = baselined.ratchet("check")
+    assert result.code == errors.PASSED, result.out + result.err
+
+
+def test_a_submodule_is_in_the_snapshot_at_its_recorded_commit(
+    baselined: Project, tmp_path: Path
+) -> None:
+    """Partial staging runs the tests on a snapshot: a suite that imports from
+    a submodule finds it there, at the commit the index records."""
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    run = {"cwd": lib, "check": True, "capture_output": True}
+    subprocess.run(["git", "init", "-q"], **run)  # type: ignore[call-overload]
+    (lib / "helper.py").write_text("def h():\n    return 1\n")
+    subprocess.run(["git", "add", "-A"], **run)  # type: ignore[call-overload]
+    subprocess.run(["git", "commit", "-qm", "helper"], **run)  # type: ignore[call-overload]
+    baselined.git(
+        "-c", "protocol.file.allow=always", "submodule", "add", "-q", str(lib), "vendor/lib"
+    )
+    baselined.write(
+        "tests/conftest.py",
+        "import sys\nfrom pathlib import Path\n\n"
+        "sys.path.insert(0, str(Path(__file__).parent.parent / 'vendor' / 'lib'))\n",
+    )
+    baselined.write(
+        "tests/test_helper.py", "from helper import h\n\n\ndef test_h():\n    assert h() == 1\n"
+    )
+    baselined.commit("a submodule the tests import")
+    # The submodule's working tree moves on; the commit still records the old one.
+    (baselined.root / "vendor/lib/helper.py").write_text("def h():\n    return 2\n")
+    baselined.stage("tests/test_mod.py", DROPPING_TESTS)
+    baselined.write("tests/test_mod.py", TESTS)
+    result = baselined.ratchet("check")
+    assert result.code == errors.BLOCKED, result.out + result.err
+    assert "pkg/mod.py: 62.50% -> 50.00%" in result.out

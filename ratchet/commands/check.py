@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -41,6 +40,12 @@ def check(
     here = cwd or Path.cwd()
     root = git.toplevel(here)
     section = read_tool_section(root)
+    scope = ""
+    if not (all_files or full or data or files):
+        from ratchet.invocation import pre_commit_scope
+
+        scope = pre_commit_scope()
+        all_files = bool(scope)
     if not all_files and not full and not data:
         if files:
             from ratchet.commands.common import repo_relative
@@ -61,7 +66,9 @@ def check(
     from ratchet.config import load_config
 
     config = load_config(root, section)
-    if all_files:
+    if scope:
+        why = scope
+    elif all_files:
         why = "--all judges every file"
     elif full:
         why = "--full was given"
@@ -85,7 +92,9 @@ def _judge(
     from ratchet.config import load_config
     from ratchet.guard import guard
     from ratchet.measure import measure
+    from ratchet.nodata import refuse_empty
     from ratchet.output import render_github, render_json, render_markdown, render_text
+    from ratchet.snapshot import workspace
     from ratchet.verdicts import Judged
 
     staged_raw = _staged_baseline(root, config)
@@ -107,7 +116,7 @@ def _judge(
             root, config, base, since, baseline, renamed, exists
         )
     notes = []
-    with _snapshot(root, config, bool(data)) as (test_root, left_out):
+    with workspace(root, config, bool(data)) as (test_root, left_out):
         if left_out:
             notes.append(
                 f"measured the staged content; {left_out} unstaged or untracked file(s) left out"
@@ -117,6 +126,7 @@ def _judge(
         measurement = measure(
             test_root, test_config, data, select=True, full_reason=full_reason, repo=repo
         )
+        refuse_empty(measurement, baseline, exists)
         ensure_same_mode(baseline, measurement, config.baseline)
         verdicts = judge_measurement(judge_against, measurement, exists, config, renamed)
         if confirm and not data:
@@ -223,7 +233,7 @@ def _explain_lines(
 def _amended_parent(root: Path) -> str | None:
     """For ``git commit --amend``, the commit the new one builds on (HEAD's
     parent, or the empty tree when amending a root commit); else None: HEAD."""
-    from ratchet.amend import amending
+    from ratchet.invocation import amending
 
     if not amending():
         return None
@@ -277,34 +287,6 @@ def _baseline_at_merge_base(
         if entry.lowered is not None and path in files:
             files[path] = entry
     return replace(then, files=files)
-
-
-@contextmanager
-def _snapshot(root: Path, config: Config, given_data: bool) -> Iterator[tuple[Path, int]]:
-    """Where the tests run, and how many differing files that leaves out.
-
-    A commit holds the index's content.  When the working tree differs from
-    it in a file that can change coverage (partial staging, ``git commit
-    PATH``, untracked test files), the tests run on a temporary copy of the
-    index instead; nothing of the user's is touched.  Under pre-commit, which
-    stashes unstaged changes first, the working tree usually matches.
-    """
-    differing = [] if given_data else git.worktree_differences(root)
-    # The baseline is read from the index anyway; the tests never see it.
-    differing = [p for p in differing if config.is_relevant(p) and p != config.baseline]
-    if not differing:
-        yield root, 0
-        return
-    import shutil
-    import tempfile
-
-    tmp = Path(tempfile.mkdtemp(prefix="ratchet-snapshot-"))
-    try:
-        snapshot = tmp / root.name
-        git.export_index(root, snapshot)
-        yield snapshot, len(differing)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _staged_baseline(root: Path, config: Config) -> bytes:

@@ -12,6 +12,7 @@ from ratchet.config import Config, load_config
 from ratchet.errors import PASSED, RatchetError
 from ratchet.lock import baseline_lock
 from ratchet.measure import FileResult, measure
+from ratchet.nodata import refuse_empty
 from ratchet.numbers import Numbers, display_percent
 from ratchet.tiers import TierRule, assign_tier
 
@@ -43,11 +44,7 @@ def init(*, data: Sequence[str] = (), force: bool = False, cwd: Path | None = No
             hint="raise it with `ratchet update`, or start over with `ratchet init --force`",
         )
     measurement = measure(root, config, data)
-    if not measurement.files:
-        raise RatchetError(
-            "coverage measured no files in the repository",
-            hint="check [tool.coverage.run] source/include and that the tests import the code",
-        )
+    refuse_empty(measurement)
     baseline = build_baseline(
         measurement.files, measurement.coverage_version, measurement.branch, config
     )

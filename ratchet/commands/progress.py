@@ -24,8 +24,10 @@ def _baseline(root: Path, config: Config, measure_now: bool) -> Baseline:
     if not measure_now:
         return baseline
     from ratchet.measure import measure
+    from ratchet.nodata import refuse_empty
 
     measurement = measure(root, config, ())
+    refuse_empty(measurement, baseline, {p for p in baseline.files if (root / p).exists()})
     files = {
         path: replace(entry, numbers=measurement.files[path].numbers)
         if path in measurement.files

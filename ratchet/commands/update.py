@@ -14,6 +14,7 @@ from ratchet.config import Config, load_config
 from ratchet.errors import PASSED, RatchetError
 from ratchet.lock import baseline_lock
 from ratchet.measure import measure
+from ratchet.nodata import refuse_empty
 from ratchet.numbers import Numbers
 from ratchet.renames import carry
 from ratchet.rules import Outcome, compare
@@ -140,6 +141,7 @@ def _update(
     if unknown:
         raise RatchetError(f"--allow-lower {unknown[0]}: not in {config.baseline}")
     measurement = measure(root, config, data)
+    refuse_empty(measurement, baseline, exists)
     ensure_same_mode(baseline, measurement, config.baseline)
     note = version_note(baseline, measurement)
     measured = {p: r.numbers for p, r in measurement.files.items()}

@@ -1,0 +1,70 @@
+"""Temporary folders for a run, and the sweep of those a killed run left behind.
+
+Every run's temporary files (coverage data, the test map's raw output, a
+snapshot of the index) live in one folder under a per-user parent, named
+with the process id.  A run stopped by Ctrl-C, SIGTERM or SIGHUP removes
+its folder on the way out; one killed outright cannot, so each run first
+removes the folders of processes that no longer exist.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import stat
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+_swept = False
+
+
+def _parent() -> Path | None:
+    """``$TMPDIR/ratchet-<uid>``, ours alone; None when it cannot be trusted."""
+    uid = os.getuid() if hasattr(os, "getuid") else 0
+    parent = Path(tempfile.gettempdir()) / f"ratchet-{uid}"
+    try:
+        parent.mkdir(mode=0o700, exist_ok=True)
+        info = parent.lstat()
+    except OSError:
+        return None
+    if not stat.S_ISDIR(info.st_mode) or (hasattr(os, "getuid") and info.st_uid != uid):
+        return None  # A link or someone else's folder: do not use it.
+    return parent
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True
+    return True
+
+
+def sweep(parent: Path) -> None:
+    """Remove the folders of runs whose process is gone."""
+    for entry in parent.iterdir():
+        pid = entry.name.rsplit("-", 2)[-2] if entry.name.count("-") >= 2 else ""
+        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            shutil.rmtree(entry, ignore_errors=True)
+
+
+@contextmanager
+def folder(prefix: str = "ratchet-") -> Iterator[Path]:
+    """A new temporary folder, removed when the block ends however it ends."""
+    global _swept
+    parent = _parent()
+    if parent is not None and not _swept:
+        _swept = True
+        with contextlib.suppress(OSError):
+            sweep(parent)
+    # <prefix><pid>-<random>: the pid tells the sweep whose folder it is.
+    path = Path(tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-", dir=parent))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
