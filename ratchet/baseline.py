@@ -22,10 +22,10 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from ratchet.errors import RatchetError
+from ratchet.errors import WRITTEN, RatchetError
 from ratchet.numbers import ZERO, Numbers, format_percent_value, parse_percent
-from ratchet.paths import check_repo_path
-from ratchet.toml import error_line, tomllib
+from ratchet.paths import check_repo_path, has_control
+from ratchet.toml import parse
 
 FORMAT = 1
 
@@ -93,15 +93,13 @@ def loads(text: str, source: str = "coverage-baseline.toml") -> Baseline:
     """Parse and validate a baseline; bad input raises :class:`RatchetError`."""
     from ratchet.baseline_fast import fast_loads
 
+    hint = "fix the file, or restore it with `git checkout -- <file>`"
     try:
         data = fast_loads(text)
-        if data is None:
-            data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
-        raise RatchetError(
-            f"{source}{error_line(e, text)}: not valid TOML: {e}",
-            hint="fix the file, or restore it with `git checkout -- <file>`",
-        ) from None
+    except ValueError:  # A number too long for int(): let the parser say where.
+        data = None
+    if data is None:
+        data = parse(text, source, hint)
     try:
         return _from_data(data)
     except _Invalid as e:
@@ -133,6 +131,8 @@ def read_bytes(path: Path, source: str) -> bytes:
             f"no baseline at {source}",
             hint="create it with `ratchet init` and commit it",
         ) from None
+    except OSError as e:
+        raise RatchetError(f"{source}: cannot read it ({e.strerror or e})") from None
 
 
 def load(path: Path, source: str | None = None) -> Baseline:
@@ -214,8 +214,10 @@ def _entry(raw: dict[str, Any], path: str, branch: bool) -> Entry:
         if tiered and len(tiered) != 3:
             raise _Invalid(where, "a tiered file needs tier, target and start together")
         tier = raw.get("tier")
-        if tier is not None and (not isinstance(tier, str) or not tier.strip()):
-            raise _Invalid(f"{where}.tier", "must be a non-empty string")
+        if tier is not None and not _is_text(tier):
+            raise _Invalid(
+                f"{where}.tier", "must be a non-empty string without control characters"
+            )
         target = _percent(raw, "target", f"{where}.target")
         start = _numbers_table(raw["start"], f"{where}.start", branch) if tiered else None
         lowered = None
@@ -251,11 +253,28 @@ def _lowering(raw: object, where: str, branch: bool) -> Lowering:
         raise _Invalid(where, "must be a table")
     _no_extra(raw, _NUMBER_KEYS | {"reason", "date"}, where)
     reason, date = raw.get("reason"), raw.get("date")
-    if not isinstance(reason, str) or not reason.strip():
-        raise _Invalid(f"{where}.reason", "missing or empty")
-    if not isinstance(date, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", date):
-        raise _Invalid(f"{where}.date", "missing or not a YYYY-MM-DD string")
+    if not isinstance(reason, str) or not _is_text(reason):
+        raise _Invalid(f"{where}.reason", "missing, empty, or with control characters")
+    if not isinstance(date, str) or not _is_date(date):
+        raise _Invalid(f"{where}.date", "missing or not a YYYY-MM-DD date")
     return Lowering(_numbers_table(raw, where, branch), reason, date)
+
+
+def _is_text(value: object) -> bool:
+    """A tier name or a reason: words for people, printed as they are."""
+    return isinstance(value, str) and bool(value.strip()) and not has_control(value)
+
+
+def _is_date(text: str) -> bool:
+    import datetime
+
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+        return False
+    try:
+        datetime.date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _numbers_table(raw: object, where: str, branch: bool) -> Numbers:
@@ -280,15 +299,26 @@ def _numbers_table(raw: object, where: str, branch: bool) -> Numbers:
     return Numbers(statements, covered, branches, covered_branches)
 
 
+# TOML's integers are 64-bit; no file has more statements than that anyway.
+MAX_COUNT = 2**63 - 1
+
+
 def _count(raw: Mapping[str, Any], key: str, where: str) -> int:
     value = raw.get(key)
     if value is None:
         raise _Invalid(f"{where}.{key}", "missing")
     if isinstance(value, bool) or not isinstance(value, int):
-        raise _Invalid(f"{where}.{key}", f"must be a whole number, not {value!r}")
+        raise _Invalid(f"{where}.{key}", f"must be a whole number, not {_short(value)}")
     if value < 0:
-        raise _Invalid(f"{where}.{key}", f"must not be negative ({value})")
+        raise _Invalid(f"{where}.{key}", f"must not be negative ({_short(value)})")
+    if value > MAX_COUNT:
+        raise _Invalid(f"{where}.{key}", f"out of range ({_short(value)})")
     return value
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else f"{text[:20]}...({len(text)} characters)"
 
 
 def _percent(raw: Mapping[str, Any], key: str, where: str) -> Fraction | None:
@@ -356,8 +386,49 @@ HEADER = (
 )
 
 
+def writable(baseline: Baseline) -> None:
+    """Refuse to write what :func:`loads` would refuse to read back.
+
+    Raises :class:`RatchetError` naming the first entry that could not be
+    read back: a path that is not a clean repository path, an empty tier or
+    reason, a date that is no date, impossible counts.
+    """
+
+    def numbers_ok(n: Numbers) -> bool:
+        counts = (n.statements, n.covered, n.branches, n.covered_branches)
+        return (
+            all(0 <= c <= MAX_COUNT for c in counts)
+            and n.covered <= n.statements
+            and n.covered_branches <= n.branches
+            and (baseline.branch or not (n.branches or n.covered_branches))
+        )
+
+    def refuse(path: str, problem: str) -> None:
+        from ratchet.printable import safe
+
+        raise RatchetError(f"cannot record {safe(path)!r} in the baseline: {problem}")
+
+    if baseline.overall_start is not None and not numbers_ok(baseline.overall_start):
+        refuse("overall", "impossible start numbers")
+    for path, entry in baseline.files.items():
+        problem = check_repo_path(path)
+        if problem is not None:
+            refuse(path, f"the path {problem}")
+        previous = entry.lowered.previous if entry.lowered else None
+        for n in (entry.numbers, entry.start, previous):
+            if n is not None and not numbers_ok(n):
+                refuse(path, "impossible numbers")
+        if entry.tier is not None and not _is_text(entry.tier):
+            refuse(path, "a tier name that is empty or has control characters")
+        low = entry.lowered
+        if low is not None and (not _is_text(low.reason) or not _is_date(low.date)):
+            refuse(path, "a lowering needs a reason without control characters, and a date")
+
+
 def dumps(baseline: Baseline) -> str:
-    """The canonical text of ``baseline``: same numbers, same bytes."""
+    """The canonical text of ``baseline``: same numbers, same bytes.  Only
+    what :func:`loads` reads back is written (:func:`writable`)."""
+    writable(baseline)
     branch = baseline.branch
     out = [HEADER, f"format = {FORMAT}\n\n"]
     out.append("[measured-with]\n")
@@ -401,12 +472,17 @@ def write_atomic(path: Path, text: str) -> None:
 
     The new content goes to a temporary file in the same folder, is flushed
     to disk, and is renamed over the old one.  On any failure, including
-    Ctrl-C, the temporary file is removed and the old file is untouched.
+    Ctrl-C, the temporary file is removed and the old file is untouched; a
+    failure of the system (no such folder, a folder in the way, no space,
+    no permission) is a :class:`RatchetError` naming the file.
     """
     import tempfile
 
     data = text.encode("utf-8")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as e:
+        raise RatchetError(f"cannot write {path}: {e.strerror or e}") from None
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -417,9 +493,12 @@ def write_atomic(path: Path, text: str) -> None:
         except FileNotFoundError:
             os.chmod(tmp, 0o644)
         os.replace(tmp, path)
-    except BaseException:
+        WRITTEN.append(path.name)
+    except BaseException as e:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        if isinstance(e, OSError):
+            raise RatchetError(f"cannot write {path}: {e.strerror or e}") from None
         raise
     _fsync_dir(path.parent)
 

@@ -11,8 +11,8 @@ from typing import Any
 
 from ratchet.errors import RatchetError
 from ratchet.numbers import parse_percent
-from ratchet.paths import check_repo_path
-from ratchet.relevance import DEFAULT_BASELINE, is_relevant, read_tool_section
+from ratchet.paths import check_repo_path, has_control
+from ratchet.relevance import DEFAULT_BASELINE, is_relevant, read_pyproject, tool_section
 from ratchet.rules import Policy
 from ratchet.tiers import DEFAULT_TIERS, TierRule
 
@@ -53,26 +53,24 @@ _KEYS = {
 _TIER_KEYS = {"name", "target", "min-statements", "max-statements", "below-percent"}
 
 
-def load_config(root: Path, section: Any = None) -> Config:
-    """Read ``[tool.ratchet]`` from ``root/pyproject.toml`` (defaults if absent).
+def load_config(root: Path, text: str | None = None, *, given: bool = False) -> Config:
+    """``[tool.ratchet]`` of ``pyproject.toml`` (defaults if absent).
 
-    ``section`` is the already-read table, if the caller has it.
+    From the working tree under ``root``, or with ``given`` from ``text``:
+    ``check`` judges by the configuration being committed, the index's.
     """
-    if section is None:
-        section = read_tool_section(root)
+    if not given:
+        text = read_pyproject(root)
+    section = tool_section(text)
     try:
         return _config(section)
     except ValueError as e:
-        at = _line_of(root, str(e))
+        at = _line_of(text or "", str(e))
         raise RatchetError(f"pyproject.toml{at}: [tool.ratchet] {e}") from None
 
 
-def _line_of(root: Path, problem: str) -> str:
+def _line_of(text: str, problem: str) -> str:
     """``:N``, the line of the key ``problem`` is about, when it can be found."""
-    try:
-        text = (root / "pyproject.toml").read_text("utf-8")
-    except (OSError, UnicodeDecodeError):
-        return ""
     start = text.find("[tool.ratchet]")
     unknown = re.match(r"(?:tiers\[\d+\]: )?unknown key '([^']+)'", problem)
     key = unknown.group(1) if unknown else problem.split(" ", 1)[0].rstrip(":")
@@ -162,16 +160,22 @@ def _tiers(raw: Any) -> tuple[TierRule, ...]:
         if unknown:
             raise ValueError(f"{where}: unknown key {unknown[0]!r}")
         name = item.get("name")
-        if not isinstance(name, str) or not name.strip():
-            raise ValueError(f"{where}.name must be a non-empty string")
+        if not isinstance(name, str) or not name.strip() or has_control(name):
+            raise ValueError(f"{where}.name must be a non-empty string without control characters")
         if "target" not in item:
             raise ValueError(f"{where}.target is missing")
+        smallest = _int(item, "min-statements", where) or 0
+        largest = _int(item, "max-statements", where)
+        if largest is not None and largest < smallest:
+            raise ValueError(
+                f"{where}.max-statements ({largest}) is below min-statements ({smallest})"
+            )
         rules.append(
             TierRule(
                 name=name,
                 target=parse_percent(item["target"], f"{where}.target"),
-                min_statements=_int(item, "min-statements", where) or 0,
-                max_statements=_int(item, "max-statements", where),
+                min_statements=smallest,
+                max_statements=largest,
                 below_percent=(
                     parse_percent(item["below-percent"], f"{where}.below-percent")
                     if "below-percent" in item
@@ -189,7 +193,7 @@ def _int(item: dict[str, Any], key: str, where: str) -> int | None:
     value = item.get(key)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 2**63 - 1:
         raise ValueError(f"{where}.{key} must be a whole number >= 0")
     return value
 

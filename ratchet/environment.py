@@ -120,8 +120,12 @@ class Probe:
     sys_path: tuple[str, ...] = ()  # Where its imports look, '' (the folder) left out.
 
 
+PROBE_MARK = "ratchet-probe 1"
+PROBE_TIMEOUT = 120.0  # Seconds; a cold interpreter on a busy machine takes a few.
+
 _PROBE = """
 import importlib.util, sys
+print("ratchet-probe 1")
 try:
     import coverage
     print(coverage.__version__)
@@ -145,15 +149,29 @@ def probe(python: Path, env: Mapping[str, str], root: Path, modules: list[str]) 
             cwd=root,
             capture_output=True,
             text=True,
+            errors="replace",
             check=False,
+            timeout=PROBE_TIMEOUT,
         )
     except OSError as e:
         raise RatchetError(f"cannot run the project's Python {python}: {e}") from None
+    except subprocess.TimeoutExpired:
+        raise RatchetError(
+            f"the project's Python {python} did not answer within {PROBE_TIMEOUT:g} s",
+            hint="check that it starts: run it with -c pass",
+        ) from None
     if proc.returncode != 0:
         raise RatchetError(
             f"the project's Python {python} does not start: {proc.stderr.strip()[-300:]}"
         )
-    lines = [*proc.stdout.splitlines(), "", "", "", "", ""]
+    said = proc.stdout.splitlines()
+    if not said or said[0] != PROBE_MARK:
+        first = said[0][:60] if said else ""
+        raise RatchetError(
+            f"{python} is not a Python interpreter (it answered {first!r})",
+            hint="point [tool.ratchet] python at the project's interpreter",
+        )
+    lines = [*said[1:], "", "", "", "", ""]
     return Probe(
         lines[0].strip() or None,
         tuple(lines[1].split()),

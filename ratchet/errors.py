@@ -7,7 +7,9 @@ stderr plus an exit code by :func:`error_handler`.
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -34,6 +36,21 @@ class RatchetError(Exception):
         self.detail = detail
 
 
+class Stopped(BaseException):
+    """SIGTERM or SIGHUP arrived (CI cancelled the job, ``timeout`` expired, the
+    terminal closed): unwind as for Ctrl-C, so the test run's process group
+    is stopped and temporary files are removed on the way out."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+# Paths written so far (the baseline, an SVG), so that an interrupted command
+# says truthfully whether it wrote anything.
+WRITTEN: list[str] = []
+
+
 class TestRunFailed(RatchetError):
     """The project's test run failed, so nothing could be measured."""
 
@@ -48,8 +65,10 @@ def error_handler() -> Iterator[list[int]]:
     Yields a one-element list; on error its item is set to the exit code.
     """
     result = [PASSED]
+    del WRITTEN[:]
     try:
-        yield result
+        with _stop_on_signals():
+            yield result
     except RatchetError as e:
         if e.detail:
             sys.stderr.write(e.detail.rstrip("\n") + "\n")
@@ -57,5 +76,46 @@ def error_handler() -> Iterator[list[int]]:
         sys.stderr.write(f"ratchet: error: {e.message}{hint}\n")
         result[0] = e.exit_code
     except KeyboardInterrupt:
-        sys.stderr.write("ratchet: interrupted; nothing was written\n")
+        sys.stderr.write(f"ratchet: interrupted; {_what_was_written()}\n")
         result[0] = INTERRUPTED
+    except Stopped as e:
+        name = signal.Signals(e.signum).name
+        sys.stderr.write(f"ratchet: stopped by {name}; {_what_was_written()}\n")
+        result[0] = 128 + e.signum
+
+
+def _what_was_written() -> str:
+    if not WRITTEN:
+        return "nothing was written"
+    return f"{', '.join(WRITTEN)} had already been written"
+
+
+_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+
+@contextmanager
+def _stop_on_signals() -> Iterator[None]:
+    """While the block runs, SIGTERM and SIGHUP raise :class:`Stopped` (once:
+    a second one must not cut the clean-up short).  The previous handlers
+    come back afterwards (tests call ``main`` in their own process)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {}
+
+    def stop(signum: int, frame: object) -> None:
+        for s in _SIGNALS:
+            signal.signal(s, _ignore)
+        raise Stopped(signum)
+
+    for s in _SIGNALS:
+        previous[s] = signal.signal(s, stop)
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+def _ignore(signum: int, frame: object) -> None:
+    """A handler that does nothing (unlike SIG_IGN, not inherited by children)."""

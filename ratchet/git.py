@@ -109,13 +109,10 @@ def _call(root: Path, *args: str) -> bytes:
 
 
 def read_blob(root: Path, spec: str) -> bytes | None:
-    """The content of ``spec`` (``HEAD:path``, ``:path``), or None if absent."""
-    import git as gitpython
-
-    try:
-        return _execute(root, ["cat-file", "blob", spec])
-    except gitpython.GitCommandError:
-        return None
+    """The content of ``spec`` (``HEAD:path``, ``:path``); None only when git
+    says there is no such file there.  Any other failure is an error: a failed
+    read is not an absence (a guard skipped on a failed read is a hole)."""
+    return blobs(root, [spec])[0]
 
 
 def untracked_paths(root: Path) -> list[str]:
@@ -355,7 +352,19 @@ def run_quiet(root: Path, args: list[str]) -> bool:
 
 def merge_base(root: Path, a: str, b: str) -> str:
     """The commit where ``a`` and ``b`` diverged."""
-    return _plain(root, ["merge-base", a, b]).decode().strip()
+    proc = _run(["merge-base", a, b], root)
+    if proc.returncode == 0:
+        return proc.stdout.decode().strip()
+    if proc.stderr.strip():  # No such revision, ...
+        raise RatchetError(f"git merge-base {a} {b} failed: {_first_line(proc.stderr)}")
+    shallow = _run(["rev-parse", "--is-shallow-repository"], root).stdout.strip() == b"true"
+    if shallow:
+        raise RatchetError(
+            f"{a} and {b} have no common commit in this shallow clone",
+            hint="fetch the history (git fetch --unshallow, or fetch-depth: 0 in "
+            "actions/checkout)",
+        )
+    raise RatchetError(f"{a} and {b} have no common history")
 
 
 def renamed(root: Path, since: str | None = None, *, worktree: bool = False) -> dict[str, str]:

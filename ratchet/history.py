@@ -87,7 +87,10 @@ def pace(points: Sequence[Point], window_days: int) -> Fraction | None:
     if len(points) < 2:
         return None
     last = points[-1]
-    start = last.when - dt.timedelta(days=window_days)
+    try:
+        start = last.when - dt.timedelta(days=window_days)
+    except OverflowError:  # A window longer than the calendar: all of it.
+        start = points[0].when
     inside = [p for p in points if p.when >= start]
     first = inside[0] if len(inside) >= 2 else points[-2]
     seconds = (last.when - first.when).total_seconds()
@@ -106,4 +109,7 @@ def _projection(
     if last.percent >= target:
         return None
     weeks = (target - last.percent) / velocity
-    return (last.when + dt.timedelta(weeks=float(weeks))).date()
+    try:
+        return (last.when + dt.timedelta(weeks=float(weeks))).date()
+    except OverflowError:  # Not before the year 9999: no date to give.
+        return None

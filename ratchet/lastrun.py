@@ -15,17 +15,17 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ratchet import git
-from ratchet.baseline import write_atomic
+from ratchet import git, state
 from ratchet.errors import RatchetError
 from ratchet.lines import added_lines, map_old_lines
+from ratchet.state import StateError
 
 if TYPE_CHECKING:
     from ratchet.config import Config
     from ratchet.measure import Measurement
 
 FORMAT = 1
-NAME = "ratchet/last-run.json"
+NAME = "last-run.json"
 
 
 def _relevant(config: Config) -> Callable[[str], bool]:
@@ -49,23 +49,22 @@ def record(root: Path, config: Config, measurement: Measurement) -> None:
         ):
             return  # The working tree was measured, and it is not the index.
         key = git.content_key(root, None, is_relevant)
-        path = git.git_dir(root) / NAME
-        runs = _load(path)
+        git_dir = git.git_dir(root)
+        runs = _load(git_dir)
         head_key = git.content_key(root, "HEAD", is_relevant)
         kept = {k: v for k, v in runs.items() if k == head_key and k != key}
         kept[str(key)] = {p: list(r.missing_lines) for p, r in measurement.files.items()}
-        path.parent.mkdir(parents=True, exist_ok=True)
         doc = {"format": FORMAT, "runs": kept}
-        write_atomic(path, json.dumps(doc, separators=(",", ":")))
-    except (RatchetError, OSError):
+        state.write(git_dir, NAME, json.dumps(doc, separators=(",", ":")).encode())
+    except (RatchetError, StateError):
         return  # A cache: failing to write it changes no verdict.
 
 
-def _load(path: Path) -> dict[str, Any]:
+def _load(git_dir: Path) -> dict[str, Any]:
+    raw = state.read(git_dir, NAME)
     try:
-        with path.open("rb") as f:
-            doc = json.load(f)
-    except (OSError, ValueError):
+        doc = json.loads(raw) if raw is not None else None
+    except (ValueError, RecursionError):
         return {}
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         return {}
@@ -76,7 +75,7 @@ def _load(path: Path) -> dict[str, Any]:
 def missing_at_head(root: Path, config: Config) -> Mapping[str, list[int]] | None:
     """HEAD's uncovered lines per file, when the last measurement was of HEAD."""
     try:
-        runs = _load(git.git_dir(root) / NAME)
+        runs = _load(git.git_dir(root))
         if not runs:
             return None
         missing = runs.get(str(git.content_key(root, "HEAD", _relevant(config))))

@@ -19,7 +19,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-NAME = "ratchet/baseline.lock"
+from ratchet import state
+
+NAME = "baseline.lock"
 _POLL = 0.1  # Seconds between attempts while another writer holds it.
 
 
@@ -54,11 +56,25 @@ def baseline_lock(git_dir: Path, baseline: Path) -> Iterator[None]:
     """Hold the baseline's lock; wait, saying so once, while another has it.
 
     Holding it, no other write of ``baseline`` is under way, so temporary
-    files that a killed writer left beside it are removed.
+    files that a killed writer left beside it are removed.  Where no lock
+    can be made (a read-only git directory), the write goes ahead unlocked,
+    and says so: the baseline itself is still replaced atomically.
     """
-    path = git_dir / NAME
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    why = ""
+    try:
+        path = state.folder(git_dir) / NAME
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except state.StateError as e:
+        why = str(e)
+    except OSError as e:
+        why = f"cannot open {git_dir / state.FOLDER / NAME} ({e.strerror or e})"
+    if why:
+        sys.stderr.write(
+            f"ratchet: note: the baseline is not locked: {why}; a command writing it at "
+            "the same time could undo this one's raises\n"
+        )
+        yield
+        return
     try:
         told = False
         while not _try_lock(fd):

@@ -19,11 +19,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from ratchet.baseline import MAX_COUNT
 from ratchet.config import Config
 from ratchet.errors import RatchetError, TestRunFailed
 from ratchet.nodata import coverage_warnings
 from ratchet.numbers import Numbers
 from ratchet.paths import check_repo_path
+from ratchet.printable import safe
 
 if TYPE_CHECKING:
     from ratchet.environment import Probe
@@ -58,6 +60,9 @@ class Measurement:
     why: str = ""  # Why a full run, or what the selection ran.
     tests_run: tuple[str, ...] | None = None  # A selected run's test ids; None: all.
     warnings: tuple[str, ...] = ()  # What coverage.py warned about during the run.
+    # Measured files whose names the baseline cannot hold (control characters,
+    # backslashes): named in a note, never judged or written.
+    unrecordable: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -74,7 +79,12 @@ class TestRun:
 
 
 def from_json_report(data: Any, root: Path, source: str) -> Measurement:
-    """A :class:`Measurement` from a parsed ``coverage json`` report."""
+    """A :class:`Measurement` from a parsed ``coverage json`` report.
+
+    Files outside the repository are set aside (``outside``); files whose
+    names the baseline cannot hold (a control character, a backslash) are
+    set aside too (``unrecordable``), to be named, never written.
+    """
     try:
         meta = data["meta"]
         version = str(meta["version"])
@@ -86,30 +96,44 @@ def from_json_report(data: Any, root: Path, source: str) -> Measurement:
         raise RatchetError(f"{source}: not a coverage.py JSON report ({e})") from None
     files: dict[str, FileResult] = {}
     outside: list[str] = []
+    unrecordable: list[str] = []
     real_root = os.path.realpath(root)
     for key, entry in files_data.items():
+        if not key or "\0" in key or key in (".", "/") or key.endswith(("/", os.sep)):
+            raise RatchetError(f"{source}: {safe(repr(key))} is not the name of a file")
         path = _repo_path(key, root, real_root)
         if path is None:
             outside.append(key)
             continue
-        try:
-            s = entry["summary"]
-            statements, covered = s["num_statements"], s["covered_lines"]
-            branches = s.get("num_branches", 0) if branch else 0
-            covered_branches = s.get("covered_branches", 0) if branch else 0
-            missing = entry.get("missing_lines", [])
-        except (KeyError, TypeError, AttributeError) as e:
-            raise RatchetError(f"{source}: file {key!r} has no usable summary ({e})") from None
-        valid = (
-            type(statements) is type(covered) is type(branches) is type(covered_branches) is int
-            and 0 <= covered <= statements
-            and 0 <= covered_branches <= branches
-            and isinstance(missing, list)
-        )
-        if not valid:
-            raise RatchetError(f"{source}: file {key!r} has invalid counts")
-        files[path] = FileResult(Numbers(statements, covered, branches, covered_branches), missing)
-    return Measurement(files, version, branch, tuple(outside))
+        if check_repo_path(path) is not None:
+            unrecordable.append(path)
+            continue
+        files[path] = _file_result(entry, key, branch, source)
+    return Measurement(files, version, branch, tuple(outside), unrecordable=tuple(unrecordable))
+
+
+def _file_result(entry: Any, key: str, branch: bool, source: str) -> FileResult:
+    try:
+        s = entry["summary"]
+        statements, covered = s["num_statements"], s["covered_lines"]
+        branches = s.get("num_branches", 0) if branch else 0
+        covered_branches = s.get("covered_branches", 0) if branch else 0
+        missing = entry.get("missing_lines", [])
+    except (KeyError, TypeError, AttributeError) as e:
+        raise RatchetError(
+            f"{source}: file {safe(repr(key))} has no usable summary ({e})"
+        ) from None
+    counts = (statements, covered, branches, covered_branches)
+    valid = (
+        all(type(c) is int and 0 <= c <= MAX_COUNT for c in counts)
+        and covered <= statements
+        and covered_branches <= branches
+        and isinstance(missing, list)
+        and all(type(n) is int and 0 < n <= MAX_COUNT for n in missing)
+    )
+    if not valid:
+        raise RatchetError(f"{source}: file {safe(repr(key))} has invalid counts or lines")
+    return FileResult(Numbers(statements, covered, branches, covered_branches), missing)
 
 
 def _repo_path(key: str, root: Path, real_root: str) -> str | None:
@@ -133,8 +157,17 @@ def load_json_report(path: Path, root: Path) -> Measurement:
     except FileNotFoundError:
         raise RatchetError(f"{path}: no such file") from None
     except (ValueError, UnicodeDecodeError) as e:
-        raise RatchetError(f"{path}: not valid JSON ({e})") from None
+        raise RatchetError(f"{path}: not valid JSON ({_first(e)})") from None
+    except RecursionError:
+        raise RatchetError(f"{path}: not a coverage.py JSON report (nested too deeply)") from None
+    except OSError as e:
+        raise RatchetError(f"{path}: cannot read it ({e.strerror})") from None
     return from_json_report(data, root, str(path))
+
+
+def _first(error: Exception) -> str:
+    text = str(error)
+    return text if len(text) <= 120 else text[:117] + "..."
 
 
 # -- running the project's coverage.py --------------------------------------------
@@ -302,6 +335,13 @@ class Runner:
                 "if it is only slow, raise [tool.ratchet] test-timeout (0: no limit)",
             )
         # pytest exits 5 when it ran no test: fine when we deselected them all.
+        if returncode == 5 and self.module == "pytest" and not may_select_none:
+            raise TestRunFailed(
+                f"the test run `{command}` found no tests (pytest exit 5); nothing was measured",
+                detail=_tail(log),
+                hint="check testpaths and python_files in the pytest configuration, "
+                "and [tool.ratchet] test-command",
+            )
         if returncode != 0 and not (may_select_none and returncode == 5):
             how = f"killed by signal {-returncode}" if returncode < 0 else f"exit {returncode}"
             raise TestRunFailed(

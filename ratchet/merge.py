@@ -15,11 +15,23 @@ from ratchet.rules import Outcome, Policy, compare
 
 
 def better(ours: Entry, theirs: Entry) -> Entry:
-    """``theirs`` if it is a gain over ``ours`` (the order check uses), else ``ours``."""
-    target = ours.target if ours.target is not None else theirs.target
-    if compare(ours.numbers, theirs.numbers, target, Policy()) is Outcome.GAIN:
-        return theirs
-    return ours
+    """The two branches' entries for one file, merged field by field.
+
+    The target is the higher one, with the tier and start that came with it
+    (one branch may have promoted the file while the other raised it); the
+    numbers are ``theirs`` if they are a gain over ``ours`` against that
+    target (the order check uses), else ``ours``, each with its own lowering
+    record.
+    """
+    tiered = ours
+    if theirs.target is not None and (ours.target is None or theirs.target > ours.target):
+        tiered = theirs
+    numbers = ours
+    if compare(ours.numbers, theirs.numbers, tiered.target, Policy()) is Outcome.GAIN:
+        numbers = theirs
+    # A start, once a file has a target, never changes: keep ours where we had one.
+    start = ours.start if ours.target is not None else tiered.start
+    return replace(numbers, tier=tiered.tier, target=tiered.target, start=start)
 
 
 def merge(base: Baseline | None, ours: Baseline, theirs: Baseline) -> Baseline:

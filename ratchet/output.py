@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from ratchet.numbers import Numbers, display_percent
+from ratchet.printable import safe
 from ratchet.rules import Outcome
 
 if TYPE_CHECKING:
@@ -65,7 +66,7 @@ def render_text(judged: Judged, config: Config) -> str:
         why = f" ({judged.why})" if judged.why else ""
         out.append(f"ratchet: {run}{why}, {measured} files measured with {judged.how}\n")
     for note in judged.notes:
-        out.append(f"ratchet: note: {note}\n")
+        out.append(f"ratchet: note: {safe(note)}\n")
     for v in blocked:
         out.append(_refusal(v, config, judged.branch))
     if flaky:
@@ -78,7 +79,7 @@ def render_text(judged: Judged, config: Config) -> str:
     if judged.guard:
         out.append(f"\n  {config.baseline} was edited in a way the guard refuses:\n")
         for p in judged.guard:
-            out.append(f"    {p.path + ': ' if p.path else ''}{p.message}\n")
+            out.append(f"    {safe(p.path) + ': ' if p.path else ''}{safe(p.message)}\n")
         out.append(
             "    next: restore it (`git checkout HEAD -- "
             f"{config.baseline}`) and raise it with `ratchet update`\n"
@@ -97,7 +98,7 @@ def render_text(judged: Judged, config: Config) -> str:
         out.append(f"\n  {len(new)} new file(s), to be recorded by `ratchet update`:\n")
         for v in new[:MAX_RANGES]:
             assert v.current is not None
-            out.append(f"    {v.path}: {v.current.numbers.display()}\n")
+            out.append(f"    {safe(v.path)}: {v.current.numbers.display()}\n")
         if len(new) > MAX_RANGES:
             out.append(f"    ... and {len(new) - MAX_RANGES} more\n")
     if deleted:
@@ -112,6 +113,13 @@ def render_text(judged: Judged, config: Config) -> str:
             what.append("the baseline edit was refused")
         out.append(f"\nratchet: BLOCKED: {' and '.join(what)}\n")
     return "".join(out)
+
+
+def _shell(path: str) -> str:
+    """``path`` as a shell word the user can paste."""
+    import shlex
+
+    return safe(shlex.quote(path))
 
 
 def _baseline_display(v: FileVerdict) -> str:
@@ -142,7 +150,7 @@ def _target_met(v: FileVerdict) -> str:
     if entry.target is None:
         return ""
     if entry.numbers.gap(entry.target) > 0 and current.numbers.gap(entry.target) == 0:
-        return f"  ({entry.tier} target {display_percent(entry.target)} met)"
+        return f"  ({safe(entry.tier or '')} target {display_percent(entry.target)} met)"
     return ""
 
 
@@ -161,7 +169,9 @@ def _refusal(v: FileVerdict, config: Config, branch: bool) -> str:
     elif entry is None:
         assert current is not None
         minimum = display_percent(config.policy.new_file_minimum)
-        lines.append(f"  {v.path}: new file at {current.numbers.display()}, minimum {minimum}")
+        lines.append(
+            f"  {safe(v.path)}: new file at {current.numbers.display()}, minimum {minimum}"
+        )
     else:
         assert current is not None
         lines.append(
@@ -171,7 +181,7 @@ def _refusal(v: FileVerdict, config: Config, branch: bool) -> str:
         if entry.target is not None:
             before, after = entry.numbers.gap(entry.target), current.numbers.gap(entry.target)
             lines.append(
-                f"    {entry.tier}, target {display_percent(entry.target)}: "
+                f"    {safe(entry.tier or '')}, target {display_percent(entry.target)}: "
                 f"gap {before} -> {after} still to cover"
             )
     lines.append(f"    rule: {_RULES[v.outcome]}")
@@ -181,14 +191,14 @@ def _refusal(v: FileVerdict, config: Config, branch: bool) -> str:
     if v.outcome is Outcome.UNMEASURED:
         lines.append(
             "    next: make the tests import it again, or if it should no longer count:\n"
-            f'      ratchet update --allow-lower {v.path} --reason "why"'
+            f'      ratchet update --allow-lower {_shell(v.path)} --reason "why"'
         )
     elif entry is None:
         lines.append("    next: add tests for it, or lower new-file-minimum in [tool.ratchet]")
     else:
         lines.append(
             "    next: cover those lines with tests; to lower the baseline on purpose:\n"
-            f'      ratchet update --allow-lower {v.path} --reason "why"'
+            f'      ratchet update --allow-lower {_shell(v.path)} --reason "why"'
         )
     return "\n".join(lines) + "\n"
 

@@ -34,3 +34,8 @@ def check_repo_path(path: str) -> str | None:
     if _CONTROL.search(path):
         return "has a control character"
     return None
+
+
+def has_control(text: str) -> bool:
+    """Does ``text`` hold a control character (a line break, an escape, ...)?"""
+    return _CONTROL.search(text) is not None

@@ -11,6 +11,7 @@ from typing import Any
 from ratchet.history import History
 from ratchet.numbers import display_percent
 from ratchet.output import numbers_json
+from ratchet.printable import safe_lines
 from ratchet.progress import ABOVE_AT_START, MET, Plan, Report, Tier
 
 # Version of the JSON documents of `report`, `plan` and `history`; bumped on
@@ -98,11 +99,14 @@ def render_report_text(report: Report, colour: bool = False) -> str:
     for tier in report.tiers:
         progress = _progress(tier.progress)
         out.append(
-            f"{tier.name}: {len(tier.rows)} file(s), {tier.met} at target, "
-            f"gap {tier.gap}, progress {progress}\n"
+            safe_lines(
+                f"{tier.name}: {len(tier.rows)} file(s), {tier.met} at target, "
+                f"gap {tier.gap}, progress {progress}\n"
+            )
         )
         rows = _tier_cells(tier)
-        lines = _table(TIER_HEADERS, rows, right={1, 2, 3, 4, 5, 6})
+        # Made safe before painting: the colour codes are the only escapes.
+        lines = [safe_lines(line) for line in _table(TIER_HEADERS, rows, right={1, 2, 3, 4, 5, 6})]
         for i, line in enumerate(lines):
             if i >= 2:
                 status = tier.rows[i - 2].status

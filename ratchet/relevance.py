@@ -33,23 +33,34 @@ def is_relevant(path: str, baseline: str, watch: tuple[str, ...]) -> bool:
     return False
 
 
-def read_tool_section(root: str | os.PathLike[str]) -> Any:
-    """``[tool.ratchet]`` of ``root/pyproject.toml``, unvalidated ({} if none)."""
-    from ratchet.toml import error_line, tomllib
-
+def read_pyproject(root: str | os.PathLike[str]) -> str | None:
+    """The working tree's ``pyproject.toml`` as text (None if there is none)."""
     try:
         with open(os.path.join(root, "pyproject.toml"), "rb") as f:
             raw = f.read()
     except FileNotFoundError:
-        return {}
+        return None
+    except OSError as e:
+        raise RatchetError(f"pyproject.toml: cannot read it ({e.strerror})") from None
+    return decode_pyproject(raw)
+
+
+def decode_pyproject(raw: bytes | None) -> str | None:
+    if raw is None:
+        return None
     try:
-        text = raw.decode("utf-8")
+        return raw.decode("utf-8")
     except UnicodeDecodeError as e:
         raise RatchetError(f"pyproject.toml: not UTF-8 text (byte {e.start})") from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
-        raise RatchetError(f"pyproject.toml{error_line(e, text)}: not valid TOML: {e}") from None
+
+
+def tool_section(text: str | None) -> Any:
+    """``[tool.ratchet]`` of a ``pyproject.toml`` text, unvalidated ({} if none)."""
+    if text is None:
+        return {}
+    from ratchet.toml import parse
+
+    data = parse(text, "pyproject.toml")
     tool = data.get("tool", {})
     return tool.get("ratchet", {}) if isinstance(tool, dict) else {}
 

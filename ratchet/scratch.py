@@ -18,8 +18,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-_swept = False
-
 
 def _parent() -> Path | None:
     """``$TMPDIR/ratchet-<uid>``, ours alone; None when it cannot be trusted."""
@@ -56,10 +54,8 @@ def sweep(parent: Path) -> None:
 @contextmanager
 def folder(prefix: str = "ratchet-") -> Iterator[Path]:
     """A new temporary folder, removed when the block ends however it ends."""
-    global _swept
     parent = _parent()
-    if parent is not None and not _swept:
-        _swept = True
+    if parent is not None:
         with contextlib.suppress(OSError):
             sweep(parent)
     # <prefix><pid>-<random>: the pid tells the sweep whose folder it is.

@@ -12,18 +12,16 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ratchet import state
 from ratchet.shapes import Function, Shape
 
 FORMAT = 1
-NAME = "ratchet/testmap.json.gz"
-RUNNING = "ratchet/testmap.running"
+NAME = "testmap.json.gz"
 
 
 @dataclass
@@ -128,10 +126,6 @@ def from_plugin(outputs: Iterable[Mapping[str, Any]]) -> tuple[TestMap, list[str
 # -- storage -------------------------------------------------------------------
 
 
-def _path(git_dir: Path, name: str = NAME) -> Path:
-    return git_dir / name
-
-
 def save(git_dir: Path, tmap: TestMap) -> None:
     paths: dict[str, int] = {}
 
@@ -168,23 +162,18 @@ def save(git_dir: Path, tmap: TestMap) -> None:
     doc["coverage_version"] = tmap.coverage_version
     doc["branch"] = tmap.branch
     doc["paths"] = list(paths)
-    target = _path(git_dir)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(target.name + f".{os.getpid()}.tmp")
-    with gzip.open(tmp, "wt", encoding="utf-8", compresslevel=5) as f:
-        json.dump(doc, f, separators=(",", ":"))
-    os.replace(tmp, target)
+    state.write(git_dir, NAME, gzip.compress(json.dumps(doc, separators=(",", ":")).encode(), 5))
 
 
 def load(git_dir: Path) -> TestMap:
     """The stored map; :class:`MapError` when absent or unreadable."""
+    raw = state.read(git_dir, NAME)
+    if raw is None:
+        raise MapError("no test map yet")
     try:
-        with gzip.open(_path(git_dir), "rt", encoding="utf-8") as f:
-            doc = json.load(f)
-    except FileNotFoundError:
-        raise MapError("no test map yet") from None
-    except (OSError, ValueError, EOFError) as e:
-        raise MapError(f"the test map is unreadable ({e})") from None
+        doc = json.loads(gzip.decompress(raw))
+    except (OSError, ValueError, EOFError, RecursionError) as e:
+        raise MapError(f"the test map is unreadable ({type(e).__name__})") from None
     try:
         if doc["format"] != FORMAT:
             raise MapError("the test map has another format")
@@ -222,37 +211,8 @@ def load(git_dir: Path) -> TestMap:
         raise MapError(f"the test map is damaged ({type(e).__name__})") from None
 
 
-def mark_running(git_dir: Path) -> None:
-    path = _path(git_dir, RUNNING)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(str(os.getpid()), "utf-8")
-
-
-def clear_running(git_dir: Path) -> None:
-    _path(git_dir, RUNNING).unlink(missing_ok=True)
-
-
-@contextmanager
-def running(git_dir: Path) -> Iterator[None]:
-    """Mark a test run under way.  Ctrl-C (or a kill) leaves the mark, so the
-    next check runs everything; any other ending, a failed suite too, clears it."""
-    mark_running(git_dir)
-    try:
-        yield
-    except KeyboardInterrupt:
-        raise
-    except BaseException:
-        clear_running(git_dir)
-        raise
-    clear_running(git_dir)
-
-
-def was_interrupted(git_dir: Path) -> bool:
-    return _path(git_dir, RUNNING).exists()
-
-
 def remove(git_dir: Path) -> None:
-    _path(git_dir).unlink(missing_ok=True)
+    state.remove(git_dir, NAME)
 
 
 def merged(a: TestMap, b: TestMap) -> TestMap:

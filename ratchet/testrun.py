@@ -36,6 +36,7 @@ from ratchet.selection import (
 )
 from ratchet.shapes import shape
 from ratchet.snapshot import refuse_worktree_imports
+from ratchet.state import StateError
 from ratchet.testmap import MapError, TestMap
 
 PLUGIN = "_ratchet_testmap"
@@ -123,6 +124,7 @@ class Session:
         )
         self.old: TestMap | None = None
         self.map_error = ""
+        self.notes: list[str] = []  # What the user should hear about this run.
         try:
             self.old = testmap.load(self.git_dir)
         except MapError as e:
@@ -197,7 +199,11 @@ class Session:
                 except OSError:
                     shapes[path] = None
         tmap.shapes = shapes
-        testmap.save(self.git_dir, tmap)
+        try:
+            testmap.save(self.git_dir, tmap)
+        except StateError as e:
+            # A cache: the verdict stands; the next check runs everything.
+            self.notes.append(f"the test map was not saved: {e}")
 
 
 def _whole_run(runner: Runner, workdir: Path) -> Measurement:
@@ -247,8 +253,6 @@ def _why_not_select(session: Session) -> str:
     """Why the map cannot pick tests for this run ('' when it can)."""
     if session.old is None:
         return session.map_error
-    if testmap.was_interrupted(session.git_dir):
-        return "the last run was interrupted"
     changed = _fingerprint_change(session.old.fingerprint, session.fingerprint)
     return f"the environment changed ({changed})" if changed else ""
 
@@ -276,65 +280,58 @@ def _selected(session: Session) -> Measurement:
         m = _from_map(old, {}, frozenset(), "nothing changed since the last run")
         return replace(m, tests_run=())
     fallback = ""
-    with testmap.running(session.git_dir):
-        try:
-            data1, out1 = session.run({"select": sorted(planned.select), "known": list(old.tests)})
-            ran, collected = testmap.from_plugin(out1)
-            judged, second = judged_after_first_round(
-                old, ran, collected, planned.changed_measured
+    try:
+        data1, out1 = session.run({"select": sorted(planned.select), "known": list(old.tests)})
+        ran, collected = testmap.from_plugin(out1)
+        judged, second = judged_after_first_round(old, ran, collected, planned.changed_measured)
+        total = len(collected)
+        data_files = [data1]
+        if len(ran.tests) + len(second) > share * max(total, 1):
+            fallback = (
+                f"{len(ran.tests) + len(second)} of {total} tests needed, more than "
+                f"select-max-share ({share:g}) allows"
             )
-            total = len(collected)
-            data_files = [data1]
-            if len(ran.tests) + len(second) > share * max(total, 1):
-                fallback = (
-                    f"{len(ran.tests) + len(second)} of {total} tests needed, more than "
-                    f"select-max-share ({share:g}) allows"
-                )
-            elif second:
-                data2, out2 = session.run({"select": second, "known": collected})
-                ran = testmap.merged(ran, testmap.from_plugin(out2)[0])
-                data_files.append(data2)
-        except MapError as e:
-            fallback = f"the selected run could not record ({e})"
-        if not fallback:
-            # The other files' numbers still hold: report only judged and new ones.
-            m = session.report(data_files, skip=old.numbers.keys() - judged)
-            judged |= {p for p in m.files if p not in old.numbers}
-            # Judged files have their full-run numbers now; every other file
-            # kept its coverage, so the map's numbers for it still hold.
-            fresh = {p: r for p, r in m.files.items() if p in judged}
-            content = session.content
-            kept = {p: n for p, n in old.numbers.items() if p in content and p not in judged}
-            new_map = updated(old, ran, collected, planned.changed)
-            session.save(new_map, fresh, kept, m)
+        elif second:
+            data2, out2 = session.run({"select": second, "known": collected})
+            ran = testmap.merged(ran, testmap.from_plugin(out2)[0])
+            data_files.append(data2)
+    except MapError as e:
+        fallback = f"the selected run could not record ({e})"
+    if not fallback:
+        # The other files' numbers still hold: report only judged and new ones.
+        m = session.report(data_files, skip=old.numbers.keys() - judged)
+        judged |= {p for p in m.files if p not in old.numbers}
+        # Judged files have their full-run numbers now; every other file
+        # kept its coverage, so the map's numbers for it still hold.
+        fresh = {p: r for p, r in m.files.items() if p in judged}
+        content = session.content
+        kept = {p: n for p, n in old.numbers.items() if p in content and p not in judged}
+        new_map = updated(old, ran, collected, planned.changed)
+        session.save(new_map, fresh, kept, m)
     if fallback:
         return _full(session, fallback)
-    why = (
-        f"ran {len(ran.tests)} of {total} tests: {len(planned.changed)} file(s) changed "
-        f"since the last run, {len(judged)} measured again"
+    why = "; ".join(
+        [
+            f"ran {len(ran.tests)} of {total} tests: {len(planned.changed)} file(s) changed "
+            f"since the last run, {len(judged)} measured again",
+            *session.notes,
+        ]
     )
     m = _from_map(new_map, fresh, frozenset(judged), why)
     return replace(m, how=session.how, tests_run=tuple(ran.tests))
 
 
 def _full(session: Session, reason: str) -> Measurement:
-    notes = []
-    with testmap.running(session.git_dir):
-        data_file, outputs = session.run(None)
-        m = session.report([data_file])
-        try:
-            recorded, _ = testmap.from_plugin(outputs)
-            session.save(recorded, m.files, {}, m)
-        except MapError as e:
-            testmap.remove(session.git_dir)
-            notes.append(f"no test map recorded: {e}; every check runs the whole suite")
-    return replace(
-        m,
-        how=session.how,
-        ran_tests=True,
-        mode="full",
-        why="; ".join([reason, *notes]) if reason or notes else "",
-    )
+    run, outputs = session.run(None)
+    m = session.report([run])
+    try:
+        recorded, _ = testmap.from_plugin(outputs)
+        session.save(recorded, m.files, {}, m)
+    except MapError as e:
+        testmap.remove(session.git_dir)
+        session.notes.append(f"no test map recorded: {e}; every check runs the whole suite")
+    why = "; ".join(w for w in [reason, *session.notes] if w)
+    return replace(m, how=session.how, ran_tests=True, mode="full", why=why)
 
 
 def _from_map(

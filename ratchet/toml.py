@@ -1,19 +1,53 @@
-"""The standard library's TOML reader, or its backport on Python 3.10."""
+"""Reading TOML: the standard library's parser (or its backport on Python 3.10),
+behind one function that turns every way a file can be unreadable into one
+line naming the file and, where there is one, the line."""
 
+from __future__ import annotations
+
+import re
 import sys
+from typing import Any
+
+from ratchet.errors import RatchetError
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
-__all__ = ["error_line", "tomllib"]
+__all__ = ["error_line", "parse", "tomllib"]
+
+BOM = "\ufeff"
+
+
+def parse(text: str, source: str, hint: str = "") -> dict[str, Any]:
+    """``text`` as TOML; a :class:`RatchetError` naming ``source`` when it is not.
+
+    Besides syntax errors, Python's parser fails in ways of its own on
+    hostile input: nesting deeper than the recursion limit, and integers
+    longer than Python converts (4,300 digits); each gets its line too.
+    """
+    if text.startswith(BOM):
+        raise RatchetError(
+            f"{source}:1: starts with a byte-order mark (BOM), which TOML does not allow",
+            hint="save it as UTF-8 without a BOM",
+        )
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise RatchetError(
+            f"{source}{error_line(e, text)}: not valid TOML: {e}", hint=hint
+        ) from None
+    except RecursionError:
+        raise RatchetError(f"{source}: arrays or tables nested too deeply", hint=hint) from None
+    except ValueError as e:  # An integer beyond Python's conversion limit.
+        found = re.search(r"\d{100,}", text)
+        at = f":{text.count(chr(10), 0, found.start()) + 1}" if found else ""
+        raise RatchetError(f"{source}{at}: a number too long to read ({e})", hint=hint) from None
 
 
 def error_line(error: Exception, text: str) -> str:
     """``:N`` for a TOML decoding error, the line it names; '' if none."""
-    import re
-
     found = re.search(r"\(at line (\d+), column \d+\)", str(error))
     if found:
         return f":{found.group(1)}"

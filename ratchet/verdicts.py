@@ -25,10 +25,12 @@ class FileVerdict:
 
     @property
     def name(self) -> str:
-        """The path, as shown to people."""
+        """The path, as shown to people (made safe to print)."""
+        from ratchet.printable import safe
+
         if self.renamed_from is None:
-            return self.path
-        return f"{self.path} (renamed from {self.renamed_from})"
+            return safe(self.path)
+        return f"{safe(self.path)} (renamed from {safe(self.renamed_from)})"
 
 
 @dataclass

@@ -52,7 +52,10 @@ def baselines(draw: st.DrawFn) -> Baseline:
                 n, "Tier 1", Fraction(draw(st.integers(0, 200)), 2), draw(numbers(branch))
             )
         if draw(st.booleans()):
-            reason = draw(st.text(min_size=1).filter(lambda s: s.strip() != ""))
+            # Words for people: any text without control characters (which
+            # the reader refuses; see test_known_holes).
+            words = st.characters(exclude_categories=["Cc", "Cs"])
+            reason = draw(st.text(words, min_size=1).filter(lambda s: s.strip() != ""))
             entry = Entry(
                 entry.numbers,
                 entry.tier,
@@ -144,7 +147,7 @@ def test_write_atomic_keeps_the_old_file_when_writing_fails(
         raise OSError("disk full")
 
     monkeypatch.setattr(os, "fsync", broken_fsync)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(RatchetError, match=r"cannot write .*coverage-baseline.toml: disk full"):
         write_atomic(path, "new\n")
     assert path.read_text() == "old\n"
     assert [p.name for p in tmp_path.iterdir()] == ["coverage-baseline.toml"]

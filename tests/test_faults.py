@@ -182,9 +182,21 @@ def test_a_lock_left_by_a_killed_update_does_not_block(baselined: Project) -> No
     assert "raised   pkg/mod.py" in result.out
 
 
-def test_ctrl_c_during_the_test_run_exits_130_and_writes_nothing(
-    baselined: Project, tmp_path: Path
+@pytest.mark.parametrize(
+    ("signum", "code", "said"),
+    [
+        (signal.SIGINT, errors.INTERRUPTED, "ratchet: interrupted; nothing was written"),
+        (signal.SIGTERM, 143, "ratchet: stopped by SIGTERM; nothing was written"),
+        (signal.SIGHUP, 129, "ratchet: stopped by SIGHUP; nothing was written"),
+    ],
+    ids=["SIGINT", "SIGTERM", "SIGHUP"],
+)
+@pytest.mark.parametrize("command", ["update", "check"])
+def test_a_signal_during_the_test_run_stops_everything_and_writes_nothing(
+    baselined: Project, tmp_path: Path, signum: int, code: int, said: str, command: str
 ) -> None:
+    """Ctrl-C, CI cancelling a job (SIGTERM), a closed terminal (SIGHUP): the
+    test run's whole process group stops, nothing is written, nothing is left."""
     pid_file = tmp_path / "test.pid"
     baselined.write(
         "tests/test_slow.py",
@@ -192,24 +204,64 @@ def test_ctrl_c_during_the_test_run_exits_130_and_writes_nothing(
         f"    open({str(pid_file)!r}, 'w').write(str(os.getpid()))\n"
         "    time.sleep(600)\n    assert unused(1) == 1\n",
     )
+    baselined.write("tests/test_mod.py", TESTS_WITHOUT_SUB)  # Unstaged: a snapshot.
+    baselined.git("add", "tests/test_slow.py")
     before = baselined.read("coverage-baseline.toml")
-    update = _spawn(baselined, "update")
+    state = baselined.state()
+    process = _spawn(baselined, command)
     deadline = time.monotonic() + 60
     while not pid_file.exists():
         assert time.monotonic() < deadline
         time.sleep(0.05)
-    update.send_signal(signal.SIGINT)
-    _, err = update.communicate(timeout=60)
-    assert update.returncode == errors.INTERRUPTED
-    assert err.strip().splitlines()[-1] == "ratchet: interrupted; nothing was written"
+    process.send_signal(signum)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == code, err
+    assert err.strip().splitlines()[-1] == said
     assert baselined.read("coverage-baseline.toml") == before
-    # The test process went with it.
+    assert baselined.state() == state
+    # The test process went with it, and so did every temporary folder.
     test_pid = int(pid_file.read_text())
     deadline = time.monotonic() + 10
     while _alive(test_pid) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not _alive(test_pid)
     assert not list(baselined.root.glob(".coverage-baseline.toml.*"))
+    assert not _scratch_of(process.pid)
+
+
+def _scratch_of(pid: int) -> list[Path]:
+    """Temporary folders a ratchet process made (see ratchet.scratch)."""
+    import tempfile
+
+    parent = Path(tempfile.gettempdir()) / f"ratchet-{os.getuid()}"
+    return list(parent.glob(f"*-{pid}-*")) if parent.is_dir() else []
+
+
+def test_the_next_run_sweeps_what_a_killed_run_left(baselined: Project, tmp_path: Path) -> None:
+    pid_file = tmp_path / "test.pid"
+    baselined.stage(
+        "tests/test_slow.py",
+        "import os, time\n\n\ndef test_slow():\n"
+        f"    open({str(pid_file)!r}, 'w').write(str(os.getpid()))\n    time.sleep(600)\n",
+    )
+    baselined.write("tests/test_mod.py", TESTS_WITHOUT_SUB)  # Unstaged: a snapshot.
+    process = _spawn(baselined, "check")
+    deadline = time.monotonic() + 60
+    while not pid_file.exists():
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    left = _scratch_of(process.pid)
+    assert left  # Its data folder and the snapshot.
+    process.kill()
+    process.wait()
+    os.kill(int(pid_file.read_text()), signal.SIGKILL)  # A kill -9 stops nothing else.
+    assert all(p.exists() for p in left)
+    (baselined.root / "tests" / "test_slow.py").unlink()
+    baselined.git("add", "-A")
+    baselined.ratchet("report")  # Any command that makes a folder sweeps first.
+    assert all(p.exists() for p in left)
+    assert baselined.ratchet("check").code == errors.BLOCKED
+    assert not any(p.exists() for p in left)
 
 
 # -- check --confirm: a second run before refusing -----------------------------------
@@ -276,9 +328,10 @@ def test_a_second_writer_waits_for_the_lock_and_says_for_whom(
     import fcntl
     import threading
 
+    from ratchet import state
     from ratchet.lock import NAME, baseline_lock
 
-    path = tmp_path / NAME
+    path = state.path(tmp_path, NAME)
     path.parent.mkdir()
     path.write_text("4242")
     holder = os.open(path, os.O_RDWR)

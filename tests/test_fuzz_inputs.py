@@ -84,6 +84,41 @@ def toml_value(value: object) -> str:
     return "{" + ", ".join(f"{quote(k)} = {toml_value(v)}" for k, v in value.items()) + "}"
 
 
+# Hostile text any TOML file may be given: nesting deeper than a recursive
+# parser goes, integers longer than Python converts, control characters in
+# keys and names, a byte-order mark.
+@st.composite
+def hostile_toml(draw: st.DrawFn) -> str:
+    kind = draw(st.sampled_from(["array", "inline", "integer", "key", "string", "bom"]))
+    depth = draw(st.integers(1, 2000))
+    if kind == "array":
+        return "x = " + "[" * depth + "]" * depth + "\n"
+    if kind == "inline":
+        return "x = " + "{a = " * depth + "1" + "}" * depth + "\n"
+    if kind == "integer":
+        return f"x = {draw(st.sampled_from(['', '-']))}{'9' * draw(st.integers(1, 6000))}\n"
+    controls = st.text(st.characters(max_codepoint=0x9F, categories=["Cc"]), min_size=1)
+    if kind == "key":
+        return f"{quote(draw(controls))} = 1\n"
+    if kind == "string":
+        return f"tier = {quote(draw(controls))}\n"
+    return "\ufeff"
+
+
+def with_hostile(draw: st.DrawFn, text: str) -> str:
+    """``text`` with hostile TOML put at the start, at the end, or in a table."""
+    hostile = draw(hostile_toml())
+    if hostile == "\ufeff":
+        return hostile + text
+    where = draw(st.sampled_from(["start", "end", "table"]))
+    if where == "start":
+        return hostile + text
+    if where == "end":
+        return text + hostile
+    at = text.find("\n[", 1)
+    return text if at < 0 else text[: at + 1] + hostile + text[at + 1 :]
+
+
 @st.composite
 def baseline_inputs(draw: st.DrawFn) -> str:
     """A baseline as written by us, then damaged in one of the ways people do."""
@@ -95,9 +130,11 @@ def baseline_inputs(draw: st.DrawFn) -> str:
     lines = text.splitlines(keepends=True)
     how = draw(
         st.sampled_from(
-            ["none", "truncate", "value", "line", "duplicate", "format", "path", "over"]
+            ["none", "truncate", "value", "line", "duplicate", "format", "path", "over", "hostile"]
         )
     )
+    if how == "hostile":
+        return with_hostile(draw, text)
     if how == "truncate":
         return text[: draw(st.integers(0, len(text)))]
     if how == "value":
@@ -221,6 +258,8 @@ def config_inputs(draw: st.DrawFn) -> str:
     text = "\n".join(lines) + "\n"
     if draw(st.integers(0, 9)) == 0:
         text = text[: draw(st.integers(0, len(text)))]
+    elif draw(st.integers(0, 4)) == 0:
+        text = with_hostile(draw, text)
     return text
 
 
@@ -297,3 +336,86 @@ def _state(project: Project) -> tuple[str, str, str]:
     """The baseline's bytes, the working tree's status and the staged content."""
     status = project.git("status", "--porcelain", "-uall")
     return project.read("coverage-baseline.toml"), status, project.git("ls-files", "-s")
+
+
+# -- coverage.py JSON reports given with --data --------------------------------------
+
+json_scalars = st.one_of(
+    st.integers(-(2**70), 2**70),
+    st.floats(allow_nan=False),
+    st.booleans(),
+    st.none(),
+    st.text(max_size=6),
+)
+json_values = st.recursive(
+    json_scalars,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner),
+    max_leaves=5,
+)
+report_keys = st.one_of(
+    st.sampled_from(["pkg/mod.py", "pkg/other.py", "", ".", "/", "pkg/", "../out.py"]),
+    st.text(max_size=8),
+    st.text(st.characters(categories=["Cc"]), min_size=1, max_size=3).map(lambda t: f"p{t}.py"),
+)
+
+
+@st.composite
+def data_inputs(draw: st.DrawFn) -> str:
+    """A ``coverage json`` report, right or damaged, as the text of a file."""
+    import json
+
+    files: dict[str, object] = {}
+    for key in draw(st.lists(report_keys, max_size=4, unique=True)):
+        statements = draw(st.integers(0, 50))
+        entry: dict[str, object] = {
+            "summary": {
+                "num_statements": statements,
+                "covered_lines": draw(st.integers(0, statements)),
+            },
+            "missing_lines": draw(st.lists(st.integers(1, 60), max_size=4)),
+        }
+        if draw(st.booleans()):
+            # Any value of any type somewhere in the entry.
+            spot = draw(st.sampled_from(["num_statements", "covered_lines", "missing_lines"]))
+            target = entry if spot == "missing_lines" else entry["summary"]
+            assert isinstance(target, dict)
+            target[spot] = draw(json_values)
+        files[key] = entry
+    doc: object = {"meta": {"version": "7.0", "branch_coverage": False}, "files": files}
+    if draw(st.integers(0, 9)) == 0:
+        doc = draw(json_values)
+    text = json.dumps(doc)
+    damage = draw(st.sampled_from(["none", "none", "truncate", "nest", "integer"]))
+    if damage == "truncate":
+        return text[: draw(st.integers(0, len(text)))]
+    if damage == "nest":
+        depth = draw(st.integers(1, 200_000))
+        return '{"a":' * depth + text + "}" * depth
+    if damage == "integer":
+        return text.replace("0", "9" * draw(st.integers(1, 6000)), 1)
+    return text
+
+
+DATA_ERROR = re.compile(r".*r\.json: \S")
+
+
+def judge_data(folder: Path, text: str) -> object:
+    """The measurement, or the error line; anything else is a failure."""
+    from ratchet.measure import load_json_report
+
+    path = folder / "r.json"
+    path.write_text(text, "utf-8")
+    try:
+        return load_json_report(path, folder)
+    except RatchetError as e:
+        error = e
+    assert "\n" not in error.message
+    return _refused_in_one_line(error, DATA_ERROR)
+
+
+@given(data_inputs())
+@settings(max_examples=300)
+def test_any_data_report_loads_or_is_refused_in_one_line(
+    tmp_path_factory: pytest.TempPathFactory, text: str
+) -> None:
+    judge_data(tmp_path_factory.mktemp("data"), text)

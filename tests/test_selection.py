@@ -237,15 +237,12 @@ def test_import_time_and_configuration_changes_run_the_whole_suite(
     assert doc["tests_run"] is None  # The whole suite.
 
 
-def test_full_flag_no_map_interrupted_and_environment_changes_run_everything(
+def test_full_flag_no_map_and_environment_changes_run_everything(
     suite: Project, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     suite.stage("pkg/b.py", SAME_B)
     assert check_json(suite, "--full")["why"] == "--full was given"
     git_dir = suite.root / ".git"
-    testmap.mark_running(git_dir)
-    suite.stage("pkg/b.py", neutral(1))
-    assert check_json(suite)["why"] == "the last run was interrupted"
     testmap.remove(git_dir)
     suite.stage("pkg/b.py", neutral(2))
     assert check_json(suite)["why"] == "no test map yet"

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Container, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ratchet import git
 from ratchet.errors import BLOCKED, PASSED
-from ratchet.relevance import any_relevant, read_tool_section
+from ratchet.relevance import any_relevant, decode_pyproject, tool_section
 
 if TYPE_CHECKING:  # Imported for real only on the slow path, to keep the skip fast.
     from ratchet.baseline import Baseline
@@ -39,7 +39,10 @@ def check(
     """
     here = cwd or Path.cwd()
     root = git.toplevel(here)
-    section = read_tool_section(root)
+    # Judged by the configuration being committed: the index's, not an
+    # unstaged edit of it.
+    pyproject = decode_pyproject(git.read_blob(root, ":pyproject.toml"))
+    section = tool_section(pyproject)
     scope = ""
     if not (all_files or full or data or files):
         from ratchet.invocation import pre_commit_scope
@@ -65,7 +68,7 @@ def check(
     # skip above stays fast.
     from ratchet.config import load_config
 
-    config = load_config(root, section)
+    config = load_config(root, pyproject, given=True)
     if scope:
         why = scope
     elif all_files:
@@ -87,41 +90,27 @@ def _judge(
     confirm: bool = False,
 ) -> int:
     from ratchet import lastrun
-    from ratchet.baseline import loads_bytes
-    from ratchet.commands.common import ensure_same_mode, version_note
-    from ratchet.config import load_config
+    from ratchet.change import gather
+    from ratchet.commands.common import ensure_same_mode, measurement_notes, version_note
     from ratchet.guard import guard
+    from ratchet.invocation import amending
     from ratchet.measure import measure
     from ratchet.nodata import refuse_empty
     from ratchet.output import render_github, render_json, render_markdown, render_text
+    from ratchet.printable import safe_lines
     from ratchet.snapshot import workspace
     from ratchet.verdicts import Judged
 
-    staged_raw = _staged_baseline(root, config)
-    baseline = loads_bytes(staged_raw, config.baseline)
-    exists = git.index_paths(root)
-    if base is None:
-        parent = _amended_parent(root)
-        reference = _baseline_at_parent(root, config, parent, staged_raw, baseline)
-        judge_against = baseline
-        # Rename detection costs a diff; it only matters for entries whose file is gone.
-        gone = any(p not in exists for b in (reference, baseline) if b for p in b.files)
-        renamed = git.renamed(root, parent) if gone else {}
-    else:
-        # CI: judge against the baseline where the branch started, so a drop
-        # committed with --no-verify, baseline edit included, is still caught.
-        since = git.merge_base(root, "HEAD", base)
-        renamed = git.renamed(root, since)
-        reference = judge_against = _baseline_at_merge_base(
-            root, config, base, since, baseline, renamed, exists
-        )
-    notes = []
+    change = gather(root, config, base, amending=base is None and amending())
+    baseline, exists, renamed = change.baseline, change.exists, change.renamed
+    reference, judge_against = change.reference, change.judge_against
+    notes = list(change.notes)
     with workspace(root, config, bool(data)) as (test_root, left_out):
         if left_out:
             notes.append(
                 f"measured the staged content; {left_out} unstaged or untracked file(s) left out"
             )
-        test_config = config if test_root == root else load_config(test_root)
+        test_config = config  # A snapshot holds the same, committed, configuration.
         repo = root if test_root != root else None
         measurement = measure(
             test_root, test_config, data, select=True, full_reason=full_reason, repo=repo
@@ -132,11 +121,10 @@ def _judge(
         if confirm and not data:
             _confirm(test_root, test_config, repo, verdicts, config, measurement.tests_run)
     notes += [n for n in [version_note(baseline, measurement)] if n]
-    if measurement.outside:
-        notes.append(f"{len(measurement.outside)} measured files outside the repository ignored")
-    problems = []
+    notes += measurement_notes(measurement)
+    problems = list(change.problems)
     if reference is not None and reference != baseline:
-        problems = guard(reference, baseline, exists, config.policy, renamed)
+        problems += guard(reference, baseline, exists, config.policy, renamed)
         if reference.branch != baseline.branch:
             notes.append("the baseline changed branch mode; entries were not compared to HEAD")
     _explain_lines(root, config, verdicts, exists)
@@ -160,7 +148,7 @@ def _judge(
         out = render_markdown(judged)
     else:
         out = render_text(judged, config)
-    sys.stdout.write(out)
+    sys.stdout.write(safe_lines(out))
     return PASSED if judged.passed else BLOCKED
 
 
@@ -205,7 +193,7 @@ def _confirm(
 
 
 def _explain_lines(
-    root: Path, config: Config, verdicts: list[FileVerdict], exists: set[str]
+    root: Path, config: Config, verdicts: list[FileVerdict], exists: Container[str]
 ) -> None:
     """Find the uncovered lines of refused files that are new, where we can."""
     from ratchet import lastrun
@@ -230,77 +218,10 @@ def _explain_lines(
         v.newly = None if newly is None else frozenset(newly)
 
 
-def _amended_parent(root: Path) -> str | None:
-    """For ``git commit --amend``, the commit the new one builds on (HEAD's
-    parent, or the empty tree when amending a root commit); else None: HEAD."""
-    from ratchet.invocation import amending
-
-    if not amending():
-        return None
-    parent = git.plain_or_none(root, ["rev-parse", "--verify", "-q", "HEAD^"])
-    return parent.decode().strip() if parent else git.EMPTY_TREE
-
-
-def _baseline_at_parent(
-    root: Path, config: Config, parent: str | None, staged_raw: bytes, staged: Baseline
-) -> Baseline | None:
-    """The baseline the commit builds on: at HEAD, or at ``parent`` when
-    amending.  None on a first commit; ``staged`` when unchanged."""
-    from ratchet.baseline import loads_bytes
-
-    rev = parent or "HEAD"
-    raw = git.read_blob(root, f"{rev}:{config.baseline}")
-    # The usual case is an unchanged baseline: compare bytes before parsing.
-    if raw is None or raw == staged_raw:
-        return None if raw is None else staged
-    where = "HEAD" if parent is None else "the amended commit's parent"
-    return loads_bytes(raw, f"{config.baseline} at {where}")
-
-
-def _baseline_at_merge_base(
-    root: Path,
-    config: Config,
-    ref: str,
-    commit: str,
-    now: Baseline,
-    renamed: Mapping[str, str],
-    exists: set[str],
-) -> Baseline:
-    """The baseline at ``commit``, the merge base of HEAD and ``ref``, with
-    entries following renames; entries lowered on the branch with a recorded
-    reason (which the guard checks) count as lowered."""
-    from dataclasses import replace
-
-    from ratchet.baseline import loads_bytes
-    from ratchet.errors import RatchetError
-    from ratchet.renames import carry
-
-    raw = git.read_blob(root, f"{commit}:{config.baseline}")
-    if raw is None:
-        raise RatchetError(
-            f"no {config.baseline} at the merge base of HEAD and {ref} ({commit[:12]})",
-            hint="commit a baseline on the base branch first, or drop --base",
-        )
-    then = loads_bytes(raw, f"{config.baseline} at {ref}")
-    files, _ = carry(then.files, renamed, exists, now.files)
-    for path, entry in now.files.items():
-        if entry.lowered is not None and path in files:
-            files[path] = entry
-    return replace(then, files=files)
-
-
-def _staged_baseline(root: Path, config: Config) -> bytes:
-    """The baseline being committed: the index's copy, else the working tree's."""
-    from ratchet.baseline import read_bytes
-
-    raw = git.read_blob(root, f":{config.baseline}")
-    return raw if raw is not None else read_bytes(root / config.baseline, config.baseline)
-
-
 def judge_measurement(
     baseline: Baseline,
     measurement: Measurement,
-    exists: set[str],
+    exists: Container[str],
     config: Config,
     renamed: Mapping[str, str] | None = None,
 ) -> list[FileVerdict]:

@@ -24,6 +24,18 @@ def repo_relative(root: Path, paths: Sequence[str], cwd: Path) -> list[str]:
     return out
 
 
+def ensure_writable(root: Path, baseline: str) -> None:
+    """Refuse before a long test run, not after it, to write where nothing can be."""
+    folder = (root / baseline).parent
+    if not folder.is_dir():
+        raise RatchetError(
+            f"{baseline}: the folder {folder.relative_to(root)} does not exist",
+            hint="create it, or set [tool.ratchet] baseline to a path in an existing folder",
+        )
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise RatchetError(f"{baseline}: cannot write in {folder}")
+
+
 def ensure_same_mode(baseline: Baseline, measurement: Measurement, source: str) -> None:
     """Refuse to compare numbers measured with and without branch coverage."""
     if baseline.branch != measurement.branch:
@@ -36,6 +48,24 @@ def ensure_same_mode(baseline: Baseline, measurement: Measurement, source: str) 
             f"{mode(measurement.branch)} mode: the numbers cannot be compared",
             hint="restore the coverage setting, or start over with `ratchet init --force`",
         )
+
+
+def measurement_notes(measurement: Measurement) -> list[str]:
+    """What a measurement set aside, to be said wherever it is used."""
+    from ratchet.printable import safe
+
+    notes = []
+    if measurement.unrecordable:
+        names = ", ".join(safe(repr(p)) for p in measurement.unrecordable[:3])
+        more = len(measurement.unrecordable) - 3
+        notes.append(
+            f"{len(measurement.unrecordable)} measured file(s) have names the baseline cannot "
+            f"hold (a control character or a backslash), so they are not judged: {names}"
+            + (f" and {more} more" if more > 0 else "")
+        )
+    if measurement.outside:
+        notes.append(f"{len(measurement.outside)} measured files outside the repository ignored")
+    return notes
 
 
 def version_note(baseline: Baseline, measurement: Measurement) -> str | None:

@@ -8,12 +8,14 @@ from pathlib import Path
 
 from ratchet import git, lastrun
 from ratchet.baseline import Baseline, Entry, dumps, write_atomic
+from ratchet.commands.common import ensure_writable, measurement_notes
 from ratchet.config import Config, load_config
 from ratchet.errors import PASSED, RatchetError
 from ratchet.lock import baseline_lock
 from ratchet.measure import FileResult, measure
 from ratchet.nodata import refuse_empty
 from ratchet.numbers import Numbers, display_percent
+from ratchet.printable import echo
 from ratchet.tiers import TierRule, assign_tier
 
 
@@ -38,6 +40,7 @@ def init(*, data: Sequence[str] = (), force: bool = False, cwd: Path | None = No
     root = git.toplevel(cwd or Path.cwd())
     config = load_config(root)
     path = root / config.baseline
+    ensure_writable(root, config.baseline)
     if path.exists() and not force:
         raise RatchetError(
             f"{config.baseline} already exists",
@@ -52,14 +55,16 @@ def init(*, data: Sequence[str] = (), force: bool = False, cwd: Path | None = No
         write_atomic(path, dumps(baseline))
     lastrun.record(root, config, measurement)
     total = baseline.totals
-    print(
+    echo(
         f"ratchet: wrote {config.baseline}: {len(baseline.files)} files, overall "
         f"{total.display()} ({measurement.how})"
     )
+    for note in measurement_notes(measurement):
+        echo(f"ratchet: note: {note}")
     for rule in config.tiers:
         members = [p for p, e in baseline.files.items() if e.tier == rule.name]
         if members:
             target = display_percent(rule.target)
-            print(f"ratchet: {rule.name}: {len(members)} file(s), target {target}")
-    print(f"ratchet: next: git add {config.baseline} && git commit")
+            echo(f"ratchet: {rule.name}: {len(members)} file(s), target {target}")
+    echo(f"ratchet: next: git add {config.baseline} && git commit")
     return PASSED

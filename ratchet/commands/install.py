@@ -8,6 +8,7 @@ absolute interpreter path (git runs it outside any virtualenv).
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 import sys
@@ -15,6 +16,7 @@ from pathlib import Path
 
 from ratchet import git
 from ratchet.errors import PASSED, RatchetError
+from ratchet.printable import echo
 
 MARK = "# Installed by coverage-ratchet"
 CHAINED = "pre-commit.before-ratchet"
@@ -52,14 +54,29 @@ def _baseline_path(root: Path) -> str:
 
 def install(*, hook: bool = True, force: bool = False, cwd: Path | None = None) -> int:
     root = git.toplevel(cwd or Path.cwd())
+    _attributes_file(root)  # Refuse a link before writing anything.
     if hook:
         _install_hook(root, force)
     _install_merge_driver(root)
     return PASSED
 
 
+def _belongs_to(folder: Path, root: Path) -> bool:
+    """Is ``folder`` inside this repository: its working tree or git directory?"""
+    common = (root / git.plain(root, ["rev-parse", "--git-common-dir"]).decode().strip()).resolve()
+    return any(folder == place or place in folder.parents for place in (root.resolve(), common))
+
+
 def _install_hook(root: Path, force: bool) -> None:
     folder = hooks_dir(root)
+    if not _belongs_to(folder, root) and not force:
+        raise RatchetError(
+            f"git's hooks folder {folder} (core.hooksPath) is outside this repository: "
+            "a hook there runs for every repository that uses it",
+            hint="install it for this repository alone with "
+            "`git config --local core.hooksPath .git/hooks` first, or add the coverage-ratchet "
+            "hook to that folder's hooks yourself; `ratchet install --force` writes there anyway",
+        )
     path = folder / "pre-commit"
     old = path.read_text("utf-8", "replace") if path.exists() else None
     if old is not None and MARK not in old:
@@ -74,13 +91,13 @@ def _install_hook(root: Path, force: bool) -> None:
         if chained.exists():
             raise RatchetError(f"{chained} exists already; move it away first")
         path.rename(chained)
-        print(f"ratchet: kept the existing hook as {chained}; it runs first")
+        echo(f"ratchet: kept the existing hook as {chained}; it runs first")
     folder.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name("pre-commit.ratchet-tmp")
     tmp.write_text(hook_script(), "utf-8")
     tmp.chmod(0o755)
     tmp.replace(path)
-    print(f"ratchet: installed the pre-commit hook at {path}")
+    echo(f"ratchet: installed the pre-commit hook at {path}")
 
 
 def _attributes_line(baseline: str) -> str:
@@ -95,22 +112,37 @@ def _attributes_line(baseline: str) -> str:
     return f"{pattern} merge={DRIVER}"
 
 
+def _attributes_file(root: Path) -> Path:
+    """``.gitattributes``, which ratchet writes only as a regular file: through a
+    symbolic link it could write anywhere."""
+    attributes = root / ".gitattributes"
+    if attributes.is_symlink():
+        raise RatchetError(
+            f".gitattributes is a symbolic link (to {os.readlink(attributes)}); "
+            "ratchet writes no file through a link",
+            hint="replace the link with a file, or add this line to the file it points to "
+            f"yourself: {_attributes_line(_baseline_path(root))}",
+        )
+    return attributes
+
+
 def _install_merge_driver(root: Path) -> None:
     git.plain(root, ["config", "--local", f"merge.{DRIVER}.name", "coverage-ratchet baseline"])
     driver = f"{_python()} -m ratchet merge-driver %O %A %B %P"
     git.plain(root, ["config", "--local", f"merge.{DRIVER}.driver", driver])
-    attributes = root / ".gitattributes"
+    attributes = _attributes_file(root)
     line = _attributes_line(_baseline_path(root))
     text = attributes.read_text("utf-8") if attributes.exists() else ""
     if line not in text.splitlines():
         sep = "" if not text or text.endswith("\n") else "\n"
         attributes.write_text(f"{text}{sep}{line}\n", "utf-8")
-        print("ratchet: declared the baseline's merge driver in .gitattributes (commit it)")
-    print(f"ratchet: defined the merge driver {DRIVER} in this clone's git config")
+        echo("ratchet: declared the baseline's merge driver in .gitattributes (commit it)")
+    echo(f"ratchet: defined the merge driver {DRIVER} in this clone's git config")
 
 
 def uninstall(*, cwd: Path | None = None) -> int:
     root = git.toplevel(cwd or Path.cwd())
+    _attributes_file(root)  # Refuse a link before changing anything.
     folder = hooks_dir(root)
     path = folder / "pre-commit"
     if path.exists() and MARK in path.read_text("utf-8", "replace"):
@@ -118,11 +150,11 @@ def uninstall(*, cwd: Path | None = None) -> int:
         chained = folder / CHAINED
         if chained.exists():
             chained.rename(path)
-            print(f"ratchet: removed the hook; restored the previous one at {path}")
+            echo(f"ratchet: removed the hook; restored the previous one at {path}")
         else:
-            print(f"ratchet: removed the hook at {path}")
+            echo(f"ratchet: removed the hook at {path}")
     git.run_quiet(root, ["config", "--local", "--remove-section", f"merge.{DRIVER}"])
-    attributes = root / ".gitattributes"
+    attributes = _attributes_file(root)
     if attributes.exists():
         line = _attributes_line(_baseline_path(root))
         lines = attributes.read_text("utf-8").splitlines()
@@ -132,21 +164,21 @@ def uninstall(*, cwd: Path | None = None) -> int:
                 attributes.write_text("\n".join(kept) + "\n", "utf-8")
             else:
                 attributes.unlink()
-            print("ratchet: removed the merge driver from .gitattributes (commit it)")
+            echo("ratchet: removed the merge driver from .gitattributes (commit it)")
     return PASSED
 
 
 def merge_driver(base: str, ours: str, theirs: str, name: str = "") -> int:
     """git's merge driver: write the merged baseline over ``ours``."""
-    from ratchet.baseline import dumps, loads_bytes, write_atomic
+    from ratchet.baseline import dumps, loads_bytes, read_bytes, write_atomic
     from ratchet.merge import merge
 
     label = name or "the baseline"
-    raw_base = Path(base).read_bytes()
+    raw_base = read_bytes(Path(base), f"{label} (base, {base})")
     merged = merge(
         loads_bytes(raw_base, f"{label} (base)") if raw_base.strip() else None,
-        loads_bytes(Path(ours).read_bytes(), f"{label} (ours)"),
-        loads_bytes(Path(theirs).read_bytes(), f"{label} (theirs)"),
+        loads_bytes(read_bytes(Path(ours), f"{label} (ours, {ours})"), f"{label} (ours)"),
+        loads_bytes(read_bytes(Path(theirs), f"{label} (theirs, {theirs})"), f"{label} (theirs)"),
     )
     write_atomic(Path(ours), dumps(merged))
     return PASSED

@@ -15,6 +15,7 @@ from ratchet.config import Config, load_config
 from ratchet.errors import PASSED, RatchetError
 from ratchet.lock import baseline_lock
 from ratchet.numbers import display_percent
+from ratchet.printable import echo, safe, safe_lines
 
 
 def _baseline(root: Path, config: Config, measure_now: bool) -> Baseline:
@@ -45,10 +46,11 @@ def report(*, fmt: str = "text", measure_now: bool = False, cwd: Path | None = N
     config = load_config(root)
     model = tier_report(_baseline(root, config, measure_now))
     if fmt == "json":
-        sys.stdout.write(out.render_report_json(model))
+        sys.stdout.write(safe_lines(out.render_report_json(model)))
     elif fmt == "markdown":
-        sys.stdout.write(out.render_report_markdown(model))
+        sys.stdout.write(safe_lines(out.render_report_markdown(model)))
     else:
+        # Made safe inside: only its colour codes are escape sequences.
         sys.stdout.write(out.render_report_text(model, out.use_colour(sys.stdout)))
     return PASSED
 
@@ -64,7 +66,7 @@ def plan(
     cwd: Path | None = None,
 ) -> int:
     from ratchet import progress_output as out
-    from ratchet.progress import QUICK_WIN_TARGET
+    from ratchet.progress import QUICK_WIN_TARGET, ZERO_COVERAGE
     from ratchet.progress import plan as make_plan
 
     here = cwd or Path.cwd()
@@ -73,18 +75,28 @@ def plan(
     goal = None if target is None else _percent(target)
     if promote:
         return _promote(root, config, repo_relative(root, promote, here), tiers, goal)
+    baseline = _baseline(root, config, measure_now)
+    known = [r.name for r in config.tiers]
+    known += sorted({e.tier for e in baseline.files.values() if e.tier} - set(known))
+    known.append(ZERO_COVERAGE)
+    for kind in tiers:
+        if kind.casefold() not in {k.casefold() for k in known}:
+            raise RatchetError(
+                f"--tier {safe(kind)}: no tier or kind of candidate of that name",
+                hint=f"known: {', '.join(safe(k) for k in known)}",
+            )
     model = make_plan(
-        _baseline(root, config, measure_now),
+        baseline,
         kinds=tiers,
         limit=limit,
         quick_win_target=goal if goal is not None else QUICK_WIN_TARGET,
     )
     if fmt == "json":
-        sys.stdout.write(out.render_plan_json(model))
+        sys.stdout.write(safe_lines(out.render_plan_json(model)))
     elif fmt == "markdown":
-        sys.stdout.write(out.render_plan_markdown(model))
+        sys.stdout.write(safe_lines(out.render_plan_markdown(model)))
     else:
-        sys.stdout.write(out.render_plan_text(model))
+        sys.stdout.write(safe_lines(out.render_plan_text(model)))
     return PASSED
 
 
@@ -133,9 +145,9 @@ def _promote(
                 entry, tier=name, target=goal, start=entry.start if entry.target else entry.numbers
             )
             gap = files[p].numbers.gap(goal)
-            print(f"ratchet: {p}: {name}, target {display_percent(goal)}, {gap} still to cover")
+            echo(f"ratchet: {p}: {name}, target {display_percent(goal)}, {gap} still to cover")
         write_atomic(path, dumps(replace(baseline, files=files)))
-    print(f"ratchet: wrote {config.baseline}; commit it")
+    echo(f"ratchet: wrote {config.baseline}; commit it")
     return PASSED
 
 
@@ -159,9 +171,9 @@ def history(
 
         write_atomic(Path(svg), render_svg(trend))
     if fmt == "json":
-        sys.stdout.write(out.render_history_json(trend))
+        sys.stdout.write(safe_lines(out.render_history_json(trend)))
     else:
-        sys.stdout.write(out.render_history_text(trend))
+        sys.stdout.write(safe_lines(out.render_history_text(trend)))
     if svg is not None and fmt != "json":
-        print(f"ratchet: wrote {svg}")
+        echo(f"ratchet: wrote {svg}")
     return PASSED

@@ -8,14 +8,30 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ratchet import git, lastrun
-from ratchet.baseline import Baseline, Entry, Lowering, dumps, load, write_atomic
-from ratchet.commands.common import ensure_same_mode, repo_relative, version_note
+from ratchet.baseline import (
+    Baseline,
+    Entry,
+    Lowering,
+    dumps,
+    loads_bytes,
+    read_bytes,
+    write_atomic,
+)
+from ratchet.commands.common import (
+    ensure_same_mode,
+    ensure_writable,
+    measurement_notes,
+    repo_relative,
+    version_note,
+)
 from ratchet.config import Config, load_config
 from ratchet.errors import PASSED, RatchetError
 from ratchet.lock import baseline_lock
 from ratchet.measure import measure
 from ratchet.nodata import refuse_empty
 from ratchet.numbers import Numbers
+from ratchet.paths import has_control
+from ratchet.printable import echo
 from ratchet.renames import carry
 from ratchet.rules import Outcome, compare
 
@@ -120,8 +136,11 @@ def update(
     lower = repo_relative(root, allow_lower, here)
     if lower and not (reason and reason.strip()):
         raise RatchetError("--allow-lower needs --reason TEXT", hint="say why it may go down")
+    if reason and has_control(reason):
+        raise RatchetError("--reason: one line of text, without control characters")
     if reason and not lower:
         raise RatchetError("--reason goes with --allow-lower PATH")
+    ensure_writable(root, config.baseline)
     # Held from reading the baseline to writing it: a concurrent update
     # waits, then starts from this one's result, so no raise is lost.
     with baseline_lock(git.git_dir(root), root / config.baseline):
@@ -132,7 +151,8 @@ def _update(
     root: Path, config: Config, data: Sequence[str], lower: list[str], reason: str | None
 ) -> int:
     path = root / config.baseline
-    baseline = load(path, config.baseline)
+    before = read_bytes(path, config.baseline)
+    baseline = loads_bytes(before, config.baseline)
     exists = {p for p in baseline.files if (root / p).exists()}
     gone = any(p not in exists for p in baseline.files)
     renamed = git.renamed(root, worktree=True) if gone else {}
@@ -160,19 +180,39 @@ def _update(
     for p in lower:
         if p in lowered:
             continue
-        print(f"ratchet: --allow-lower {p}: it did not go down; nothing lowered")
-    print(f"ratchet: measured {len(measured)} files with {measurement.how}")
-    if note:
-        print(f"ratchet: note: {note}")
+        echo(f"ratchet: --allow-lower {p}: it did not go down; nothing lowered")
+    echo(f"ratchet: measured {len(measured)} files with {measurement.how}")
+    for line in [*([note] if note else []), *measurement_notes(measurement)]:
+        echo(f"ratchet: note: {line}")
     _report(changes)
     lastrun.record(root, config, measurement)
     text = dumps(new)
-    if path.read_bytes() == text.encode("utf-8"):
-        print(f"ratchet: {config.baseline} is up to date")
+    if text.encode("utf-8") == before:
+        echo(f"ratchet: {config.baseline} is up to date")
         return PASSED
+    dropped = _hand_comments(before, dumps(baseline))
+    if read_bytes(path, config.baseline) != before:
+        # The lock keeps other ratchet commands out, not git or an editor.
+        raise RatchetError(
+            f"{config.baseline} changed while update ran (a merge, a checkout, an editor?); "
+            "nothing was written",
+            hint="run `ratchet update` again",
+        )
     write_atomic(path, text)
-    print(f"ratchet: wrote {config.baseline}; commit it with your change")
+    if dropped:
+        echo(
+            f"ratchet: note: {dropped} comment(s) written by hand in {config.baseline} were "
+            "not kept (the file is rewritten in its canonical form); say why in commit messages"
+        )
+    echo(f"ratchet: wrote {config.baseline}; commit it with your change")
     return PASSED
+
+
+def _hand_comments(raw: bytes, canonical: str) -> int:
+    """How many comments in ``raw`` the canonical form of the same baseline lacks."""
+    theirs = [line.partition("#")[2].strip() for line in raw.decode("utf-8").splitlines()]
+    ours = {line.partition("#")[2].strip() for line in canonical.splitlines()}
+    return sum(1 for c in theirs if c and c not in ours)
 
 
 SHOWN = 30  # Lines listed per kind of change; the rest are counted.
@@ -181,9 +221,9 @@ SHOWN = 30  # Lines listed per kind of change; the rest are counted.
 def _report(changes: Changes) -> None:
     def show(lines: list[str]) -> None:
         for line in lines[:SHOWN]:
-            print(line)
+            echo(line)
         if len(lines) > SHOWN:
-            print(f"  ... and {len(lines) - SHOWN} more")
+            echo(f"  ... and {len(lines) - SHOWN} more")
 
     show([f"  raised   {p}: {a.display()} -> {b.display()}" for p, a, b in changes.raised])
     show(
@@ -220,4 +260,4 @@ def _report(changes: Changes) -> None:
         (len(changes.dropped), "dropped"),
     ]
     summary = ", ".join(f"{n} {what}" for n, what in counts if n)
-    print(f"ratchet: {summary or 'no entry changed'}")
+    echo(f"ratchet: {summary or 'no entry changed'}")
