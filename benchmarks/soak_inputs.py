@@ -7,6 +7,8 @@ any content) for many more examples than the test suite does.  Each input
 must load, or be refused with one line naming the file (and the line where
 known); anything else is a failure and stops the soak with its input.
 
+``coverage json`` reports given with ``--data`` go through their reader too.
+
 Prints how many inputs were tried, loaded and refused, and how many refusals
 named a line.
 """
@@ -27,8 +29,10 @@ from hypothesis import HealthCheck, given, settings
 from test_fuzz_inputs import (
     baseline_inputs,
     config_inputs,
+    data_inputs,
     judge_baseline,
     judge_config,
+    judge_data,
 )
 
 LINE = re.compile(r"^[^:]+:\d+: ")
@@ -70,7 +74,12 @@ def main() -> None:
         def configs(text: str) -> None:
             tally("config", judge_config(folder, text))
 
-        for name, soak in (("baseline", baselines), ("config", configs)):
+        @options
+        @given(data_inputs())
+        def reports(text: str) -> None:
+            tally("data", judge_data(folder, text))
+
+        for name, soak in (("baseline", baselines), ("config", configs), ("data", reports)):
             started = time.perf_counter()
             soak()
             seconds = time.perf_counter() - started
@@ -81,7 +90,7 @@ def main() -> None:
                 f"({counts[f'{name} refused, line named']} naming the line); 0 tracebacks",
                 flush=True,
             )
-    total = counts["baseline tried"] + counts["config tried"]
+    total = counts["baseline tried"] + counts["config tried"] + counts["data tried"]
     print(f"total: {total} generated inputs, none crashed a reader")
 
 
