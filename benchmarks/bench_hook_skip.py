@@ -34,9 +34,17 @@ def main() -> None:
         bare = time_command([sys.executable, "-c", "pass"], root, runs)
         git = time_command(["git", "diff", "--cached", "--name-only", "-z"], root, runs)
         skip = time_command([*RATCHET, "check"], root, runs)
+        # As pre-commit runs it for `git commit` (git exports GIT_INDEX_FILE),
+        # and for `pre-commit run` by hand (pre-commit's command line is read).
+        index = str(root / ".git" / "index")
+        hook = {"PRE_COMMIT": "1", "GIT_INDEX_FILE": index}
+        under_commit = time_command([*RATCHET, "check"], root, runs, extra_env=hook)
+        by_hand = time_command([*RATCHET, "check"], root, runs, extra_env={"PRE_COMMIT": "1"})
         report("python -c pass", bare)
         report("git diff --cached --name-only", git, bare)
         report("ratchet check (nothing relevant staged)", skip, bare)
+        report("  ... under pre-commit, from git commit", under_commit, bare)
+        report("  ... under pre-commit run, by hand", by_hand, bare)
 
 
 if __name__ == "__main__":

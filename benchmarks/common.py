@@ -54,7 +54,12 @@ with open(out, "w") as f:
 
 
 def time_command(
-    args: Sequence[str], cwd: Path, runs: int, *, expect: int | None = 0
+    args: Sequence[str],
+    cwd: Path,
+    runs: int,
+    *,
+    expect: int | None = 0,
+    extra_env: dict[str, str] | None = None,
 ) -> list[float]:
     """Wall-clock seconds of ``runs`` runs of ``args``; exits if one fails.
 
@@ -64,7 +69,7 @@ def time_command(
     import tempfile
 
     times = []
-    env = git_env()
+    env = {**git_env(), **(extra_env or {})}
     key = " ".join(args)
     with tempfile.TemporaryDirectory() as tmp:
         result = Path(tmp) / "result"

@@ -204,3 +204,30 @@ def test_merge_driver_keeps_deletions_and_additions(tmp_path: Path) -> None:
     command = [sys.executable, "-m", "ratchet", "merge-driver", str(base), str(ours), str(theirs)]
     assert subprocess.run(command, check=False).returncode == 0
     assert covered_of(ours.read_text()) == {"pkg/a.py": 2, "pkg/new.py": 4}
+
+
+def test_a_promotion_and_a_raise_on_two_branches_both_survive_the_merge(
+    baselined: Project,
+) -> None:
+    """One branch puts a file into a tier, the other raises its coverage: the
+    merged entry keeps the tier, target and start, and the raised numbers,
+    and the guard accepts the merge commit."""
+    assert baselined.ratchet("install").code == errors.PASSED
+    baselined.commit("the merge driver")
+    baselined.git("checkout", "-q", "-b", "promote")
+    assert baselined.ratchet("plan", "--promote", "pkg/mod.py", "--target", "90").code == 0
+    baselined.commit("promote mod.py")
+    baselined.git("checkout", "-q", "main")
+    raised = TESTS + "\n\ndef test_unused():\n    from pkg.mod import unused\n\n    unused(1)\n"
+    baselined.write("tests/test_mod.py", raised)
+    assert baselined.ratchet("update").code == errors.PASSED
+    baselined.commit("raise mod.py")
+    baselined.git("merge", "-q", "--no-commit", "promote")
+    merged = loads(baselined.read("coverage-baseline.toml")).files["pkg/mod.py"]
+    assert merged.tier == "Tier 1"
+    assert merged.target is not None
+    assert float(merged.target) == 90
+    assert merged.start == Numbers(8, 5)
+    assert merged.numbers == Numbers(8, 7)
+    done = baselined.git_commit("--no-edit")
+    assert done.returncode == 0, done.stdout + done.stderr
