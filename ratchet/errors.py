@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import signal
 import sys
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -98,9 +97,6 @@ def _stop_on_signals() -> Iterator[None]:
     """While the block runs, SIGTERM and SIGHUP raise :class:`Stopped` (once:
     a second one must not cut the clean-up short).  The previous handlers
     come back afterwards (tests call ``main`` in their own process)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
     previous = {}
 
     def stop(signum: int, frame: object) -> None:
@@ -108,8 +104,13 @@ def _stop_on_signals() -> Iterator[None]:
             signal.signal(s, _ignore)
         raise Stopped(signum)
 
-    for s in _SIGNALS:
-        previous[s] = signal.signal(s, stop)
+    try:
+        for s in _SIGNALS:
+            previous[s] = signal.signal(s, stop)
+    except ValueError:  # Not the main thread: signals are not ours to take.
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+        previous = {}
     try:
         yield
     finally:

@@ -74,6 +74,7 @@ def staged_paths(root: Path) -> list[str]:
     """
     proc = _run(["diff", "--cached", "--name-only", "--no-renames", "-z"], root)
     if proc.returncode != 0:
+        toplevel(root)  # Outside a repository, says so as every command does.
         raise RatchetError(f"git diff --cached failed: {_first_line(proc.stderr)}")
     return [os.fsdecode(p) for p in proc.stdout.split(b"\0") if p]
 

@@ -137,16 +137,14 @@ def test_branch_mode_change_is_not_compared_silently(baselined: Project) -> None
 def test_ctrl_c_exits_130_and_writes_nothing(
     baselined: Project, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import ratchet.measure
+    # Imported before anything is patched: a module imported while
+    # ratchet.measure.measure is patched would keep the patch for good.
+    import ratchet.commands.update as update_module
 
     def interrupted(*args: object, **kwargs: object) -> None:
         raise KeyboardInterrupt
 
     before = baselined.read("coverage-baseline.toml")
-    monkeypatch.setattr(ratchet.measure, "measure", interrupted)
-    # update imports measure from ratchet.measure at call time.
-    import ratchet.commands.update as update_module
-
     monkeypatch.setattr(update_module, "measure", interrupted)
     result = baselined.ratchet("update")
     assert result.code == errors.INTERRUPTED

@@ -9,7 +9,13 @@ from typing import TYPE_CHECKING
 
 from ratchet import git
 from ratchet.errors import BLOCKED, PASSED
-from ratchet.relevance import any_relevant, decode_pyproject, tool_section
+from ratchet.relevance import (
+    DEFAULT_BASELINE,
+    any_relevant,
+    decode_pyproject,
+    is_relevant,
+    tool_section,
+)
 
 if TYPE_CHECKING:  # Imported for real only on the slow path, to keep the skip fast.
     from ratchet.baseline import Baseline
@@ -38,11 +44,6 @@ def check(
     refusing it.
     """
     here = cwd or Path.cwd()
-    root = git.toplevel(here)
-    # Judged by the configuration being committed: the index's, not an
-    # unstaged edit of it.
-    pyproject = decode_pyproject(git.read_blob(root, ":pyproject.toml"))
-    section = tool_section(pyproject)
     scope = ""
     if not (all_files or full or data or files):
         from ratchet.invocation import pre_commit_scope
@@ -53,10 +54,10 @@ def check(
         if files:
             from ratchet.commands.common import repo_relative
 
-            changed = repo_relative(root, files, here)
+            changed = repo_relative(git.toplevel(here), files, here)
         else:
-            changed = git.staged_paths(root)
-        if not any_relevant(changed, section):
+            changed = git.staged_paths(here)  # Repository-relative from anywhere in it.
+        if not _may_matter(here, changed):
             if fmt == "json":
                 print('{"format": 1, "passed": true, "mode": "skipped", "files": [], "guard": []}')
             elif fmt == "markdown":
@@ -64,6 +65,10 @@ def check(
             elif fmt == "text":
                 print("ratchet: nothing staged can change coverage; skipped")
             return PASSED
+    root = git.toplevel(here)
+    # Judged by the configuration being committed: the index's, not an
+    # unstaged edit of it.
+    pyproject = decode_pyproject(git.read_blob(root, ":pyproject.toml"))
     # Everything below is the slow path: imports are deferred to here so the
     # skip above stays fast.
     from ratchet.config import load_config
@@ -78,6 +83,20 @@ def check(
     else:
         why = "" if config.select else "select = false in [tool.ratchet]"
     return _judge(root, config, data, fmt, why, base, confirm)
+
+
+def _may_matter(here: Path, changed: list[str]) -> bool:
+    """Can any of ``changed`` change coverage or the verdict?  The hook's first
+    question, answered with as little as possible: nothing staged is nothing;
+    a Python, configuration or baseline file matters whatever the
+    configuration says; only otherwise is the committed configuration read
+    (its ``watch`` patterns and baseline path)."""
+    if not changed:
+        return False
+    if any(is_relevant(p, DEFAULT_BASELINE, ()) for p in changed):
+        return True
+    pyproject = decode_pyproject(git.read_blob(here, ":pyproject.toml"))
+    return any_relevant(changed, tool_section(pyproject))
 
 
 def _judge(
