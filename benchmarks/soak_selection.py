@@ -25,8 +25,10 @@ import time
 from dataclasses import astuple, dataclass, field
 from pathlib import Path
 
+from ratchet import measure
 from ratchet.config import load_config
-from ratchet.measure import Measurement, load_json_report, measure
+from ratchet.measurement import CoverageReport, Measurement, load_json_report
+from ratchet.workspace import in_place
 
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "soak",
@@ -360,7 +362,7 @@ def full_numbers(root: Path) -> dict[str, tuple[int, ...]]:
         return numbers(load_json_report(Path(tmp, "c.json"), root))
 
 
-def numbers(m: Measurement) -> dict[str, tuple[int, ...]]:
+def numbers(m: Measurement | CoverageReport) -> dict[str, tuple[int, ...]]:
     return {p: astuple(r.numbers) for p, r in m.files.items()}
 
 
@@ -372,7 +374,7 @@ def soak(root: Path, commits: int, seed: int, verbose: bool = True) -> dict[str,
     git(root, "add", "-A")
     git(root, "commit", "-qm", "start")
     config = load_config(root)
-    measure(root, config, select=True, full_reason="first run")  # Records the map.
+    measure.run(in_place(root, config), select=True, full_reason="first run")  # Records the map.
     modes: dict[str, int] = {}
     mismatches = []
     started = time.perf_counter()
@@ -381,16 +383,17 @@ def soak(root: Path, commits: int, seed: int, verbose: bool = True) -> dict[str,
         write(root, p)
         git(root, "add", "-A")
         config = load_config(root)
-        m = measure(root, config, select=True)
+        m = measure.run(in_place(root, config), select=True)
         selected = numbers(m)
         full = full_numbers(root)
-        kind = m.mode if m.mode != "full" else f"full ({m.why.split(':')[-1].strip()[:40]})"
-        modes[m.mode] = modes.get(m.mode, 0) + 1
+        mode = m.mode.value
+        kind = mode if mode != "full" else f"full ({m.why.split(':')[-1].strip()[:40]})"
+        modes[mode] = modes.get(mode, 0) + 1
         ok = selected == full
         if not ok:
             diff = {k: (selected.get(k), full.get(k)) for k in selected.keys() | full.keys()
                     if selected.get(k) != full.get(k)}  # fmt: skip
-            mismatches.append({"commit": n, "change": what, "mode": m.mode, "diff": diff})
+            mismatches.append({"commit": n, "change": what, "mode": mode, "diff": diff})
         if verbose:
             print(f"{n:4d} {'ok' if ok else 'MISMATCH':8} {what:40} {kind}: {m.why[:70]}")
         git(root, "commit", "-qm", what, "--no-verify", "--allow-empty")

@@ -22,7 +22,7 @@ from ratchet.state import StateError
 
 if TYPE_CHECKING:
     from ratchet.config import Config
-    from ratchet.measure import Measurement
+    from ratchet.measurement import Measurement
 
 FORMAT = 1
 NAME = "last-run.json"
@@ -40,7 +40,7 @@ def record(root: Path, config: Config, measurement: Measurement) -> None:
     The record of HEAD's content is kept beside it: a refused commit must not
     erase what the next attempt compares with.
     """
-    if not measurement.ran_tests:
+    if not measurement.mode.ran_tests:
         return
     try:
         is_relevant = _relevant(config)

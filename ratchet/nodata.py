@@ -14,10 +14,11 @@ from collections.abc import Container, Sequence
 from typing import TYPE_CHECKING
 
 from ratchet.errors import RatchetError, TestRunFailed
+from ratchet.report import RunMode
 
 if TYPE_CHECKING:
     from ratchet.baseline import Baseline
-    from ratchet.measure import Measurement
+    from ratchet.measurement import Measurement
 
 _CAUSES = (
     "a plugin that measures on its own (pytest-cov), a [tool.coverage.run] source that "
@@ -37,8 +38,9 @@ def refuse_empty(
     ``baseline`` has files that still exist (``exists``) and none of them
     was measured.  A test run's failure exits 3; given data's exits 2.
     """
-    error = TestRunFailed if measurement.mode != "data" else RatchetError
-    what = "the test run" if measurement.mode != "data" else "the given data"
+    given = measurement.mode is RunMode.DATA
+    error = RatchetError if given else TestRunFailed
+    what = "the given data" if given else "the test run"
     said = _said(measurement.warnings)
     files = measurement.files
     if not files:

@@ -1,18 +1,22 @@
-"""How ``check`` says what it found: text for people, JSON for tools."""
+"""How ``check`` says what it found, in every format, for every way it ends.
+
+One renderer per format in :data:`RENDERERS`, each a function of a
+:class:`~ratchet.report.Report`: ``text`` for people, ``json`` for tools,
+``github`` workflow commands, ``markdown`` for a job summary.  The hook's
+skip path prints through them too, so a report of nothing is rendered
+before anything heavier than the report itself is imported.
+"""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from ratchet.numbers import Numbers, display_percent
-from ratchet.printable import safe
-from ratchet.rules import Outcome
+from ratchet.report import Report, RunMode
 
 if TYPE_CHECKING:
-    from ratchet.config import Config
-    from ratchet.verdicts import FileVerdict, Judged
+    from ratchet.numbers import Numbers
+    from ratchet.verdicts import FileVerdict
 
 JSON_FORMAT = 1
 MAX_RANGES = 20
@@ -32,6 +36,13 @@ def line_ranges(lines: Iterable[int], limit: int = MAX_RANGES) -> str:
     return ", ".join(parts)
 
 
+def render(report: Report, fmt: str) -> str:
+    """``report`` in ``fmt``, made safe to print."""
+    from ratchet.printable import safe_lines
+
+    return safe_lines(RENDERERS[fmt](report))
+
+
 def counts(n: Numbers, branch: bool) -> str:
     text = f"{n.covered}/{n.statements} statements"
     if branch:
@@ -39,36 +50,44 @@ def counts(n: Numbers, branch: bool) -> str:
     return text
 
 
-_RULES = {
-    Outcome.DROPPED: "a file's coverage may not drop",
-    Outcome.GAP_GREW: (
-        "a tiered file may not move further from its target: new code in it must be "
-        "covered at least at the target rate"
-    ),
-    Outcome.BELOW_NEW_FILE_MINIMUM: "a new file must meet new-file-minimum",
-    Outcome.UNMEASURED: "a file in the baseline must still be measured",
-}
+def _rule(outcome: Any) -> str:
+    from ratchet.rules import Outcome
+
+    return {
+        Outcome.DROPPED: "a file's coverage may not drop",
+        Outcome.GAP_GREW: (
+            "a tiered file may not move further from its target: new code in it must be "
+            "covered at least at the target rate"
+        ),
+        Outcome.BELOW_NEW_FILE_MINIMUM: "a new file must meet new-file-minimum",
+        Outcome.UNMEASURED: "a file in the baseline must still be measured",
+    }[outcome]
 
 
-def render_text(judged: Judged, config: Config) -> str:
+def render_text(report: Report) -> str:
+    if report.mode is RunMode.SKIPPED:
+        return f"ratchet: {report.why}; skipped\n"
+    from ratchet.printable import safe
+    from ratchet.rules import Outcome
+
     out: list[str] = []
-    blocked = [v for v in judged.verdicts if v.outcome.blocking]
-    gains = [v for v in judged.verdicts if v.outcome is Outcome.GAIN]
-    new = [v for v in judged.verdicts if v.outcome is Outcome.NEW]
-    drops = [v for v in judged.verdicts if v.outcome is Outcome.DELETION_DROP]
-    deleted = [v for v in judged.verdicts if v.outcome is Outcome.DELETED]
-    flaky = [v for v in judged.verdicts if v.outcome is Outcome.FLAKY]
-    measured = sum(1 for v in judged.verdicts if v.current is not None)
-    if judged.mode == "selected":
-        out.append(f"ratchet: selected run: {judged.why}; measured with {judged.how}\n")
+    blocked = [v for v in report.verdicts if v.outcome.blocking]
+    gains = [v for v in report.verdicts if v.outcome is Outcome.GAIN]
+    new = [v for v in report.verdicts if v.outcome is Outcome.NEW]
+    drops = [v for v in report.verdicts if v.outcome is Outcome.DELETION_DROP]
+    deleted = [v for v in report.verdicts if v.outcome is Outcome.DELETED]
+    flaky = [v for v in report.verdicts if v.outcome is Outcome.FLAKY]
+    measured = sum(1 for v in report.verdicts if v.current is not None)
+    if report.mode is RunMode.SELECTED:
+        out.append(f"ratchet: selected run: {report.why}; measured with {report.how}\n")
     else:
-        run = "full run" if judged.mode == "full" else "given data"
-        why = f" ({judged.why})" if judged.why else ""
-        out.append(f"ratchet: {run}{why}, {measured} files measured with {judged.how}\n")
-    for note in judged.notes:
+        run = "full run" if report.mode is RunMode.FULL else "given data"
+        why = f" ({report.why})" if report.why else ""
+        out.append(f"ratchet: {run}{why}, {measured} files measured with {report.how}\n")
+    for note in report.notes:
         out.append(f"ratchet: note: {safe(note)}\n")
     for v in blocked:
-        out.append(_refusal(v, config, judged.branch))
+        out.append(_refusal(v, report))
     if flaky:
         out.append(
             f"\n  flaky, not judged: worse in one run, not in an identical one ({len(flaky)}):\n"
@@ -76,13 +95,13 @@ def render_text(judged: Judged, config: Config) -> str:
         for v in flaky:
             out.append(f"    {v.name}: baseline {_baseline_display(v)}; runs: {_runs(v)}\n")
         out.append("    next: make the tests of these files deterministic\n")
-    if judged.guard:
-        out.append(f"\n  {config.baseline} was edited in a way the guard refuses:\n")
-        for p in judged.guard:
+    if report.guard:
+        out.append(f"\n  {safe(report.baseline)} was edited in a way the guard refuses:\n")
+        for p in report.guard:
             out.append(f"    {safe(p.path) + ': ' if p.path else ''}{safe(p.message)}\n")
         out.append(
             "    next: restore it (`git checkout HEAD -- "
-            f"{config.baseline}`) and raise it with `ratchet update`\n"
+            f"{_shell(report.baseline)}`) and raise it with `ratchet update`\n"
         )
     if drops:
         out.append(f"\n  accepted, only covered statements were deleted ({len(drops)}):\n")
@@ -103,13 +122,13 @@ def render_text(judged: Judged, config: Config) -> str:
             out.append(f"    ... and {len(new) - MAX_RANGES} more\n")
     if deleted:
         out.append(f"\n  {len(deleted)} deleted file(s); `ratchet update` drops their entries\n")
-    if judged.passed:
+    if report.passed:
         out.append("ratchet: passed\n" if not (gains or new) else "\nratchet: passed\n")
     else:
         what = []
         if blocked:
             what.append(f"{len(blocked)} file(s) got worse")
-        if judged.guard:
+        if report.guard:
             what.append("the baseline edit was refused")
         out.append(f"\nratchet: BLOCKED: {' and '.join(what)}\n")
     return "".join(out)
@@ -118,6 +137,8 @@ def render_text(judged: Judged, config: Config) -> str:
 def _shell(path: str) -> str:
     """``path`` as a shell word the user can paste."""
     import shlex
+
+    from ratchet.printable import safe
 
     return safe(shlex.quote(path))
 
@@ -144,6 +165,9 @@ def _confirmation(v: FileVerdict) -> list[str]:
 
 def _target_met(v: FileVerdict) -> str:
     """A note when this change makes a tiered file reach its target."""
+    from ratchet.numbers import display_percent
+    from ratchet.printable import safe
+
     entry, current = v.entry, v.current
     assert entry is not None  # A gain has both a baseline entry
     assert current is not None  # and a measurement.
@@ -160,7 +184,12 @@ def _move(v: FileVerdict) -> str:
     return f"{v.entry.numbers.display()} -> {v.current.numbers.display()}"
 
 
-def _refusal(v: FileVerdict, config: Config, branch: bool) -> str:
+def _refusal(v: FileVerdict, report: Report) -> str:
+    from ratchet.numbers import display_percent
+    from ratchet.printable import safe
+    from ratchet.rules import Outcome
+
+    branch = report.branch
     lines = [""]
     entry, current = v.entry, v.current
     if v.outcome is Outcome.UNMEASURED:
@@ -168,7 +197,7 @@ def _refusal(v: FileVerdict, config: Config, branch: bool) -> str:
         lines.append(f"  {v.name}: {entry.numbers.display()} -> not measured")
     elif entry is None:
         assert current is not None
-        minimum = display_percent(config.policy.new_file_minimum)
+        minimum = report.new_file_minimum
         lines.append(
             f"  {safe(v.path)}: new file at {current.numbers.display()}, minimum {minimum}"
         )
@@ -184,7 +213,7 @@ def _refusal(v: FileVerdict, config: Config, branch: bool) -> str:
                 f"    {safe(entry.tier or '')}, target {display_percent(entry.target)}: "
                 f"gap {before} -> {after} still to cover"
             )
-    lines.append(f"    rule: {_RULES[v.outcome]}")
+    lines.append(f"    rule: {_rule(v.outcome)}")
     lines.extend(_confirmation(v))
     if current is not None:
         lines.extend(_uncovered(v, set(current.missing_lines)))
@@ -233,9 +262,11 @@ def numbers_json(n: Numbers | None) -> dict[str, Any] | None:
     }
 
 
-def render_json(judged: Judged) -> str:
+def render_json(report: Report) -> str:
+    import json
+
     files = []
-    for v in judged.verdicts:
+    for v in report.verdicts:
         item: dict[str, Any] = {
             "path": v.path,
             "renamed_from": v.renamed_from,
@@ -245,6 +276,8 @@ def render_json(judged: Judged) -> str:
             "current": numbers_json(v.current.numbers if v.current else None),
         }
         if v.entry is not None and v.entry.target is not None:
+            from ratchet.numbers import display_percent
+
             item["tier"] = v.entry.tier
             item["target"] = display_percent(v.entry.target)
             item["gap_before"] = v.entry.numbers.gap(v.entry.target)
@@ -259,14 +292,14 @@ def render_json(judged: Judged) -> str:
         files.append(item)
     doc = {
         "format": JSON_FORMAT,
-        "passed": judged.passed,
-        "mode": judged.mode,
-        "why": judged.why,
-        "tests_run": None if judged.tests_run is None else list(judged.tests_run),
-        "measured_with": judged.how,
-        "notes": judged.notes,
+        "passed": report.passed,
+        "mode": report.mode.value,
+        "why": report.why,
+        "tests_run": None if report.tests_run is None else list(report.tests_run),
+        "measured_with": report.how,
+        "notes": list(report.notes),
         "files": files,
-        "guard": [{"path": p.path, "problem": p.message} for p in judged.guard],
+        "guard": [{"path": p.path, "problem": p.message} for p in report.guard],
     }
     return json.dumps(doc, indent=2) + "\n"
 
@@ -288,10 +321,14 @@ def _summary(v: FileVerdict) -> str:
     return f"new file at {now}" if v.entry is None else f"{v.entry.numbers.display()} -> {now}"
 
 
-def render_github(judged: Judged) -> str:
+def render_github(report: Report) -> str:
     """GitHub Actions workflow commands: one annotation per refused file or edit."""
+    if report.mode is RunMode.SKIPPED:
+        return f"::notice title=coverage-ratchet::passed; {_escape_data(report.why)}\n"
+    from ratchet.rules import Outcome
+
     out = []
-    for v in judged.verdicts:
+    for v in report.verdicts:
         if not v.outcome.blocking:
             continue
         lines = sorted(v.newly or v.added or (v.current.missing_lines if v.current else []))
@@ -300,20 +337,20 @@ def render_github(judged: Judged) -> str:
             where += f",line={lines[0]}"
         if len(lines) > 1 and lines[-1] - lines[0] < 50:  # A span, not the whole file.
             where += f",endLine={lines[-1]}"
-        message = f"{_summary(v)}: {_RULES[v.outcome]}"
+        message = f"{_summary(v)}: {_rule(v.outcome)}"
         if lines:
             message += f"; uncovered lines: {line_ranges(lines)}"
         out.append(f"::error {where},title=coverage-ratchet::{_escape_data(message)}\n")
-    for v in judged.verdicts:
+    for v in report.verdicts:
         if v.outcome is Outcome.FLAKY:
             message = f"flaky, not judged: baseline {_baseline_display(v)}; runs: {_runs(v)}"
             where = f"file={_escape_property(v.path)}"
             out.append(f"::warning {where},title=coverage-ratchet::{_escape_data(message)}\n")
-    for problem in judged.guard:
+    for problem in report.guard:
         where = f"file={_escape_property(problem.path)}," if problem.path else ""
         out.append(f"::error {where}title=coverage-ratchet::{_escape_data(problem.message)}\n")
-    verdict = "passed" if judged.passed else "BLOCKED"
-    gains = sum(1 for v in judged.verdicts if v.outcome is Outcome.GAIN)
+    verdict = "passed" if report.passed else "BLOCKED"
+    gains = sum(1 for v in report.verdicts if v.outcome is Outcome.GAIN)
     out.append(f"::notice title=coverage-ratchet::{verdict}; {gains} file(s) gained\n")
     return "".join(out)
 
@@ -322,14 +359,19 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def render_markdown(judged: Judged) -> str:
+def render_markdown(report: Report) -> str:
     """A summary for ``$GITHUB_STEP_SUMMARY`` or a pull-request comment."""
-    verdict = "passed" if judged.passed else "**blocked**"
+    verdict = "passed" if report.passed else "**blocked**"
     out = [f"### coverage-ratchet: {verdict}\n\n"]
-    if judged.why:
-        mode = "selected run" if judged.mode == "selected" else f"{judged.mode} run"
-        out.append(f"{_cell(mode)}: {_cell(judged.why)}\n\n")
-    changed = [v for v in judged.verdicts if v.outcome not in (Outcome.SAME, Outcome.EVEN)]
+    if report.mode is RunMode.SKIPPED:
+        out.append(f"{_cell(report.why[:1].upper() + report.why[1:])}: skipped.\n")
+        return "".join(out)
+    from ratchet.rules import Outcome
+
+    if report.why:
+        mode = "selected run" if report.mode is RunMode.SELECTED else f"{report.mode.value} run"
+        out.append(f"{_cell(mode)}: {_cell(report.why)}\n\n")
+    changed = [v for v in report.verdicts if v.outcome not in (Outcome.SAME, Outcome.EVEN)]
     if changed:
         out.append("| File | Baseline | Now | Verdict |\n| --- | --- | --- | --- |\n")
         for v in sorted(changed, key=lambda v: (not v.outcome.blocking, v.path)):
@@ -339,7 +381,16 @@ def render_markdown(judged: Judged) -> str:
             out.append(f"| `{_cell(v.name)}` | {before} | {now} | {mark}{v.outcome.value} |\n")
     else:
         out.append("No file's coverage changed.\n")
-    for problem in judged.guard:
+    for problem in report.guard:
         where = f"`{_cell(problem.path)}`: " if problem.path else ""
         out.append(f"\n❌ {where}{_cell(problem.message)}\n")
     return "".join(out)
+
+
+RENDERERS: dict[str, Callable[[Report], str]] = {
+    "text": render_text,
+    "json": render_json,
+    "github": render_github,
+    "markdown": render_markdown,
+}
+FORMATS = tuple(RENDERERS)

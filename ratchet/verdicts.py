@@ -1,17 +1,23 @@
-"""What ``check`` found about each file and about the baseline edit."""
+"""What ``check`` found: a verdict per file and the guard's problems, as values.
+
+Pure functions of the change (:mod:`ratchet.change`), the measurement and
+the policy.  Nothing here is changed once built: ``--confirm`` and the
+explanation of newly uncovered lines return new verdicts.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable, Container, Mapping, Sequence
+from dataclasses import dataclass, replace
 
-from ratchet.baseline import Entry
-from ratchet.guard import GuardProblem
-from ratchet.measure import FileResult
+from ratchet.baseline import Baseline, Entry
+from ratchet.measurement import FileResult, Measurement
 from ratchet.numbers import Numbers
-from ratchet.rules import Outcome
+from ratchet.renames import carry
+from ratchet.rules import Outcome, Policy, judge
 
 
-@dataclass
+@dataclass(frozen=True)
 class FileVerdict:
     path: str
     outcome: Outcome
@@ -33,19 +39,84 @@ class FileVerdict:
         return f"{safe(self.path)} (renamed from {safe(self.renamed_from)})"
 
 
-@dataclass
-class Judged:
-    """What ``check`` found, ready to print."""
+def judge_files(
+    baseline: Baseline,
+    measurement: Measurement,
+    exists: Container[str],
+    policy: Policy,
+    renamed: Mapping[str, str] | None = None,
+) -> tuple[FileVerdict, ...]:
+    """A verdict for every file in the baseline or the measurement, by path;
+    a renamed file is judged against its old path's entry."""
+    renamed = renamed or {}
+    entries, _ = carry(baseline.files, renamed, exists, measurement.files)
+    verdicts = []
+    for path in sorted(set(entries) | set(measurement.files)):
+        entry = entries.get(path)
+        result = measurement.files.get(path)
+        outcome = judge(
+            entry.numbers if entry else None,
+            result.numbers if result else None,
+            entry.target if entry else None,
+            exists=path in exists,
+            policy=policy,
+        )
+        verdicts.append(FileVerdict(path, outcome, entry, result, renamed_from=renamed.get(path)))
+    return tuple(verdicts)
 
-    verdicts: list[FileVerdict]
-    guard: list[GuardProblem]
-    how: str
-    branch: bool
-    mode: str  # "full" (the whole suite), "selected" (affected tests) or "data" (given)
-    notes: list[str] = field(default_factory=list)
-    why: str = ""  # Why a full run, or what a selected run ran.
-    tests_run: tuple[str, ...] | None = None  # None: the whole suite, or no run.
 
-    @property
-    def passed(self) -> bool:
-        return not self.guard and not any(v.outcome.blocking for v in self.verdicts)
+def worse(verdicts: Sequence[FileVerdict]) -> list[str]:
+    """The measured files that got worse: what ``--confirm`` measures again."""
+    return [v.path for v in verdicts if v.outcome.blocking and v.current is not None]
+
+
+def confirmed(
+    verdicts: Sequence[FileVerdict], again: Measurement, policy: Policy
+) -> tuple[FileVerdict, ...]:
+    """The verdicts after a second, identical run (``check --confirm``).
+
+    Numbers equal in both runs confirm the verdict.  Numbers that differ
+    mean the file's coverage depends on chance: if either run is not worse,
+    the file is flaky rather than refused; if both are worse, it is refused
+    all the same.  Each worse file carries the numbers of both runs.
+    """
+    out = []
+    for v in verdicts:
+        if not v.outcome.blocking or v.current is None:
+            out.append(v)
+            continue
+        second = again.files.get(v.path)
+        entry = v.entry
+        outcome = judge(
+            entry.numbers if entry else None,
+            second.numbers if second else None,
+            entry.target if entry else None,
+            exists=True,
+            policy=policy,
+        )
+        runs = (v.current.numbers,) + ((second.numbers,) if second else ())
+        differs = second is None or second.numbers != v.current.numbers
+        flaky = differs and not outcome.blocking
+        out.append(replace(v, runs=runs, outcome=Outcome.FLAKY if flaky else v.outcome))
+    return tuple(out)
+
+
+# (path, uncovered lines, renamed from) -> (lines the commit adds, newly uncovered or None)
+Explain = Callable[[str, Sequence[int], "str | None"], "tuple[set[int], set[int] | None]"]
+
+
+def explained(
+    verdicts: Sequence[FileVerdict], exists: Container[str], explain: Explain
+) -> tuple[FileVerdict, ...]:
+    """The verdicts with the newly uncovered lines of refused files, where
+    ``explain`` can tell them (see :mod:`ratchet.lastrun`)."""
+    out = []
+    for v in verdicts:
+        current = v.current
+        if v.outcome.blocking and current is not None and current.lines_known and v.path in exists:
+            added, newly = explain(v.path, current.missing_lines, v.renamed_from)
+            v = replace(
+                v, added=frozenset(added), newly=None if newly is None else frozenset(newly)
+            )
+        out.append(v)
+    return tuple(out)

@@ -13,7 +13,7 @@ from conftest import Project, pyproject
 from ratchet import errors
 from ratchet.environment import clean_env, find_python
 from ratchet.errors import RatchetError
-from ratchet.measure import coverage_args
+from ratchet.runner import coverage_args
 
 
 def make_venv(path: Path) -> Path:

@@ -145,7 +145,7 @@ def test_ctrl_c_exits_130_and_writes_nothing(
         raise KeyboardInterrupt
 
     before = baselined.read("coverage-baseline.toml")
-    monkeypatch.setattr(update_module, "measure", interrupted)
+    monkeypatch.setattr(update_module, "measure_here", interrupted)
     result = baselined.ratchet("update")
     assert result.code == errors.INTERRUPTED
     assert "interrupted; nothing was written" in result.err

@@ -401,7 +401,7 @@ DATA_ERROR = re.compile(r".*r\.json: \S")
 
 def judge_data(folder: Path, text: str) -> object:
     """The measurement, or the error line; anything else is a failure."""
-    from ratchet.measure import load_json_report
+    from ratchet.measurement import load_json_report
 
     path = folder / "r.json"
     path.write_text(text, "utf-8")

@@ -6,20 +6,29 @@ import json
 from fractions import Fraction
 
 from ratchet.baseline import Entry
-from ratchet.config import Config
 from ratchet.guard import GuardProblem
-from ratchet.measure import FileResult
+from ratchet.measurement import FileResult
 from ratchet.numbers import Numbers
-from ratchet.output import counts, line_ranges, render_json, render_text
-from ratchet.rules import Outcome, Policy
-from ratchet.verdicts import FileVerdict, Judged
+from ratchet.output import FORMATS, counts, line_ranges, render, render_json, render_text
+from ratchet.report import Report, RunMode, skipped
+from ratchet.rules import Outcome
+from ratchet.verdicts import FileVerdict
 
 N = Numbers
 TIERED = Entry(N(600, 60), "Tier 1", Fraction(50), N(600, 60))
 
 
-def judged(*verdicts: FileVerdict, guard: list[GuardProblem] | None = None) -> Judged:
-    return Judged(list(verdicts), guard or [], "`pytest` (1.0 s)", False, "full")
+def judged(
+    *verdicts: FileVerdict, guard: list[GuardProblem] | None = None, minimum: str = "0.00%"
+) -> Report:
+    return Report(
+        RunMode.FULL,
+        verdicts,
+        tuple(guard or ()),
+        "`pytest` (1.0 s)",
+        False,
+        new_file_minimum=minimum,
+    )
 
 
 def test_line_ranges() -> None:
@@ -35,7 +44,7 @@ def test_counts_name_branches_only_in_branch_mode() -> None:
 
 def test_a_refused_unmeasured_file_says_how_to_let_it_go() -> None:
     v = FileVerdict("a.py", Outcome.UNMEASURED, Entry(N(10, 5)), None)
-    out = render_text(judged(v), Config())
+    out = render_text(judged(v))
     assert "  a.py: 50.00% -> not measured\n" in out
     assert "rule: a file in the baseline must still be measured" in out
     assert 'ratchet update --allow-lower a.py --reason "why"' in out
@@ -43,9 +52,8 @@ def test_a_refused_unmeasured_file_says_how_to_let_it_go() -> None:
 
 
 def test_a_new_file_below_the_minimum() -> None:
-    config = Config(policy=Policy(new_file_minimum=Fraction(80)))
     v = FileVerdict("new.py", Outcome.BELOW_NEW_FILE_MINIMUM, None, FileResult(N(4, 1), [2, 3, 4]))
-    out = render_text(judged(v), config)
+    out = render_text(judged(v, minimum="80.00%"))
     assert "  new.py: new file at 25.00%, minimum 80.00%\n" in out
     assert "lower new-file-minimum" in out
     assert "other uncovered lines: 2-4" in out
@@ -55,7 +63,7 @@ def test_a_refusal_whose_new_lines_are_known_but_none_is_new() -> None:
     v = FileVerdict(
         "big.py", Outcome.GAP_GREW, TIERED, FileResult(N(700, 80), [1, 2]), newly=frozenset()
     )
-    out = render_text(judged(v), Config())
+    out = render_text(judged(v))
     assert "Tier 1, target 50.00%: gap 240 -> 270 still to cover" in out
     assert "uncovered lines" not in out
 
@@ -71,7 +79,7 @@ def test_guard_problems_and_the_quieter_lists() -> None:
     tier = FileVerdict("t.py", Outcome.GAIN, TIERED, FileResult(N(600, 61)))
     problem = GuardProblem("g00.py", "entry lowered")
     whole = GuardProblem(None, "overall target lowered")
-    out = render_text(judged(drop, gone, tier, *gains, *news, guard=[problem, whole]), Config())
+    out = render_text(judged(drop, gone, tier, *gains, *news, guard=[problem, whole]))
     assert "    g00.py: entry lowered\n    overall target lowered\n" in out
     assert "git checkout HEAD -- coverage-baseline.toml" in out
     assert "accepted, only covered statements were deleted (1):\n    d.py: 80.00% -> 66.67%" in out
@@ -107,14 +115,16 @@ def test_json_carries_tiers_gaps_and_lines() -> None:
 def test_flaky_and_twice_worse_files_in_every_format() -> None:
     from ratchet.output import render_github, render_markdown
 
-    flaky = FileVerdict("f.py", Outcome.FLAKY, Entry(N(8, 7)), FileResult(N(8, 5)))
-    flaky.runs = (N(8, 5), N(8, 7))
-    gone = FileVerdict("g.py", Outcome.FLAKY, Entry(N(8, 7)), FileResult(N(8, 5)))
-    gone.runs = (N(8, 5),)  # Not measured at all by the second run.
-    worse = FileVerdict("w.py", Outcome.DROPPED, Entry(N(8, 7)), FileResult(N(8, 5)))
-    worse.runs = (N(8, 5), N(8, 6))
+    flaky = FileVerdict(
+        "f.py", Outcome.FLAKY, Entry(N(8, 7)), FileResult(N(8, 5)), runs=(N(8, 5), N(8, 7))
+    )
+    # Not measured at all by the second run.
+    gone = FileVerdict("g.py", Outcome.FLAKY, Entry(N(8, 7)), FileResult(N(8, 5)), runs=(N(8, 5),))
+    worse = FileVerdict(
+        "w.py", Outcome.DROPPED, Entry(N(8, 7)), FileResult(N(8, 5)), runs=(N(8, 5), N(8, 6))
+    )
     result = judged(flaky, gone, worse)
-    text = render_text(result, Config())
+    text = render_text(result)
     assert "    f.py: baseline 87.50%; runs: 62.50%, then 87.50%\n" in text
     assert "    g.py: baseline 87.50%; runs: 62.50%, then not measured\n" in text
     assert "its numbers differ between identical runs (62.50%, then 75.00%); worse in both" in text
@@ -127,3 +137,34 @@ def test_flaky_and_twice_worse_files_in_every_format() -> None:
     doc = json.loads(render_json(result))
     assert [len(f["runs"]) for f in doc["files"]] == [2, 1, 2]
     assert doc["passed"] is False
+
+
+def test_a_skipped_check_is_rendered_by_every_format() -> None:
+    """The skip path prints through the same renderers, with the same fields."""
+    report = skipped()
+    outputs = {fmt: render(report, fmt) for fmt in FORMATS}
+    assert outputs["text"] == "ratchet: nothing staged can change coverage; skipped\n"
+    doc = json.loads(outputs["json"])
+    assert doc == {
+        "format": 1,
+        "passed": True,
+        "mode": "skipped",
+        "why": "nothing staged can change coverage",
+        "tests_run": [],
+        "measured_with": "",
+        "notes": [],
+        "files": [],
+        "guard": [],
+    }
+    assert outputs["github"] == (
+        "::notice title=coverage-ratchet::passed; nothing staged can change coverage\n"
+    )
+    assert outputs["markdown"] == (
+        "### coverage-ratchet: passed\n\nNothing staged can change coverage: skipped.\n"
+    )
+
+
+def test_every_report_is_printed_safely() -> None:
+    v = FileVerdict("a\u202eb.py", Outcome.NEW, None, FileResult(N(1, 1)))
+    for fmt in FORMATS:
+        assert "\u202e" not in render(judged(v), fmt), fmt

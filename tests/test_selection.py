@@ -9,9 +9,11 @@ from pathlib import Path
 import pytest
 from conftest import Project, pyproject
 
-from ratchet import errors, testmap
+from ratchet import errors, measure
 from ratchet.config import load_config
-from ratchet.measure import measure
+from ratchet.report import RunMode
+from ratchet.selection import testmap
+from ratchet.workspace import in_place
 
 sys.path.insert(0, str(Path(__file__).parent.parent / "benchmarks"))
 from soak_selection import full_numbers, numbers, soak
@@ -165,8 +167,8 @@ def test_a_body_change_runs_only_the_tests_that_executed_the_file(suite: Project
         "tests/test_b.py::test_shout_no",
         "tests/test_cli.py::test_cli",
     ]
-    m = measure(suite.root, load_config(suite.root), select=True)
-    assert m.mode == "selected"
+    m = measure.run(in_place(suite.root, load_config(suite.root)), select=True)
+    assert m.mode is RunMode.SELECTED
     assert m.why == "nothing changed since the last run"
     assert m.tests_run == ()
     assert numbers(m) == full_numbers(suite.root)
@@ -182,9 +184,9 @@ def test_a_renamed_test_that_runs_the_same_lines_needs_no_second_round(suite: Pr
         "tests/test_b.py::test_shout_no",
         "tests/test_b.py::test_shout_yes",
     ]
-    assert numbers(measure(suite.root, load_config(suite.root), select=True)) == full_numbers(
-        suite.root
-    )
+    assert numbers(
+        measure.run(in_place(suite.root, load_config(suite.root)), select=True)
+    ) == full_numbers(suite.root)
 
 
 def test_a_renamed_test_that_runs_other_lines_is_measured_again(suite: Project) -> None:
@@ -283,7 +285,7 @@ def test_selection_works_with_pytest_xdist(suite: Project) -> None:
     doc = check_json(suite)
     assert doc["mode"] == "selected", doc["why"]
     assert str(doc["why"]).startswith("ran 3 of 9 tests")
-    m = measure(suite.root, load_config(suite.root), select=True)
+    m = measure.run(in_place(suite.root, load_config(suite.root)), select=True)
     assert numbers(m) == full_numbers(suite.root)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ratchet.shapes import import_time_change, shape
+from ratchet.selection.shapes import import_time_change, shape
 
 SOURCE = b"""\
 import os

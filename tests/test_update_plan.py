@@ -5,8 +5,8 @@ from __future__ import annotations
 from fractions import Fraction
 
 from ratchet.baseline import Baseline, Entry, Lowering
-from ratchet.commands.update import raise_baseline
 from ratchet.config import Config
+from ratchet.ledger import raise_baseline
 from ratchet.numbers import Numbers
 
 N = Numbers

@@ -1,9 +1,16 @@
-"""``ratchet check``: the hook.  Judge the commit's coverage against the baseline."""
+"""``ratchet check``: the hook.  Judge the commit's coverage against the baseline.
+
+A pipeline of values, each built once and passed on: the change (what git
+says about the commit, :mod:`ratchet.change`), the workspace (where the
+tests run, :mod:`ratchet.workspace`), the measurement (:mod:`ratchet.measure`),
+the verdicts (pure, :mod:`ratchet.verdicts`), and the report, printed by
+one renderer per format (:mod:`ratchet.output`), the skip path included.
+"""
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Container, Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,11 +23,12 @@ from ratchet.relevance import (
     is_relevant,
     tool_section,
 )
+from ratchet.report import Report, skipped
 
 if TYPE_CHECKING:  # Imported for real only on the slow path, to keep the skip fast.
-    from ratchet.baseline import Baseline
+    from ratchet.change import Change
     from ratchet.config import Config
-    from ratchet.measure import Measurement
+    from ratchet.measurement import Measurement
     from ratchet.verdicts import FileVerdict
 
 
@@ -58,13 +66,7 @@ def check(
         else:
             changed = git.staged_paths(here)  # Repository-relative from anywhere in it.
         if not _may_matter(here, changed):
-            if fmt == "json":
-                print('{"format": 1, "passed": true, "mode": "skipped", "files": [], "guard": []}')
-            elif fmt == "markdown":
-                print("### coverage-ratchet: passed\n\nNothing staged can change coverage.")
-            elif fmt == "text":
-                print("ratchet: nothing staged can change coverage; skipped")
-            return PASSED
+            return _print(skipped(), fmt)
     root = git.toplevel(here)
     # Judged by the configuration being committed: the index's, not an
     # unstaged edit of it.
@@ -82,7 +84,15 @@ def check(
         why = "--full was given"
     else:
         why = "" if config.select else "select = false in [tool.ratchet]"
-    return _judge(root, config, data, fmt, why, base, confirm)
+    report = judge(root, config, data=data, full_reason=why, base=base, confirm=confirm)
+    return _print(report, fmt)
+
+
+def _print(report: Report, fmt: str) -> int:
+    from ratchet.output import render
+
+    sys.stdout.write(render(report, fmt))
+    return PASSED if report.passed else BLOCKED
 
 
 def _may_matter(here: Path, changed: list[str]) -> bool:
@@ -99,169 +109,97 @@ def _may_matter(here: Path, changed: list[str]) -> bool:
     return any_relevant(changed, tool_section(pyproject))
 
 
-def _judge(
+def judge(
     root: Path,
     config: Config,
-    data: Sequence[str],
-    fmt: str,
-    full_reason: str,
+    *,
+    data: Sequence[str] = (),
+    full_reason: str = "",
     base: str | None = None,
     confirm: bool = False,
-) -> int:
-    from ratchet import lastrun
+) -> Report:
+    """The report on the commit being made (or, with ``base``, on the branch)."""
+    from ratchet import measure
     from ratchet.change import gather
-    from ratchet.commands.common import ensure_same_mode, measurement_notes, version_note
-    from ratchet.guard import guard
     from ratchet.invocation import amending
-    from ratchet.measure import measure
-    from ratchet.nodata import refuse_empty
-    from ratchet.output import render_github, render_json, render_markdown, render_text
-    from ratchet.printable import safe_lines
-    from ratchet.snapshot import workspace
-    from ratchet.verdicts import Judged
+    from ratchet.verdicts import confirmed, worse
+    from ratchet.workspace import for_commit
 
     change = gather(root, config, base, amending=base is None and amending())
-    baseline, exists, renamed = change.baseline, change.exists, change.renamed
-    reference, judge_against = change.reference, change.judge_against
     notes = list(change.notes)
-    with workspace(root, config, bool(data)) as (test_root, left_out):
-        if left_out:
-            notes.append(
-                f"measured the staged content; {left_out} unstaged or untracked file(s) left out"
-            )
-        test_config = config  # A snapshot holds the same, committed, configuration.
-        repo = root if test_root != root else None
-        measurement = measure(
-            test_root, test_config, data, select=True, full_reason=full_reason, repo=repo
-        )
-        refuse_empty(measurement, baseline, exists)
-        ensure_same_mode(baseline, measurement, config.baseline)
-        verdicts = judge_measurement(judge_against, measurement, exists, config, renamed)
-        if confirm and not data:
-            _confirm(test_root, test_config, repo, verdicts, config, measurement.tests_run)
+    if data:
+        measurement = measure.given(root, config, data)
+        verdicts = _verdicts(change, measurement)
+    else:
+        with for_commit(root, config) as ws:
+            if ws.left_out:
+                notes.append(
+                    f"measured the staged content; {ws.left_out} unstaged or untracked "
+                    "file(s) left out"
+                )
+            measurement = measure.run(ws, select=True, full_reason=full_reason)
+            verdicts = _verdicts(change, measurement)
+            if confirm and worse(verdicts):
+                again = measure.rerun(ws, worse(verdicts), measurement.tests_run)
+                verdicts = confirmed(verdicts, again, config.policy)
+    return _report(root, change, measurement, verdicts, notes)
+
+
+def _verdicts(change: Change, measurement: Measurement) -> tuple[FileVerdict, ...]:
+    from ratchet.commands.common import ensure_same_mode
+    from ratchet.nodata import refuse_empty
+    from ratchet.verdicts import judge_files
+
+    config = change.config
+    refuse_empty(measurement, change.baseline, change.exists)
+    ensure_same_mode(change.baseline, measurement, config.baseline)
+    return judge_files(
+        change.judge_against, measurement, change.exists, config.policy, change.renamed
+    )
+
+
+def _report(
+    root: Path,
+    change: Change,
+    measurement: Measurement,
+    verdicts: tuple[FileVerdict, ...],
+    notes: list[str],
+) -> Report:
+    """The verdicts explained, the guard's problems, and what to say besides."""
+    from ratchet import lastrun
+    from ratchet.commands.common import measurement_notes, version_note
+    from ratchet.guard import guard
+    from ratchet.numbers import display_percent
+    from ratchet.verdicts import explained
+
+    config, baseline, reference = change.config, change.baseline, change.reference
     notes += [n for n in [version_note(baseline, measurement)] if n]
     notes += measurement_notes(measurement)
     problems = list(change.problems)
     if reference is not None and reference != baseline:
-        problems += guard(reference, baseline, exists, config.policy, renamed)
+        problems += guard(reference, baseline, change.exists, config.policy, change.renamed)
         if reference.branch != baseline.branch:
             notes.append("the baseline changed branch mode; entries were not compared to HEAD")
-    _explain_lines(root, config, verdicts, exists)
+    if any(v.outcome.blocking for v in verdicts):
+        head_missing = lastrun.missing_at_head(root, config)
+
+        def explain(
+            path: str, missing: Sequence[int], old: str | None
+        ) -> tuple[set[int], set[int] | None]:
+            return lastrun.newly_uncovered(root, path, missing, head_missing, old)
+
+        verdicts = explained(verdicts, change.exists, explain)
     if measurement.judged is None:  # A selected run has lines of some files only.
         lastrun.record(root, config, measurement)
-    judged = Judged(
+    return Report(
+        measurement.mode,
         verdicts,
-        problems,
+        tuple(problems),
         measurement.how,
         measurement.branch,
-        measurement.mode,
-        notes,
+        tuple(notes),
         measurement.why,
         measurement.tests_run,
+        config.baseline,
+        display_percent(config.policy.new_file_minimum),
     )
-    if fmt == "json":
-        out = render_json(judged)
-    elif fmt == "github":
-        out = render_github(judged)
-    elif fmt == "markdown":
-        out = render_markdown(judged)
-    else:
-        out = render_text(judged, config)
-    sys.stdout.write(safe_lines(out))
-    return PASSED if judged.passed else BLOCKED
-
-
-def _confirm(
-    test_root: Path,
-    test_config: Config,
-    repo: Path | None,
-    verdicts: list[FileVerdict],
-    config: Config,
-    tests: Sequence[str] | None,
-) -> None:
-    """Repeat the run (``tests``; None: the whole suite) when a file is worse;
-    a file worse in only one of the two runs is flaky.
-
-    Numbers equal in both runs confirm the verdict.  Numbers that differ
-    mean the file's coverage depends on chance: if either run is not worse,
-    the file is reported as flaky rather than refused; if both are worse, it
-    is refused all the same.
-    """
-    from ratchet.measure import remeasure
-    from ratchet.rules import Outcome, judge
-
-    worse = {v.path: v for v in verdicts if v.outcome.blocking and v.current is not None}
-    if not worse:
-        return
-    again = remeasure(test_root, test_config, worse, tests, repo=repo)
-    for path, v in worse.items():
-        assert v.current is not None
-        second = again.files.get(path)
-        entry = v.entry
-        outcome = judge(
-            entry.numbers if entry else None,
-            second.numbers if second else None,
-            entry.target if entry else None,
-            exists=True,
-            policy=config.policy,
-        )
-        v.runs = (v.current.numbers,) + ((second.numbers,) if second else ())
-        differs = second is None or second.numbers != v.current.numbers
-        if differs and not outcome.blocking:
-            v.outcome = Outcome.FLAKY
-
-
-def _explain_lines(
-    root: Path, config: Config, verdicts: list[FileVerdict], exists: Container[str]
-) -> None:
-    """Find the uncovered lines of refused files that are new, where we can."""
-    from ratchet import lastrun
-
-    refused = [
-        v
-        for v in verdicts
-        if v.outcome.blocking
-        and v.current is not None
-        and v.current.lines_known
-        and v.path in exists
-    ]
-    if not refused:
-        return
-    head_missing = lastrun.missing_at_head(root, config)
-    for v in refused:
-        assert v.current is not None
-        added, newly = lastrun.newly_uncovered(
-            root, v.path, v.current.missing_lines, head_missing, v.renamed_from
-        )
-        v.added = frozenset(added)
-        v.newly = None if newly is None else frozenset(newly)
-
-
-def judge_measurement(
-    baseline: Baseline,
-    measurement: Measurement,
-    exists: Container[str],
-    config: Config,
-    renamed: Mapping[str, str] | None = None,
-) -> list[FileVerdict]:
-    """A verdict for every file in the baseline or the measurement, by path;
-    a renamed file is judged against its old path's entry."""
-    from ratchet.renames import carry
-    from ratchet.rules import judge
-    from ratchet.verdicts import FileVerdict
-
-    renamed = renamed or {}
-    entries, _ = carry(baseline.files, renamed, exists, measurement.files)
-    verdicts = []
-    for path in sorted(set(entries) | set(measurement.files)):
-        entry = entries.get(path)
-        result = measurement.files.get(path)
-        outcome = judge(
-            entry.numbers if entry else None,
-            result.numbers if result else None,
-            entry.target if entry else None,
-            exists=path in exists,
-            policy=config.policy,
-        )
-        verdicts.append(FileVerdict(path, outcome, entry, result, renamed_from=renamed.get(path)))
-    return verdicts

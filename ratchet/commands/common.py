@@ -7,8 +7,21 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ratchet.baseline import Baseline
+from ratchet.config import Config
 from ratchet.errors import RatchetError
-from ratchet.measure import Measurement
+from ratchet.measurement import Measurement
+
+
+def measure_here(root: Path, config: Config, data: Sequence[str] = ()) -> Measurement:
+    """The working tree's numbers (``init``, ``update``, ``--measure``): the
+    given data, or the whole suite run in place (recording the test map)."""
+    from ratchet import measure
+
+    if data:
+        return measure.given(root, config, data)
+    from ratchet.workspace import in_place
+
+    return measure.run(in_place(root, config))
 
 
 def repo_relative(root: Path, paths: Sequence[str], cwd: Path) -> list[str]:

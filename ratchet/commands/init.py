@@ -2,38 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from collections.abc import Sequence
 from pathlib import Path
 
 from ratchet import git, lastrun
-from ratchet.baseline import Baseline, Entry, dumps, write_atomic
-from ratchet.commands.common import ensure_writable, measurement_notes
-from ratchet.config import Config, load_config
+from ratchet.baseline import dumps, write_atomic
+from ratchet.commands.common import ensure_writable, measure_here, measurement_notes
+from ratchet.config import load_config
 from ratchet.errors import PASSED, RatchetError
+from ratchet.ledger import build_baseline
 from ratchet.lock import baseline_lock
-from ratchet.measure import FileResult, measure
 from ratchet.nodata import refuse_empty
-from ratchet.numbers import Numbers, display_percent
+from ratchet.numbers import display_percent
 from ratchet.printable import echo
-from ratchet.tiers import TierRule, assign_tier
-
-
-def new_entry(numbers: Numbers, tiers: Sequence[TierRule]) -> Entry:
-    """An entry for a file measured for the first time, in its tier if any."""
-    rule = assign_tier(numbers, tiers)
-    if rule is None:
-        return Entry(numbers)
-    return Entry(numbers, tier=rule.name, target=rule.target, start=numbers)
-
-
-def build_baseline(
-    files: Mapping[str, FileResult], coverage_version: str, branch: bool, config: Config
-) -> Baseline:
-    entries = {path: new_entry(r.numbers, config.tiers) for path, r in files.items()}
-    baseline = Baseline(coverage_version, branch, entries, config.overall_target)
-    # The start of the push overall: today's totals.
-    return replace(baseline, overall_start=baseline.totals)
 
 
 def init(*, data: Sequence[str] = (), force: bool = False, cwd: Path | None = None) -> int:
@@ -46,7 +27,7 @@ def init(*, data: Sequence[str] = (), force: bool = False, cwd: Path | None = No
             f"{config.baseline} already exists",
             hint="raise it with `ratchet update`, or start over with `ratchet init --force`",
         )
-    measurement = measure(root, config, data)
+    measurement = measure_here(root, config, data)
     refuse_empty(measurement)
     baseline = build_baseline(
         measurement.files, measurement.coverage_version, measurement.branch, config

@@ -24,10 +24,10 @@ def _baseline(root: Path, config: Config, measure_now: bool) -> Baseline:
     baseline = load(root / config.baseline, config.baseline)
     if not measure_now:
         return baseline
-    from ratchet.measure import measure
+    from ratchet.commands.common import measure_here
     from ratchet.nodata import refuse_empty
 
-    measurement = measure(root, config, ())
+    measurement = measure_here(root, config)
     refuse_empty(measurement, baseline, {p for p in baseline.files if (root / p).exists()})
     files = {
         path: replace(entry, numbers=measurement.files[path].numbers)
@@ -127,26 +127,15 @@ def _promote(
             f"--tier {name}: no such tier in [tool.ratchet]; give --target N",
             hint=f"tiers: {known}",
         )
+    from ratchet.ledger import promote
+
     with baseline_lock(git.git_dir(root), root / config.baseline):
         path = root / config.baseline
-        baseline = load(path, config.baseline)
-        files = dict(baseline.files)
+        promoted = promote(load(path, config.baseline), paths, name, goal, config.baseline)
         for p in paths:
-            entry = files.get(p)
-            if entry is None:
-                raise RatchetError(f"--promote {p}: not in {config.baseline}")
-            if entry.target is not None and goal < entry.target:
-                raise RatchetError(
-                    f"--promote {p}: its {entry.tier} target is {display_percent(entry.target)}; "
-                    f"{display_percent(goal)} would lower it",
-                    hint="a promotion only raises ambition",
-                )
-            files[p] = replace(
-                entry, tier=name, target=goal, start=entry.start if entry.target else entry.numbers
-            )
-            gap = files[p].numbers.gap(goal)
+            gap = promoted.files[p].numbers.gap(goal)
             echo(f"ratchet: {p}: {name}, target {display_percent(goal)}, {gap} still to cover")
-        write_atomic(path, dumps(replace(baseline, files=files)))
+        write_atomic(path, dumps(promoted))
     echo(f"ratchet: wrote {config.baseline}; commit it")
     return PASSED
 

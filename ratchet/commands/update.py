@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import datetime
-from collections.abc import Container, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from ratchet import git, lastrun
 from ratchet.baseline import (
-    Baseline,
-    Entry,
-    Lowering,
     dumps,
     loads_bytes,
     read_bytes,
@@ -20,100 +17,18 @@ from ratchet.baseline import (
 from ratchet.commands.common import (
     ensure_same_mode,
     ensure_writable,
+    measure_here,
     measurement_notes,
     repo_relative,
     version_note,
 )
 from ratchet.config import Config, load_config
 from ratchet.errors import PASSED, RatchetError
+from ratchet.ledger import Changes, raise_baseline
 from ratchet.lock import baseline_lock
-from ratchet.measure import measure
 from ratchet.nodata import refuse_empty
-from ratchet.numbers import Numbers
 from ratchet.paths import has_control
 from ratchet.printable import echo
-from ratchet.renames import carry
-from ratchet.rules import Outcome, compare
-
-
-@dataclass
-class Changes:
-    raised: list[tuple[str, Numbers, Numbers]] = field(default_factory=list)
-    deletion_drops: list[tuple[str, Numbers, Numbers]] = field(default_factory=list)
-    added: list[tuple[str, Entry]] = field(default_factory=list)
-    dropped: list[str] = field(default_factory=list)
-    renamed: list[tuple[str, str]] = field(default_factory=list)  # (old, new)
-    lowered: list[tuple[str, Numbers, Numbers]] = field(default_factory=list)
-    kept: list[tuple[str, Numbers, Numbers, Outcome]] = field(default_factory=list)
-    unmeasured: list[str] = field(default_factory=list)
-
-
-def raise_baseline(
-    baseline: Baseline,
-    measured: Mapping[str, Numbers],
-    exists: Container[str],
-    config: Config,
-    *,
-    allow_lower: Mapping[str, str] | None = None,
-    renamed: Mapping[str, str] | None = None,
-    today: str,
-) -> tuple[Baseline, Changes]:
-    """The baseline after recording ``measured``; pure.
-
-    Entries that are not worse (in the one order) take the new numbers; worse
-    ones are kept unless named in ``allow_lower`` (path -> reason), which
-    records the lowering with its reason and date.  New files are added;
-    entries of files that no longer exist are dropped.  A renamed file's
-    entry (``renamed``: new path -> old path) moves to the new path first.
-    """
-    allow_lower = allow_lower or {}
-    changes = Changes()
-    entries, moved = carry(baseline.files, renamed or {}, exists, measured)
-    changes.renamed = sorted((old, new) for new, old in moved.items())
-    files: dict[str, Entry] = {}
-    for path, entry in entries.items():
-        current = measured.get(path)
-        if current is None:
-            if path not in exists:
-                changes.dropped.append(path)
-            elif path in allow_lower:
-                # Not measured counts as not covered: record it at 0%.
-                zero = replace(entry.numbers, covered=0, covered_branches=0)
-                lowering = Lowering(entry.numbers, allow_lower[path], today)
-                files[path] = replace(entry, numbers=zero, lowered=lowering)
-                changes.lowered.append((path, entry.numbers, zero))
-            else:
-                files[path] = entry
-                changes.unmeasured.append(path)
-            continue
-        outcome = compare(entry.numbers, current, entry.target, config.policy)
-        if outcome is Outcome.SAME:
-            files[path] = entry
-        elif not outcome.blocking:
-            lowered = entry.lowered
-            if lowered is not None and current.percent >= lowered.previous.percent:
-                lowered = None  # Back where it was before the lowering.
-            files[path] = replace(entry, numbers=current, lowered=lowered)
-            kind = changes.deletion_drops if outcome is Outcome.DELETION_DROP else changes.raised
-            kind.append((path, entry.numbers, current))
-        elif path in allow_lower:
-            files[path] = replace(
-                entry,
-                numbers=current,
-                lowered=Lowering(entry.numbers, allow_lower[path], today),
-            )
-            changes.lowered.append((path, entry.numbers, current))
-        else:
-            files[path] = entry
-            changes.kept.append((path, entry.numbers, current, outcome))
-    for path in sorted(set(measured) - set(entries)):
-        # A file joins a tier only when tiers are evaluated (init), not here.
-        files[path] = Entry(measured[path])
-        changes.added.append((path, files[path]))
-    target = baseline.overall_target
-    if config.overall_target is not None and (target is None or config.overall_target > target):
-        target = config.overall_target
-    return replace(baseline, files=files, overall_target=target), changes
 
 
 def update(
@@ -160,7 +75,7 @@ def _update(
     unknown = [p for p in lower if p not in baseline.files and p not in followed]
     if unknown:
         raise RatchetError(f"--allow-lower {unknown[0]}: not in {config.baseline}")
-    measurement = measure(root, config, data)
+    measurement = measure_here(root, config, data)
     refuse_empty(measurement, baseline, exists)
     ensure_same_mode(baseline, measurement, config.baseline)
     note = version_note(baseline, measurement)

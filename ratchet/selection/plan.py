@@ -1,7 +1,7 @@
 """Which tests a check must run, and which files it can then judge exactly.
 
-Pure decisions over a :class:`~ratchet.testmap.TestMap`; running is done by
-:mod:`ratchet.measure`.  The argument for exactness, file by file: a judged
+Pure decisions over a :class:`~ratchet.selection.testmap.TestMap`; running
+is done by :mod:`ratchet.selection.session`.  The argument for exactness, file by file: a judged
 file's coverage in a full run is what collection ran plus what each test
 ran in it.  Collection always runs whole.  A test that executed none of the
 changed files behaves as before, so its lines are unchanged.  Every test
@@ -17,8 +17,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from ratchet.relevance import CONFIG_FILES
-from ratchet.shapes import Shape, import_time_change, shape
-from ratchet.testmap import Record, TestMap
+from ratchet.selection.shapes import Shape, import_time_change, shape
+from ratchet.selection.testmap import Record, TestMap
 
 DEPENDENCY_FILES = (
     "setup.py",

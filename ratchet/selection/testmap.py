@@ -4,7 +4,7 @@ Recorded by every full run and refreshed by every selected one.  For each
 test: a digest per file it executed (or opened), its own phases and the
 fixture instances it used kept apart; the lines that ran while modules were
 imported; the blob id of every file the map depends on; the shape of each
-Python file (:mod:`ratchet.shapes`); and a fingerprint of the environment.
+Python file (:mod:`ratchet.selection.shapes`); and a fingerprint of the environment.
 Paths and fixture keys are stored once and referred to by number.
 """
 
@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ratchet import state
-from ratchet.shapes import Function, Shape
+from ratchet.selection.shapes import Function, Shape
 
 FORMAT = 1
 NAME = "testmap.json.gz"

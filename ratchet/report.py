@@ -1,0 +1,52 @@
+"""What ``check`` says: one value for every way a check can end, skipped included.
+
+Kept light (no dataclasses, no fractions): the hook's skip path builds and
+prints a :class:`Report` too, through the same renderers
+(:mod:`ratchet.output`) as a refused commit.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:
+    from ratchet.guard import GuardProblem
+    from ratchet.verdicts import FileVerdict
+
+
+class RunMode(enum.Enum):
+    """How the numbers of a check were obtained."""
+
+    FULL = "full"  # The whole suite ran.
+    SELECTED = "selected"  # Only the tests a change affects ran; the map gave the rest.
+    DATA = "data"  # Coverage data was given (--data).
+    SKIPPED = "skipped"  # Nothing that can change coverage changed: nothing ran.
+
+    @property
+    def ran_tests(self) -> bool:
+        return self in (RunMode.FULL, RunMode.SELECTED)
+
+
+class Report(NamedTuple):
+    """The verdicts, the guard's problems, and how the numbers were obtained."""
+
+    mode: RunMode
+    verdicts: tuple[FileVerdict, ...] = ()
+    guard: tuple[GuardProblem, ...] = ()
+    how: str = ""  # What measured: "`pytest` (3.1 s)", "report r.json".
+    branch: bool = False
+    notes: tuple[str, ...] = ()
+    why: str = ""  # Why a full run, what a selected run ran, why nothing ran.
+    tests_run: tuple[str, ...] | None = None  # None: the whole suite.
+    baseline: str = "coverage-baseline.toml"  # Its path, for the advice printed.
+    new_file_minimum: str = "0.00%"  # As displayed, for the advice printed.
+
+    @property
+    def passed(self) -> bool:
+        return not self.guard and not any(v.outcome.blocking for v in self.verdicts)
+
+
+def skipped(why: str = "nothing staged can change coverage") -> Report:
+    """The report of a check that found nothing to measure."""
+    return Report(RunMode.SKIPPED, why=why, tests_run=())

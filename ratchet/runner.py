@@ -1,0 +1,289 @@
+"""Running the project's coverage.py in a :class:`~ratchet.workspace.Workspace`.
+
+The test command runs as ``coverage run`` with the project's interpreter, in
+a process group of its own (stopped whole on a timeout, Ctrl-C, SIGTERM or
+SIGHUP), writing its data to a temporary folder, never to the user's
+``.coverage``; reports come from coverage.py's own ``json_report``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import subprocess
+import time
+from collections.abc import Collection, Mapping, Sequence
+from pathlib import Path
+from typing import IO, TYPE_CHECKING
+
+from ratchet.errors import RatchetError, TestRunFailed
+from ratchet.measurement import TestRun
+from ratchet.nodata import coverage_warnings
+
+if TYPE_CHECKING:
+    from ratchet.workspace import Workspace
+
+TAIL_LINES = 40
+STOP_GRACE = 5.0  # Seconds a stopped test run gets to end before it is killed.
+
+
+def coverage_args(command: Sequence[str]) -> tuple[list[str], str | None]:
+    """What follows ``coverage run`` for the test command, and its module.
+
+    ``pytest -x`` runs as ``-m pytest -x``; ``python -m unittest`` as
+    ``-m unittest``; a ``.py`` script as itself.
+    """
+    first, rest = command[0], list(command[1:])
+    if os.path.basename(first).startswith("python") and rest[:1] == ["-m"] and len(rest) > 1:
+        return ["-m", *rest[1:]], rest[1]
+    if first.endswith(".py"):
+        return [first, *rest], None
+    return ["-m", first, *rest], first
+
+
+def run_tests(
+    ws: Workspace,
+    workdir: Path,
+    extra_args: Sequence[str] = (),
+    extra_env: Mapping[str, str] | None = None,
+    *,
+    may_select_none: bool = False,
+) -> TestRun:
+    """Run the test command under coverage: its data file, time and warnings."""
+    args, module = coverage_args(ws.config.test_command)
+    if module == "pytest":
+        # Keep pytest's cache out of the user's working tree.
+        args += ["-p", "no:cacheprovider", *extra_args]
+    workdir.mkdir(parents=True, exist_ok=True)
+    data_file = workdir / ".coverage"
+    log = workdir / "test-output.log"
+    env = dict(ws.env, COVERAGE_FILE=str(data_file), **(extra_env or {}))
+    imports = ws.import_paths()
+    if imports:
+        env["PYTHONPATH"] = os.pathsep.join(
+            [*imports, *([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])]
+        )
+    if "PYTHONPYCACHEPREFIX" not in env:
+        # Write no bytecode into the user's working tree.  Existing
+        # __pycache__ files are still read; only uncached files compile.
+        # (A cache prefix elsewhere would recompile the whole standard
+        # library on the first run, and on every run where the user's
+        # environment forbids writing bytecode.)
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+    started = time.perf_counter()
+    command = " ".join(ws.config.test_command)
+    timeout = ws.config.test_timeout
+    with log.open("wb") as out:
+        returncode = run_in_group(
+            [str(ws.python), "-m", "coverage", "run", f"--data-file={data_file}", *args],
+            cwd=ws.root,
+            env=env,
+            out=out,
+            timeout=timeout,
+        )
+    seconds = time.perf_counter() - started
+    if returncode is None:
+        raise TestRunFailed(
+            f"the test run `{command}` did not finish in {timeout:g} s and was stopped; "
+            "nothing was measured",
+            detail=_tail(log),
+            hint="its output above ends where it hung; "
+            "if it is only slow, raise [tool.ratchet] test-timeout (0: no limit)",
+        )
+    # pytest exits 5 when it ran no test: fine when we deselected them all.
+    if returncode == 5 and module == "pytest" and not may_select_none:
+        raise TestRunFailed(
+            f"the test run `{command}` found no tests (pytest exit 5); nothing was measured",
+            detail=_tail(log),
+            hint="check testpaths and python_files in the pytest configuration, "
+            "and [tool.ratchet] test-command",
+        )
+    if returncode != 0 and not (may_select_none and returncode == 5):
+        how = f"killed by signal {-returncode}" if returncode < 0 else f"exit {returncode}"
+        raise TestRunFailed(
+            f"the test run `{command}` failed ({how}); nothing was measured",
+            detail=_tail(log),
+            hint="make the tests pass, then commit again",
+        )
+    # Subprocesses (pytest-xdist workers too) write beside it, or in the
+    # folders the test-map plugin gives each process.
+    parallel = [p for p in workdir.rglob(".coverage.*") if p.is_file()]
+    if parallel:
+        extra = ["--append"] if data_file.exists() else []
+        _coverage(
+            ws,
+            "combine",
+            "-q",
+            *extra,
+            f"--data-file={data_file}",
+            *map(str, parallel),
+            log=log,
+            error=TestRunFailed,
+        )
+    if not data_file.exists():
+        raise TestRunFailed(
+            f"the test run `{command}` wrote no coverage data",
+            detail=_tail(log),
+            hint="check that the test command runs Python code under coverage",
+        )
+    return TestRun(data_file, seconds, coverage_warnings(_read(log)))
+
+
+def json_report(
+    ws: Workspace,
+    data_file: Path,
+    workdir: Path,
+    error: type[RatchetError],
+    skip: Collection[str] = (),
+) -> Path:
+    """``coverage json`` of ``data_file``; ``skip``: repository paths not needed.
+
+    Analysing a file is most of a report's time, so a selected run leaves
+    out the files whose numbers it already has.  No data at all gives a
+    report without files.
+    """
+    report = workdir / "coverage.json"
+    # Through the API, run by the project's interpreter: the command line
+    # cannot carry thousands of omit patterns, and a run that collected
+    # no data must come back as an empty report (judged by
+    # :mod:`ratchet.nodata`), not as a failed command.
+    omit_file = workdir / "omit.txt"
+    omit_file.write_text("\0".join(_omit_patterns(ws.root, skip)), "utf-8")
+    _python(
+        ws,
+        ["-c", _JSON_REPORT, str(data_file), str(report), str(omit_file)],
+        "coverage json",
+        log=workdir / "report.log",
+        error=error,
+    )
+    return report
+
+
+def combine(ws: Workspace, paths: Sequence[Path], workdir: Path) -> Path:
+    """Combine user data files (e.g. CI shards) without touching them."""
+    data_file = workdir / ".coverage"
+    _coverage(
+        ws,
+        "combine",
+        "-q",
+        "--keep",
+        f"--data-file={data_file}",
+        *(str(p.resolve()) for p in paths),
+        log=workdir / "combine.log",
+        error=RatchetError,
+    )
+    return data_file
+
+
+def _coverage(ws: Workspace, *args: str, log: Path, error: type[RatchetError]) -> None:
+    _python(ws, ["-m", "coverage", *args], f"coverage {args[0]}", log=log, error=error)
+
+
+def _python(
+    ws: Workspace, args: Sequence[str], what: str, *, log: Path, error: type[RatchetError]
+) -> None:
+    with log.open("ab") as out:
+        proc = subprocess.run(
+            [str(ws.python), *args],
+            cwd=ws.root,
+            env=dict(ws.env),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            check=False,
+        )
+    if proc.returncode != 0:
+        raise error(
+            f"`{what}` failed (exit {proc.returncode})",
+            detail=_tail(log),
+            hint="see its output above",
+        )
+
+
+# ``coverage json`` through the API, with more files omitted than the
+# configuration says; run by the project's interpreter.
+_JSON_REPORT = """\
+import json
+import sys
+import coverage
+
+data_file, outfile, omit_file = sys.argv[1:4]
+cov = coverage.Coverage(data_file=data_file)
+cov.load()
+with open(omit_file, encoding="utf-8") as f:
+    extra = [p for p in f.read().split("\\0") if p]
+try:
+    cov.json_report(outfile=outfile, omit=list(cov.config.report_omit or []) + extra)
+except coverage.exceptions.NoDataError:  # No data, or every measured file left out.
+    meta = {"version": coverage.__version__, "branch_coverage": cov.get_data().has_arcs()}
+    with open(outfile, "w", encoding="utf-8") as f:
+        json.dump({"meta": meta, "files": {}}, f)
+"""
+# Characters that coverage.py's file patterns give a meaning to.
+_PATTERN_CHARS = frozenset("*?[]{},\\")
+
+
+def _omit_patterns(root: Path, paths: Collection[str]) -> list[str]:
+    """Exact omit patterns for ``paths``; those a pattern cannot name are kept in."""
+    base = os.path.realpath(root)
+    return sorted(os.path.join(base, p) for p in paths if not _PATTERN_CHARS.intersection(p))
+
+
+def run_in_group(
+    args: Sequence[str], *, cwd: Path, env: Mapping[str, str], out: IO[bytes], timeout: float
+) -> int | None:
+    """Run ``args`` in a process group of its own; its exit code, or None on timeout.
+
+    On a timeout or Ctrl-C the whole group is stopped (pytest-xdist workers
+    and any process a test started too), so nothing is left running.
+    """
+    try:
+        proc = subprocess.Popen(
+            list(args),
+            cwd=cwd,
+            env=dict(env),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=os.name != "nt",
+        )
+    except OSError as e:
+        raise TestRunFailed(f"could not start the test run: {e}") from None
+    try:
+        return proc.wait(timeout=timeout if 0 < timeout < math.inf else None)
+    except subprocess.TimeoutExpired:
+        _stop_group(proc)
+        return None
+    except BaseException:
+        _stop_group(proc)
+        raise
+
+
+def _stop_group(proc: subprocess.Popen[bytes]) -> None:
+    """Ask the group to stop (SIGTERM), then kill what is left after a grace period."""
+    if os.name == "nt":  # pragma: no cover - exercised on Windows only
+        proc.kill()
+        proc.wait()
+        return
+    import signal
+
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=STOP_GRACE)
+    # What is left of the group (the leader, or processes it left behind) is killed.
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
+def _read(log: Path) -> str:
+    try:
+        return log.read_text("utf-8", "replace")
+    except FileNotFoundError:
+        return ""
+
+
+def _tail(log: Path, lines: int = TAIL_LINES) -> str:
+    tail = _read(log).rstrip("\n").splitlines()[-lines:]
+    return "\n".join(tail)
