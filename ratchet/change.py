@@ -87,8 +87,7 @@ def gather(
 def _amended_parent(root: Path) -> str:
     """The commit an amend builds on: HEAD's parent, or the empty tree when
     amending a root commit."""
-    parent = git.plain_or_none(root, ["rev-parse", "--verify", "-q", "HEAD^"])
-    return parent.decode().strip() if parent else git.EMPTY_TREE
+    return git.resolve(root, "HEAD^") or git.EMPTY_TREE
 
 
 def baseline_path_at(root: Path, rev: str, fallback: str) -> str:
@@ -133,12 +132,10 @@ def _reference(
 
 
 def _readable_before(root: Path, rev: str, path: str) -> tuple[str, Baseline] | None:
-    log = (
-        git.plain(root, ["log", f"-n{HISTORY_DEPTH}", "--format=%H", f"{rev}~1", "--", path])
-        if git.plain_or_none(root, ["rev-parse", "--verify", "-q", f"{rev}~1"])
-        else b""
-    )
-    commits = log.decode().split()
+    before = git.resolve(root, f"{rev}~1")
+    if before is None:
+        return None  # A root commit: nothing before it.
+    commits = [full for full, _, _ in git.commits_touching(root, before, path, HISTORY_DEPTH)]
     for commit, raw in zip(
         commits, git.blobs(root, [f"{c}:{path}" for c in commits]), strict=True
     ):

@@ -139,6 +139,16 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(sys.argv[1:] if argv is None else list(argv))
+    try:
+        return _run(args)
+    finally:
+        if "git" in sys.modules:  # GitPython was used: stop its readers.
+            from ratchet import git
+
+            git.close()
+
+
+def _run(args: argparse.Namespace) -> int:
     with error_handler() as code:
         if args.command == "init":
             from ratchet.commands.init import init

@@ -1,15 +1,23 @@
-"""The only module that talks to git.
+"""The only module that talks to git, behind named functions.
 
-Two queries sit on the hook's fast path (where is the repository, what is
-staged) and run ``git`` directly: importing GitPython alone takes about as
-long as the whole budget for a commit with nothing relevant staged.  All
-other git access goes through GitPython's command interface, imported
-lazily.  Git failures become :class:`RatchetError` here, at the boundary.
+Two kinds of access, both here:
+
+- The hook's fast path (where is the repository, what is staged, the
+  index's ``pyproject.toml``) runs ``git`` directly: importing GitPython
+  alone takes about as long as the whole budget for a commit with nothing
+  relevant staged.
+- Everything else goes through GitPython, imported lazily: its ``Repo``
+  object, its command interface (``-z`` for file lists), its persistent
+  object reader for blobs and history, and its config writer.
+
+Git failures become :class:`RatchetError` here, at the boundary.  Absence is
+not failure: a blob that is not there is ``None``; a git that fails raises.
 
 Hooks run with ``GIT_INDEX_FILE`` and friends set by git (``git commit -a``
 uses a temporary index); our own git calls keep them, so they read the index
 being committed.  Only the project's test run gets a scrubbed environment
-(:func:`scrubbed_env`).
+(:func:`scrubbed_env`), and a command run in another repository (a
+submodule) too.
 """
 
 from __future__ import annotations
@@ -17,8 +25,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-from collections.abc import Callable, Mapping
-from functools import cache
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -36,9 +43,11 @@ _LOCAL_ENV_VARS = (
     *("GIT_REPLACE_REF_BASE", "GIT_PREFIX", "GIT_SHALLOW_FILE", "GIT_COMMON_DIR"),
 )
 
-
 # The tree with nothing in it, which every repository has implicitly.
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
+_CHUNK = 500  # Paths per command line.
+
+# -- the fast path: plain git ----------------------------------------------------
 
 
 def _run(
@@ -55,6 +64,12 @@ def _run(
         raise RatchetError("git is not installed or not on PATH") from None
 
 
+def _first_line(stderr: bytes | str) -> str:
+    text = stderr.decode("utf-8", "replace") if isinstance(stderr, bytes) else stderr
+    text = text.strip()
+    return text.splitlines()[0] if text else "no message"
+
+
 def toplevel(cwd: Path | str = ".") -> Path:
     """The root of the working tree containing ``cwd``."""
     proc = _run(["rev-parse", "--show-toplevel"], cwd)
@@ -66,47 +81,90 @@ def toplevel(cwd: Path | str = ".") -> Path:
     return Path(os.fsdecode(proc.stdout.rstrip(b"\n")))
 
 
-def staged_paths(root: Path) -> list[str]:
-    """Paths the index changes against HEAD, deletions included.
+def staged_paths(cwd: Path) -> list[str]:
+    """Paths the index changes against HEAD, deletions included, repository-
+    relative from anywhere in the working tree.
 
     Renames are listed as their old and new paths (``--no-renames``): both
     matter to the verdict.  On an unborn branch everything staged is new.
     """
-    proc = _run(["diff", "--cached", "--name-only", "--no-renames", "-z"], root)
+    proc = _run(["diff", "--cached", "--name-only", "--no-renames", "-z"], cwd)
     if proc.returncode != 0:
-        toplevel(root)  # Outside a repository, says so as every command does.
+        toplevel(cwd)  # Outside a repository, says so as every command does.
         raise RatchetError(f"git diff --cached failed: {_first_line(proc.stderr)}")
     return [os.fsdecode(p) for p in proc.stdout.split(b"\0") if p]
 
 
-def _first_line(stderr: bytes) -> str:
-    text = stderr.decode("utf-8", "replace").strip()
-    return text.splitlines()[0] if text else "no message"
+def index_file(cwd: Path, path: str) -> bytes | None:
+    """The index's copy of ``path`` (None if the index has none): what is
+    being committed.  Plain git, for the hook's fast path."""
+    proc = _run(["cat-file", "--batch"], cwd, stdin=f":{path}\n".encode())
+    if proc.returncode != 0:
+        toplevel(cwd)
+        raise RatchetError(f"git cat-file failed: {_first_line(proc.stderr)}")
+    header, _, rest = proc.stdout.partition(b"\n")
+    fields = header.split()
+    if len(fields) != 3 or fields[1] != b"blob":
+        return None  # "<spec> missing", or not a file.
+    return rest[: int(fields[2])]
 
 
-@cache
-def _git(root: Path) -> gitpython.Git:
-    import git as gitpython
-
-    return gitpython.Git(root)
+# -- everything else: GitPython ---------------------------------------------------
 
 
-def _execute(root: Path, args: list[str]) -> bytes:
-    out = _git(root).execute(["git", *args], stdout_as_string=False, strip_newline_in_stdout=False)
+def _repo(root: Path) -> gitpython.Repo:
+    """GitPython's view of the repository at ``root``, opened once per command
+    (a ``Repo`` keeps a persistent ``cat-file`` process; see :func:`close`)."""
+    repo = _OPEN.get(root)
+    if repo is None:
+        import git as gitpython
+
+        try:
+            repo = _OPEN[root] = gitpython.Repo(root)
+        except (gitpython.InvalidGitRepositoryError, gitpython.NoSuchPathError):
+            raise RatchetError(f"not a git repository: {root}") from None
+    return repo
+
+
+_OPEN: dict[Path, gitpython.Repo] = {}
+
+
+def close() -> None:
+    """Forget the repositories opened so far and stop their persistent readers.
+
+    A persistent ``cat-file`` reads the index once: a command opens its own
+    (``cli.main`` closes them when it ends), so the next one sees the index
+    and the refs as they are then.
+    """
+    for repo in _OPEN.values():
+        repo.close()
+    _OPEN.clear()
+
+
+def _call(
+    root: Path, *args: str, env: Mapping[str, str] | None = None, ok: Sequence[int] = (0,)
+) -> bytes:
+    """``git ARGS`` through GitPython's command interface; its output.
+
+    An exit status outside ``ok`` is a :class:`RatchetError` naming the
+    command and git's first line of complaint.
+    """
+    status, out, err = _repo(root).git.execute(
+        ["git", *args],
+        with_extended_output=True,
+        with_exceptions=False,
+        stdout_as_string=False,
+        strip_newline_in_stdout=False,
+        env=dict(env) if env is not None else None,
+    )
+    if status not in ok:
+        raise RatchetError(f"git {args[0]} failed: {_first_line(err)}")
     assert isinstance(out, bytes)
     return out
 
 
-def _call(root: Path, *args: str) -> bytes:
-    import git as gitpython
-
-    try:
-        return _execute(root, list(args))
-    except gitpython.GitCommandError as e:
-        stderr = e.stderr if isinstance(e.stderr, str) else str(e.stderr)
-        message = stderr.strip().removeprefix("stderr:").strip(" '\n")
-        first = message.splitlines()[0] if message else str(e)
-        raise RatchetError(f"git {args[0]} failed: {first}") from None
+def _paths(out: bytes) -> list[str]:
+    return [os.fsdecode(p) for p in out.split(b"\0") if p]
 
 
 def read_blob(root: Path, spec: str) -> bytes | None:
@@ -116,43 +174,151 @@ def read_blob(root: Path, spec: str) -> bytes | None:
     return blobs(root, [spec])[0]
 
 
-def untracked_paths(root: Path) -> list[str]:
-    """Files in the working tree that git neither tracks nor ignores."""
-    out = _call(root, "ls-files", "-z", "--others", "--exclude-standard", "--full-name")
-    return [os.fsdecode(p) for p in out.split(b"\0") if p]
-
-
-def index_paths(root: Path) -> set[str]:
-    """Every path in the index (what the commit will contain)."""
-    out = _call(root, "ls-files", "-z", "--full-name")
-    return {os.fsdecode(p) for p in out.split(b"\0") if p}
-
-
-_HUNK = re.compile(rb"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@", re.MULTILINE)
-
-
-def local_env_vars(root: Path) -> list[str]:
-    try:
-        out = _call(root, "rev-parse", "--local-env-vars")
-    except RatchetError:
-        return list(_LOCAL_ENV_VARS)
-    return out.decode().split()
-
-
-def scrubbed_env(root: Path, env: Mapping[str, str]) -> dict[str, str]:
-    """``env`` without the variables git exports to hooks for its own repository.
-
-    Left in place, they make ``git init``/``git add`` in a test's temporary
-    folder act on the user's repository and index instead.
-    """
-    drop = set(local_env_vars(root)) | set(_LOCAL_ENV_VARS)
-    return {k: v for k, v in env.items() if k not in drop}
+def blobs(root: Path, specs: Sequence[str]) -> list[bytes | None]:
+    """The contents of many ``rev:path`` specs, through GitPython's persistent
+    object reader (None where git has no such file)."""
+    found: list[bytes | None] = []
+    git = _repo(root).git
+    for spec in specs:
+        try:
+            _, kind, _, data = git.get_object_data(spec)
+        except ValueError as e:
+            if "missing" in str(e) or "ambiguous" in str(e):
+                found.append(None)
+                continue
+            raise RatchetError(f"git cannot read {spec}: {e}") from None
+        except Exception as e:  # The reader's process died, ...
+            raise RatchetError(f"git cannot read {spec}: {e}") from None
+        found.append(data if kind in (b"blob", "blob") else None)
+    return found
 
 
 def git_dir(root: Path) -> Path:
     """This worktree's git directory (per-clone state lives there, untracked)."""
-    out = _call(root, "rev-parse", "--absolute-git-dir")
-    return Path(os.fsdecode(out.strip()))
+    return Path(os.fsdecode(_call(root, "rev-parse", "--absolute-git-dir").strip()))
+
+
+def common_dir(root: Path) -> Path:
+    """The git directory linked worktrees share (hooks, config)."""
+    out = os.fsdecode(_call(root, "rev-parse", "--git-common-dir").strip())
+    return (root / out).resolve()
+
+
+def hooks_dir(root: Path) -> Path:
+    """Where git looks for hooks: ``core.hooksPath``, shared by linked worktrees."""
+    out = os.fsdecode(_call(root, "rev-parse", "--git-path", "hooks").strip())
+    return (root / out).resolve()
+
+
+def resolve(root: Path, rev: str) -> str | None:
+    """The commit ``rev`` names, or None when there is none (an unborn HEAD,
+    a root commit's parent)."""
+    out = _call(root, "rev-parse", "--verify", "-q", f"{rev}^{{commit}}", ok=(0, 1))
+    return out.decode().strip() or None
+
+
+def merge_base(root: Path, a: str, b: str) -> str:
+    """The commit where ``a`` and ``b`` diverged."""
+    status, out, err = _repo(root).git.execute(
+        ["git", "merge-base", a, b],
+        with_extended_output=True,
+        with_exceptions=False,
+        stdout_as_string=False,
+    )
+    if status == 0:
+        assert isinstance(out, bytes)
+        return out.decode().strip()
+    complaint = _first_line(err)
+    if complaint != "no message":  # No such revision, ...
+        raise RatchetError(f"git merge-base {a} {b} failed: {complaint}")
+    shallow = _call(root, "rev-parse", "--is-shallow-repository").strip() == b"true"
+    if shallow:
+        raise RatchetError(
+            f"{a} and {b} have no common commit in this shallow clone",
+            hint="fetch the history (git fetch --unshallow, or fetch-depth: 0 in "
+            "actions/checkout)",
+        )
+    raise RatchetError(f"{a} and {b} have no common history")
+
+
+def commits_touching(
+    root: Path, rev: str, path: str, limit: int | None = None
+) -> list[tuple[str, str, int]]:
+    """Commits from ``rev`` back that changed ``path``, newest first:
+    (full id, short id, commit time)."""
+    args = ["log", "--format=%H %h %ct", "--no-renames"]
+    if limit is not None:
+        args.append(f"-n{limit}")
+    out = _call(root, *args, rev, "--", path).decode()
+    rows = [line.split() for line in out.splitlines() if line.strip()]
+    return [(full, short, int(stamp)) for full, short, stamp in rows]
+
+
+def index_paths(root: Path) -> set[str]:
+    """Every path in the index (what the commit will contain)."""
+    return set(_paths(_call(root, "ls-files", "-z", "--full-name")))
+
+
+def untracked_paths(root: Path) -> list[str]:
+    """Files in the working tree that git neither tracks nor ignores."""
+    return _paths(_call(root, "ls-files", "-z", "--others", "--exclude-standard", "--full-name"))
+
+
+def worktree_differences(root: Path) -> list[str]:
+    """Paths where the working tree is not what the index (the commit) holds:
+    edited or deleted tracked files, and untracked files git does not ignore."""
+    edited = _call(root, "diff", "--name-only", "--no-renames", "-z")
+    return _paths(edited) + untracked_paths(root)
+
+
+def worktree_matches_index(root: Path) -> bool:
+    """No tracked file differs between the working tree and the index."""
+    return not _call(root, "diff", "--name-only", "--no-ext-diff", "-z")
+
+
+def ignored(root: Path, paths: Sequence[str]) -> set[str]:
+    """Which of ``paths`` git ignores (.gitignore, info/exclude, core.excludesFile)."""
+    # On standard input, NUL-separated (-z needs --stdin): plain git, since
+    # GitPython's command interface takes input only from a file.
+    stdin = b"".join(os.fsencode(p) + b"\0" for p in paths)
+    proc = _run(["check-ignore", "-z", "--stdin", "--no-index"], root, stdin)
+    if proc.returncode > 1:  # 1: none of them is ignored.
+        raise RatchetError(f"git check-ignore failed: {_first_line(proc.stderr)}")
+    return set(_paths(proc.stdout))
+
+
+def index_content_ids(root: Path) -> dict[str, str]:
+    """Blob ids of the index's files."""
+    ids: dict[str, str] = {}
+    for record in _call(root, "ls-files", "-s", "-z").split(b"\0"):
+        if record:
+            meta, _, name = record.partition(b"\t")
+            ids[os.fsdecode(name)] = meta.split()[1].decode()
+    return ids
+
+
+def worktree_content_ids(root: Path) -> dict[str, str]:
+    """Blob ids of the working tree's files, as a test run sees them.
+
+    Tracked files keep the index's id unless edited; edited and untracked
+    (not ignored) files are hashed as ``git add`` would, without writing
+    anything to the repository.
+    """
+    ids = index_content_ids(root)
+    to_hash = []
+    for path in worktree_differences(root):
+        if os.path.isfile(root / path):
+            to_hash.append(path)
+        else:
+            ids.pop(path, None)  # Deleted in the working tree.
+    # Paths go as arguments, not --stdin-paths, which cannot carry a newline;
+    # --no-filters is not used: ids must match what `git add` would store.
+    for start in range(0, len(to_hash), _CHUNK):
+        chunk = to_hash[start : start + _CHUNK]
+        out = _call(root, "hash-object", "--", *chunk)
+        for path, oid in zip(chunk, out.decode().split(), strict=True):
+            ids[path] = oid
+    return ids
 
 
 def content_key(root: Path, rev: str | None, relevant: Callable[[str], bool]) -> str | None:
@@ -166,12 +332,9 @@ def content_key(root: Path, rev: str | None, relevant: Callable[[str], bool]) ->
     if rev is None:
         out = _call(root, "ls-files", "-s", "-z")
     else:
-        import git as gitpython
-
-        try:
-            out = _execute(root, ["ls-tree", "-r", "-z", "--full-tree", rev])
-        except gitpython.GitCommandError:
+        if resolve(root, rev) is None:
             return None
+        out = _call(root, "ls-tree", "-r", "-z", "--full-tree", rev)
     digest = hashlib.sha256()
     for record in sorted(out.split(b"\0")):
         if not record:
@@ -183,18 +346,21 @@ def content_key(root: Path, rev: str | None, relevant: Callable[[str], bool]) ->
     return digest.hexdigest()
 
 
-def worktree_matches_index(root: Path) -> bool:
-    """No tracked file differs between the working tree and the index."""
-    import git as gitpython
-
+def mentioned_elsewhere(root: Path, word: str, path: str, *, cached: bool = False) -> bool:
+    """Whether a tracked Python file other than ``path`` names ``word``
+    (in the working tree, or with ``cached`` in the index)."""
+    where = ["--cached"] if cached else []
     try:
-        _execute(root, ["diff", "--quiet", "--no-ext-diff"])
-    except gitpython.GitCommandError:
-        return False
-    return True
+        out = _call(
+            root, "grep", *where, "-l", "-z", "-w", "-F", "-e", word, "--", "*.py", ok=(0, 1)
+        )
+    except RatchetError:
+        return True  # An error, not "no match": assume it does.
+    return bool(set(_paths(out)) - {path})
 
 
 Hunk = tuple[int, int, int, int]  # old start, old count, new start, new count
+_HUNK = re.compile(rb"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@", re.MULTILINE)
 
 
 def staged_hunks(root: Path, path: str, renamed_from: str | None = None) -> list[Hunk]:
@@ -221,153 +387,6 @@ def parse_hunks(diff: bytes) -> list[Hunk]:
     return hunks
 
 
-def _plain(
-    root: Path, args: list[str], stdin: bytes | None = None, env: Mapping[str, str] | None = None
-) -> bytes:
-    """git's output, without GitPython (kept off the paths that must start fast)."""
-    proc = _run(args, root, stdin, env)
-    if proc.returncode != 0:
-        raise RatchetError(f"git {args[0]} failed: {_first_line(proc.stderr)}")
-    return proc.stdout
-
-
-def worktree_content_ids(root: Path) -> dict[str, str]:
-    """Blob ids of the working tree's files, as a test run sees them.
-
-    Tracked files keep the index's id unless edited; edited and untracked
-    (not ignored) files are hashed as ``git add`` would, without writing
-    anything to the repository.
-    """
-    ids = index_content_ids(root)
-    to_hash = []
-    for path in worktree_differences(root):
-        if os.path.isfile(root / path):
-            to_hash.append(path)
-        else:
-            ids.pop(path, None)  # Deleted in the working tree.
-    # Paths go as arguments, not --stdin-paths, which cannot carry a newline;
-    # --no-filters is not used: ids must match what `git add` would store.
-    for start in range(0, len(to_hash), 500):
-        chunk = to_hash[start : start + 500]
-        out = _plain(root, ["hash-object", "--", *chunk])
-        for path, oid in zip(chunk, out.decode().split(), strict=True):
-            ids[path] = oid
-    return ids
-
-
-def mentioned_elsewhere(root: Path, word: str, path: str, *, cached: bool = False) -> bool:
-    """Whether a tracked Python file other than ``path`` names ``word``
-    (in the working tree, or with ``cached`` in the index)."""
-    where = ["--cached"] if cached else []
-    proc = _run(["grep", *where, "-l", "-z", "-w", "-F", "-e", word, "--", "*.py"], root)
-    if proc.returncode > 1:  # An error, not "no match": assume it does.
-        return True
-    return bool({os.fsdecode(p) for p in proc.stdout.split(b"\0") if p} - {path})
-
-
-def worktree_differences(root: Path) -> list[str]:
-    """Paths where the working tree is not what the index (the commit) holds:
-    edited or deleted tracked files, and untracked files git does not ignore."""
-    edited = _plain(root, ["diff", "--name-only", "--no-renames", "-z"]).split(b"\0")
-    untracked = _plain(root, ["ls-files", "-o", "--exclude-standard", "-z"]).split(b"\0")
-    return [os.fsdecode(p) for p in [*edited, *untracked] if p]
-
-
-def export_index(root: Path, dest: Path) -> None:
-    """Write every file of the index into ``dest``: the commit's content.
-
-    Reads the index only (no ``-u``), so it neither locks nor refreshes it;
-    submodules are left out.
-    """
-    _plain(root, ["checkout-index", "-a", "-f", "-q", f"--prefix={os.fsdecode(dest)}/"])
-
-
-def gitlinks(root: Path, commit: str | None = None) -> list[tuple[str, str]]:
-    """Submodules: (path, recorded commit), from the index or from ``commit``."""
-    if commit is None:
-        out = _plain(root, ["ls-files", "-s", "-z"])
-    else:
-        out = _plain(root, ["ls-tree", "-r", "-z", "--full-tree", commit])
-    found = []
-    for record in out.split(b"\0"):
-        meta, _, name = record.partition(b"\t")
-        fields = meta.split()
-        if fields and fields[0] == b"160000":
-            found.append((os.fsdecode(name), fields[1 if commit is None else 2].decode()))
-    return found
-
-
-def export_commit(root: Path, commit: str, dest: Path) -> None:
-    """Write the files of ``commit`` (of the repository at ``root``) into ``dest``,
-    through a throwaway index: nothing of ``root``'s changes."""
-    from ratchet import scratch
-
-    with scratch.folder("ratchet-index-") as tmp:
-        env = {**_without_local_vars(root), "GIT_INDEX_FILE": str(tmp / "index")}
-        _plain(root, ["read-tree", commit], env=env)
-        _plain(
-            root, ["checkout-index", "-a", "-f", "-q", f"--prefix={os.fsdecode(dest)}/"], env=env
-        )
-
-
-def _without_local_vars(root: Path) -> dict[str, str]:
-    """The environment without git's variables for the repository a hook runs
-    in: a command run in another repository (a submodule) must not use them."""
-    return scrubbed_env(root, os.environ)
-
-
-def ignored(root: Path, paths: list[str]) -> set[str]:
-    """Which of ``paths`` git ignores (.gitignore, info/exclude, core.excludesFile)."""
-    stdin = b"".join(os.fsencode(p) + b"\0" for p in paths)
-    proc = _run(["check-ignore", "-z", "--stdin", "--no-index"], root, stdin)
-    if proc.returncode > 1:  # 1: none ignored.
-        raise RatchetError(f"git check-ignore failed: {_first_line(proc.stderr)}")
-    return {os.fsdecode(p) for p in proc.stdout.split(b"\0") if p}
-
-
-def index_content_ids(root: Path) -> dict[str, str]:
-    """Blob ids of the index's files."""
-    ids: dict[str, str] = {}
-    for record in _plain(root, ["ls-files", "-s", "-z"]).split(b"\0"):
-        if record:
-            meta, _, name = record.partition(b"\t")
-            ids[os.fsdecode(name)] = meta.split()[1].decode()
-    return ids
-
-
-def plain(root: Path, args: list[str]) -> bytes:
-    """``git ARGS`` in ``root``; its output, or a :class:`RatchetError`."""
-    return _plain(root, args)
-
-
-def plain_or_none(root: Path, args: list[str]) -> bytes | None:
-    """``git ARGS``' output, or None when it fails (no such revision, ...)."""
-    proc = _run(args, root)
-    return proc.stdout if proc.returncode == 0 else None
-
-
-def run_quiet(root: Path, args: list[str]) -> bool:
-    """``git ARGS``, where failing is a normal answer (nothing to remove, ...)."""
-    return _run(args, root).returncode == 0
-
-
-def merge_base(root: Path, a: str, b: str) -> str:
-    """The commit where ``a`` and ``b`` diverged."""
-    proc = _run(["merge-base", a, b], root)
-    if proc.returncode == 0:
-        return proc.stdout.decode().strip()
-    if proc.stderr.strip():  # No such revision, ...
-        raise RatchetError(f"git merge-base {a} {b} failed: {_first_line(proc.stderr)}")
-    shallow = _run(["rev-parse", "--is-shallow-repository"], root).stdout.strip() == b"true"
-    if shallow:
-        raise RatchetError(
-            f"{a} and {b} have no common commit in this shallow clone",
-            hint="fetch the history (git fetch --unshallow, or fetch-depth: 0 in "
-            "actions/checkout)",
-        )
-    raise RatchetError(f"{a} and {b} have no common history")
-
-
 def renamed(root: Path, since: str | None = None, *, worktree: bool = False) -> dict[str, str]:
     """Files git's rename detection pairs up: new path -> old path.
 
@@ -378,8 +397,8 @@ def renamed(root: Path, since: str | None = None, *, worktree: bool = False) -> 
     """
     args = ["diff", "-M", "--diff-filter=R", "--name-status", "-z", "--no-ext-diff"]
     if not worktree:
-        return _parse_renames(_plain(root, [*args, "--cached", *([since] if since else [])]))
-    if not run_quiet(root, ["rev-parse", "--verify", "-q", since or "HEAD"]):
+        return _parse_renames(_call(root, *args, "--cached", *([since] if since else [])))
+    if resolve(root, since or "HEAD") is None:
         return {}
     import shutil
 
@@ -387,16 +406,15 @@ def renamed(root: Path, since: str | None = None, *, worktree: bool = False) -> 
 
     with scratch.folder("ratchet-index-") as tmp:
         index = tmp / "index"
-        real = root / os.fsdecode(_plain(root, ["rev-parse", "--git-path", "index"]).strip())
+        real = root / os.fsdecode(_call(root, "rev-parse", "--git-path", "index").strip())
         if real.is_file():
             shutil.copyfile(real, index)
         # Literal: a file named ":x" or "*" is a path here, not a pathspec.
         env = {**os.environ, "GIT_INDEX_FILE": str(index), "GIT_LITERAL_PATHSPECS": "1"}
-        listed = _plain(root, ["ls-files", "-o", "--exclude-standard", "-z"], env=env)
-        untracked = [os.fsdecode(p) for p in listed.split(b"\0") if p]
-        for start in range(0, len(untracked), 500):
-            _plain(root, ["add", "-N", "--", *untracked[start : start + 500]], env=env)
-        return _parse_renames(_plain(root, [*args, since or "HEAD"], env=env))
+        untracked = _paths(_call(root, "ls-files", "-o", "--exclude-standard", "-z", env=env))
+        for start in range(0, len(untracked), _CHUNK):
+            _call(root, "add", "-N", "--", *untracked[start : start + _CHUNK], env=env)
+        return _parse_renames(_call(root, *args, since or "HEAD", env=env))
 
 
 def _parse_renames(out: bytes) -> dict[str, str]:
@@ -413,24 +431,83 @@ def _parse_renames(out: bytes) -> dict[str, str]:
     return pairs
 
 
-def blobs(root: Path, specs: list[str]) -> list[bytes | None]:
-    """The contents of many ``rev:path`` specs in one ``git cat-file --batch``
-    (None where absent)."""
-    if not specs:
-        return []
-    out = _plain(root, ["cat-file", "--batch"], stdin="".join(f"{s}\n" for s in specs).encode())
-    found: list[bytes | None] = []
-    at = 0
-    for _ in specs:
-        end = out.index(b"\n", at)
-        header = out[at:end].split()
-        at = end + 1
-        if len(header) != 3 or header[1] != b"blob":  # "<spec> missing", or not a file.
-            found.append(None)
-            if len(header) == 3:
-                at += int(header[2]) + 1
-            continue
-        size = int(header[2])
-        found.append(out[at : at + size])
-        at += size + 1  # The content is followed by a newline.
+# -- exporting content ------------------------------------------------------------
+
+
+def export_index(root: Path, dest: Path) -> None:
+    """Write every file of the index into ``dest``: the commit's content.
+
+    Reads the index only (no ``-u``), so it neither locks nor refreshes it;
+    submodules are left out (see :func:`gitlinks`).
+    """
+    _call(root, "checkout-index", "-a", "-f", "-q", f"--prefix={os.fsdecode(dest)}/")
+
+
+def gitlinks(root: Path, commit: str | None = None) -> list[tuple[str, str]]:
+    """Submodules: (path, recorded commit), from the index or from ``commit``."""
+    if commit is None:
+        out = _call(root, "ls-files", "-s", "-z")
+    else:
+        out = _call(root, "ls-tree", "-r", "-z", "--full-tree", commit)
+    found = []
+    for record in out.split(b"\0"):
+        meta, _, name = record.partition(b"\t")
+        fields = meta.split()
+        if fields and fields[0] == b"160000":
+            found.append((os.fsdecode(name), fields[1 if commit is None else 2].decode()))
     return found
+
+
+def export_commit(root: Path, commit: str, dest: Path) -> None:
+    """Write the files of ``commit`` (of the repository at ``root``) into ``dest``,
+    through a throwaway index: nothing of ``root``'s changes."""
+    from ratchet import scratch
+
+    with scratch.folder("ratchet-index-") as tmp:
+        # Another repository (a submodule): none of the hook's variables, so
+        # plain git with an environment of its own (GitPython's only adds).
+        env = {**scrubbed_env(root, os.environ), "GIT_INDEX_FILE": str(tmp / "index")}
+        for args in (
+            ["read-tree", commit],
+            ["checkout-index", "-a", "-f", "-q", f"--prefix={os.fsdecode(dest)}/"],
+        ):
+            proc = _run(args, root, env=env)
+            if proc.returncode != 0:
+                raise RatchetError(f"git {args[0]} failed: {_first_line(proc.stderr)}")
+
+
+# -- configuration ------------------------------------------------------------------
+
+
+def set_config(root: Path, section: str, values: Mapping[str, str]) -> None:
+    """Set ``section``'s ``values`` in this clone's own configuration."""
+    with _repo(root).config_writer("repository") as writer:
+        for key, value in values.items():
+            writer.set_value(section, key, value)
+
+
+def remove_config_section(root: Path, section: str) -> bool:
+    """Remove ``section`` from this clone's own configuration; whether it was there."""
+    with _repo(root).config_writer("repository") as writer:
+        return bool(writer.remove_section(section))
+
+
+# -- the environment of what runs in other repositories ------------------------------
+
+
+def local_env_vars(root: Path) -> list[str]:
+    try:
+        out = _call(root, "rev-parse", "--local-env-vars")
+    except RatchetError:
+        return list(_LOCAL_ENV_VARS)
+    return out.decode().split()
+
+
+def scrubbed_env(root: Path, env: Mapping[str, str]) -> dict[str, str]:
+    """``env`` without the variables git exports to hooks for its own repository.
+
+    Left in place, they make ``git init``/``git add`` in a test's temporary
+    folder act on the user's repository and index instead.
+    """
+    drop = set(local_env_vars(root)) | set(_LOCAL_ENV_VARS)
+    return {k: v for k, v in env.items() if k not in drop}

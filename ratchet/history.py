@@ -50,10 +50,10 @@ class History:
 
 def read_history(root: Path, baseline_path: str, window_days: int = 28) -> History:
     """The baseline at every commit that changed it, oldest first."""
-    log = git.plain(
-        root, ["log", "--format=%H %h %ct", "--no-renames", "--", baseline_path]
-    ).decode()
-    commits = [line.split() for line in reversed(log.splitlines()) if line.strip()]
+    if git.resolve(root, "HEAD") is None:
+        commits: list[tuple[str, str, int]] = []
+    else:
+        commits = list(reversed(git.commits_touching(root, "HEAD", baseline_path)))
     blobs = git.blobs(root, [f"{full}:{baseline_path}" for full, _, _ in commits])
     points = []
     skipped = 0
@@ -67,7 +67,7 @@ def read_history(root: Path, baseline_path: str, window_days: int = 28) -> Histo
             skipped += 1
             continue
         report = tier_report(baseline)
-        when = dt.datetime.fromtimestamp(int(stamp), tz=dt.timezone.utc)
+        when = dt.datetime.fromtimestamp(stamp, tz=dt.timezone.utc)
         tiers = {t.name: t.progress for t in report.tiers}
         points.append(Point(when, short, baseline.totals.percent, tiers))
         target = baseline.overall_target

@@ -70,7 +70,7 @@ def check(
     root = git.toplevel(here)
     # Judged by the configuration being committed: the index's, not an
     # unstaged edit of it.
-    pyproject = decode_pyproject(git.read_blob(root, ":pyproject.toml"))
+    pyproject = decode_pyproject(git.index_file(root, "pyproject.toml"))
     # Everything below is the slow path: imports are deferred to here so the
     # skip above stays fast.
     from ratchet.config import load_config
@@ -105,7 +105,7 @@ def _may_matter(here: Path, changed: list[str]) -> bool:
         return False
     if any(is_relevant(p, DEFAULT_BASELINE, ()) for p in changed):
         return True
-    pyproject = decode_pyproject(git.read_blob(here, ":pyproject.toml"))
+    pyproject = decode_pyproject(git.index_file(here, "pyproject.toml"))
     return any_relevant(changed, tool_section(pyproject))
 
 

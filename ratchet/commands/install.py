@@ -40,12 +40,6 @@ def hook_script() -> str:
     )
 
 
-def hooks_dir(root: Path) -> Path:
-    """Where git looks for hooks: core.hooksPath, shared by linked worktrees."""
-    out = git.plain(root, ["rev-parse", "--git-path", "hooks"]).decode().strip()
-    return (root / out).resolve()
-
-
 def _baseline_path(root: Path) -> str:
     from ratchet.config import load_config
 
@@ -63,12 +57,12 @@ def install(*, hook: bool = True, force: bool = False, cwd: Path | None = None) 
 
 def _belongs_to(folder: Path, root: Path) -> bool:
     """Is ``folder`` inside this repository: its working tree or git directory?"""
-    common = (root / git.plain(root, ["rev-parse", "--git-common-dir"]).decode().strip()).resolve()
-    return any(folder == place or place in folder.parents for place in (root.resolve(), common))
+    places = (root.resolve(), git.common_dir(root))
+    return any(folder == place or place in folder.parents for place in places)
 
 
 def _install_hook(root: Path, force: bool) -> None:
-    folder = hooks_dir(root)
+    folder = git.hooks_dir(root)
     if not _belongs_to(folder, root) and not force:
         raise RatchetError(
             f"git's hooks folder {folder} (core.hooksPath) is outside this repository: "
@@ -127,9 +121,10 @@ def _attributes_file(root: Path) -> Path:
 
 
 def _install_merge_driver(root: Path) -> None:
-    git.plain(root, ["config", "--local", f"merge.{DRIVER}.name", "coverage-ratchet baseline"])
     driver = f"{_python()} -m ratchet merge-driver %O %A %B %P"
-    git.plain(root, ["config", "--local", f"merge.{DRIVER}.driver", driver])
+    git.set_config(
+        root, f'merge "{DRIVER}"', {"name": "coverage-ratchet baseline", "driver": driver}
+    )
     attributes = _attributes_file(root)
     line = _attributes_line(_baseline_path(root))
     text = attributes.read_text("utf-8") if attributes.exists() else ""
@@ -143,7 +138,7 @@ def _install_merge_driver(root: Path) -> None:
 def uninstall(*, cwd: Path | None = None) -> int:
     root = git.toplevel(cwd or Path.cwd())
     _attributes_file(root)  # Refuse a link before changing anything.
-    folder = hooks_dir(root)
+    folder = git.hooks_dir(root)
     path = folder / "pre-commit"
     if path.exists() and MARK in path.read_text("utf-8", "replace"):
         path.unlink()
@@ -153,7 +148,7 @@ def uninstall(*, cwd: Path | None = None) -> int:
             echo(f"ratchet: removed the hook; restored the previous one at {path}")
         else:
             echo(f"ratchet: removed the hook at {path}")
-    git.run_quiet(root, ["config", "--local", "--remove-section", f"merge.{DRIVER}"])
+    git.remove_config_section(root, f'merge "{DRIVER}"')
     attributes = _attributes_file(root)
     if attributes.exists():
         line = _attributes_line(_baseline_path(root))
