@@ -25,7 +25,7 @@ from typing import Any
 from ratchet.errors import WRITTEN, RatchetError
 from ratchet.numbers import ZERO, Numbers, format_percent_value, parse_percent
 from ratchet.paths import check_repo_path, has_control
-from ratchet.toml import parse
+from ratchet.toml import line_of, parse
 
 FORMAT = 1
 
@@ -70,23 +70,23 @@ class Baseline:
 
 
 class _Invalid(Exception):
-    """A schema problem; ``anchor`` is text whose line locates it in the file."""
+    """A schema problem; ``header`` and ``key`` locate it in the file."""
 
     def __init__(
-        self, where: str, problem: str, anchor: str | None = None, key: str | None = None
+        self, where: str, problem: str, header: str | None = None, key: str | None = None
     ) -> None:
         super().__init__(problem)
         self.where = where
         self.problem = problem
-        self.anchor = anchor or _anchor(where)
-        # The key within the anchor's table whose line is more precise.
-        self.key = key if anchor else [*where.split("."), ""][1]
-
-
-def _anchor(where: str) -> str:
-    """The header or key line that ``where`` (``overall.start.covered``) lives under."""
-    top = where.split(".", 1)[0]
-    return f"[{top}]" if top in ("overall", "measured-with") else f"{top} ="
+        if header is None:
+            # ``overall.start.covered`` lives in [overall]; ``format`` at the top.
+            top, _, rest = where.partition(".")
+            if top in ("overall", "measured-with"):
+                header, key = f"[{top}]", rest.split(".")[0] or None
+            else:
+                key = top
+        self.header = header
+        self.key = key
 
 
 def loads(text: str, source: str = "coverage-baseline.toml") -> Baseline:
@@ -103,23 +103,10 @@ def loads(text: str, source: str = "coverage-baseline.toml") -> Baseline:
     try:
         return _from_data(data)
     except _Invalid as e:
-        index = _locate(text, e.anchor, e.key)
-        at = f":{text.count(chr(10), 0, index) + 1}" if index >= 0 else ""
         raise RatchetError(
-            f"{source}{at}: {e.where}: {e.problem}",
+            f"{source}{line_of(text, e.header, e.key)}: {e.where}: {e.problem}",
             hint="fix the file, or restore it with `git checkout -- <file>`",
         ) from None
-
-
-def _locate(text: str, anchor: str, key: str | None) -> int:
-    """Where ``key`` is set in the table that starts at ``anchor`` (else the anchor)."""
-    index = text.find(anchor)
-    if index < 0 or not key:
-        return index
-    end = text.find("\n[", index + 1)
-    line = re.compile(rf"^[ \t]*{re.escape(key)}[ \t]*=", re.M)
-    found = line.search(text, index, end if end >= 0 else len(text))
-    return found.start() if found else index
 
 
 def read_bytes(path: Path, source: str) -> bytes:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import shlex
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -15,6 +14,7 @@ from ratchet.paths import check_repo_path, has_control
 from ratchet.relevance import DEFAULT_BASELINE, is_relevant, read_pyproject, tool_section
 from ratchet.rules import Policy
 from ratchet.tiers import DEFAULT_TIERS, TierRule
+from ratchet.toml import line_of
 
 
 @dataclass(frozen=True)
@@ -64,73 +64,76 @@ def load_config(root: Path, text: str | None = None, *, given: bool = False) -> 
     section = tool_section(text)
     try:
         return _config(section)
-    except ValueError as e:
-        at = _line_of(text or "", str(e))
+    except _Problem as e:
+        if e.tier is None:
+            at = line_of(text or "", "[tool.ratchet]", e.key)
+        else:
+            at = line_of(text or "", "[[tool.ratchet.tiers]]", e.key, e.tier)
         raise RatchetError(f"pyproject.toml{at}: [tool.ratchet] {e}") from None
 
 
-def _line_of(text: str, problem: str) -> str:
-    """``:N``, the line of the key ``problem`` is about, when it can be found."""
-    start = text.find("[tool.ratchet]")
-    unknown = re.match(r"(?:tiers\[\d+\]: )?unknown key '([^']+)'", problem)
-    key = unknown.group(1) if unknown else problem.split(" ", 1)[0].rstrip(":")
-    tier = re.match(r"tiers\[(\d+)\]", problem)
-    if tier:
-        # The N-th [[tool.ratchet.tiers]]; the key within it, if named.
-        tables = [m.start() for m in re.finditer(r"^\[\[tool\.ratchet\.tiers\]\]", text, re.M)]
-        index = int(tier.group(1)) - 1
-        if index >= len(tables):
-            return ""
-        start = tables[index]
-        named = re.match(r"tiers\[\d+\]\.([\w-]+)", problem)
-        key = unknown.group(1) if unknown else named.group(1) if named else ""
-        if not key:
-            return f":{text.count(chr(10), 0, start) + 1}"
-    if start < 0 or not key:
-        return ""
-    found = re.compile(rf"^[ \t]*[\"']?{re.escape(key)}[\"']?[ \t]*=", re.M).search(text, start)
-    return f":{text.count(chr(10), 0, found.start()) + 1}" if found else ""
+class _Problem(ValueError):
+    """A bad ``[tool.ratchet]`` value, with the key (and tier table) it is in."""
+
+    def __init__(self, message: str, key: str | None = None, tier: int | None = None) -> None:
+        super().__init__(message)
+        self.key = key
+        self.tier = tier
+
+
+def _percent(value: object, what: str, key: str, tier: int | None = None) -> Fraction:
+    try:
+        return parse_percent(value, what)
+    except ValueError as e:
+        raise _Problem(str(e), key, tier) from None
 
 
 def _config(section: Any) -> Config:
     if not isinstance(section, dict):
-        raise ValueError("must be a table")
+        raise _Problem("must be a table")
     unknown = sorted(set(section) - _KEYS)
     if unknown:
-        raise ValueError(f"unknown key {unknown[0]!r} (known: {', '.join(sorted(_KEYS))})")
+        raise _Problem(
+            f"unknown key {unknown[0]!r} (known: {', '.join(sorted(_KEYS))})", unknown[0]
+        )
     baseline = _string(section, "baseline") or DEFAULT_BASELINE
     problem = check_repo_path(baseline)
     if problem:
-        raise ValueError(f"baseline: the path {problem}")
+        raise _Problem(f"baseline: the path {problem}", "baseline")
     python = _string(section, "python")
     command = section.get("test-command", "pytest")
     if isinstance(command, str):
-        test_command = tuple(shlex.split(command))
+        try:
+            test_command = tuple(shlex.split(command))
+        except ValueError as e:  # No closing quotation, ...
+            raise _Problem(f"test-command: {e}", "test-command") from None
     elif isinstance(command, list) and all(isinstance(part, str) for part in command):
         test_command = tuple(command)
     else:
-        raise ValueError("test-command must be a string or a list of strings")
+        raise _Problem("test-command must be a string or a list of strings", "test-command")
     if not test_command:
-        raise ValueError("test-command is empty")
+        raise _Problem("test-command is empty", "test-command")
     allow = section.get("allow-deletion-drops", True)
     if not isinstance(allow, bool):
-        raise ValueError("allow-deletion-drops must be true or false")
-    minimum = parse_percent(section.get("new-file-minimum", 0), "new-file-minimum")
+        raise _Problem("allow-deletion-drops must be true or false", "allow-deletion-drops")
+    minimum = _percent(section.get("new-file-minimum", 0), "new-file-minimum", "new-file-minimum")
     target = None
     if "overall-target" in section:
-        target = parse_percent(section["overall-target"], "overall-target")
+        target = _percent(section["overall-target"], "overall-target", "overall-target")
     watch = section.get("watch", [])
     if not isinstance(watch, list) or not all(isinstance(p, str) for p in watch):
-        raise ValueError("watch must be a list of glob patterns")
+        raise _Problem("watch must be a list of glob patterns", "watch")
     select = section.get("select", True)
     if not isinstance(select, bool):
-        raise ValueError("select must be true or false")
+        raise _Problem("select must be true or false", "select")
     share = section.get("select-max-share", 0.5)
     if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 <= share <= 1:
-        raise ValueError("select-max-share must be a number from 0 to 1")
+        raise _Problem("select-max-share must be a number from 0 to 1", "select-max-share")
     timeout = section.get("test-timeout", Config.test_timeout)
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout >= 0:
-        raise ValueError("test-timeout must be a number of seconds >= 0 (0: no limit)")
+        raise _Problem(
+            "test-timeout must be a number of seconds >= 0 (0: no limit)", "test-timeout"
+        )
     tiers = DEFAULT_TIERS
     if "tiers" in section:
         tiers = _tiers(section["tiers"])
@@ -150,34 +153,42 @@ def _config(section: Any) -> Config:
 
 def _tiers(raw: Any) -> tuple[TierRule, ...]:
     if not isinstance(raw, list):
-        raise ValueError("tiers must be an array of tables ([[tool.ratchet.tiers]])")
+        raise _Problem("tiers must be an array of tables ([[tool.ratchet.tiers]])", "tiers")
     rules = []
     for index, item in enumerate(raw, 1):
         where = f"tiers[{index}]"
         if not isinstance(item, dict):
-            raise ValueError(f"{where} must be a table")
+            raise _Problem(f"{where} must be a table", None, index)
         unknown = sorted(set(item) - _TIER_KEYS)
         if unknown:
-            raise ValueError(f"{where}: unknown key {unknown[0]!r}")
+            raise _Problem(f"{where}: unknown key {unknown[0]!r}", unknown[0], index)
         name = item.get("name")
         if not isinstance(name, str) or not name.strip() or has_control(name):
-            raise ValueError(f"{where}.name must be a non-empty string without control characters")
+            raise _Problem(
+                f"{where}.name must be a non-empty string without control characters",
+                "name",
+                index,
+            )
         if "target" not in item:
-            raise ValueError(f"{where}.target is missing")
-        smallest = _int(item, "min-statements", where) or 0
-        largest = _int(item, "max-statements", where)
+            raise _Problem(f"{where}.target is missing", None, index)
+        smallest = _int(item, "min-statements", index) or 0
+        largest = _int(item, "max-statements", index)
         if largest is not None and largest < smallest:
-            raise ValueError(
-                f"{where}.max-statements ({largest}) is below min-statements ({smallest})"
+            raise _Problem(
+                f"{where}.max-statements ({largest}) is below min-statements ({smallest})",
+                "max-statements",
+                index,
             )
         rules.append(
             TierRule(
                 name=name,
-                target=parse_percent(item["target"], f"{where}.target"),
+                target=_percent(item["target"], f"{where}.target", "target", index),
                 min_statements=smallest,
                 max_statements=largest,
                 below_percent=(
-                    parse_percent(item["below-percent"], f"{where}.below-percent")
+                    _percent(
+                        item["below-percent"], f"{where}.below-percent", "below-percent", index
+                    )
                     if "below-percent" in item
                     else None
                 ),
@@ -185,16 +196,22 @@ def _tiers(raw: Any) -> tuple[TierRule, ...]:
         )
     names = [rule.name for rule in rules]
     if len(set(names)) != len(names):
-        raise ValueError("tiers: two tiers have the same name")
+        raise _Problem("tiers: two tiers have the same name", "tiers")
     return tuple(rules)
 
 
-def _int(item: dict[str, Any], key: str, where: str) -> int | None:
+def _below(item: dict[str, Any], where: str, tier: int) -> Fraction | None:
+    if "below-percent" not in item:
+        return None
+    return _percent(item["below-percent"], f"{where}.below-percent", "below-percent", tier)
+
+
+def _int(item: dict[str, Any], key: str, tier: int) -> int | None:
     value = item.get(key)
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 2**63 - 1:
-        raise ValueError(f"{where}.{key} must be a whole number >= 0")
+        raise _Problem(f"tiers[{tier}].{key} must be a whole number >= 0", key, tier)
     return value
 
 
@@ -203,5 +220,5 @@ def _string(section: dict[str, Any], key: str) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str):
-        raise ValueError(f"{key} must be a string")
+        raise _Problem(f"{key} must be a string", key)
     return value

@@ -15,7 +15,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
-__all__ = ["error_line", "parse", "tomllib"]
+__all__ = ["error_line", "line_of", "parse", "tomllib"]
 
 BOM = "\ufeff"
 
@@ -54,3 +54,33 @@ def error_line(error: Exception, text: str) -> str:
     if "(at end of document)" in str(error):
         return f":{text.count(chr(10)) + (not text.endswith(chr(10)))}"
     return ""
+
+
+def line_of(text: str, header: str | None, key: str | None = None, occurrence: int = 1) -> str:
+    """``:N``, the line where ``key`` is set, for an error message ('' if none).
+
+    The one way every reader names the line of a bad key.  ``header`` is the
+    table's header line as written (``[tool.ratchet]``,
+    ``[[tool.ratchet.tiers]]``, ``[files."a.py"]``; None: the top level, before
+    any header), in its ``occurrence``-th appearance.  Without ``key``, or
+    when the key is not in that table, the header's own line.
+    """
+    lines = text.splitlines()
+    start, seen = 0, 0
+    if header is not None:
+        for n, line in enumerate(lines):
+            if line.strip().startswith(header):
+                seen += 1
+                if seen == occurrence:
+                    start = n
+                    break
+        else:
+            return ""
+    if key:
+        assign = re.compile(rf"""^[ \t]*["']?{re.escape(key)}["']?[ \t]*=""")
+        for n in range(start + (header is not None), len(lines)):
+            if lines[n].lstrip().startswith("["):
+                break  # The next table.
+            if assign.match(lines[n]):
+                return f":{n + 1}"
+    return f":{start + 1}" if header is not None else ""
