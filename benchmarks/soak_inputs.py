@@ -23,10 +23,11 @@ import time
 from collections import Counter
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from hypothesis import HealthCheck, given, settings
-from test_fuzz_inputs import (
+
+from testing.strategies import (
     baseline_inputs,
     config_inputs,
     data_inputs,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from fractions import Fraction
 from pathlib import Path
 
 import pytest
@@ -13,7 +12,6 @@ from hypothesis import strategies as st
 from ratchet.baseline import (
     Baseline,
     Entry,
-    Lowering,
     dumps,
     loads,
     write_atomic,
@@ -21,52 +19,8 @@ from ratchet.baseline import (
 from ratchet.baseline_fast import fast_loads
 from ratchet.errors import RatchetError
 from ratchet.numbers import Numbers
-from ratchet.paths import check_repo_path
 from ratchet.toml import tomllib
-
-segment = st.text(
-    st.characters(exclude_categories=["Cs"], exclude_characters="/\\"), min_size=1, max_size=8
-).filter(lambda s: s not in (".", "..") and check_repo_path(s) is None)
-repo_path = st.lists(segment, min_size=1, max_size=3).map("/".join)
-
-
-@st.composite
-def numbers(draw: st.DrawFn, branch: bool) -> Numbers:
-    statements = draw(st.integers(0, 10**6))
-    covered = draw(st.integers(0, statements))
-    if not branch:
-        return Numbers(statements, covered)
-    branches = draw(st.integers(0, 10**5))
-    return Numbers(statements, covered, branches, draw(st.integers(0, branches)))
-
-
-@st.composite
-def baselines(draw: st.DrawFn) -> Baseline:
-    branch = draw(st.booleans())
-    files = {}
-    for path in draw(st.lists(repo_path, max_size=8, unique=True)):
-        n = draw(numbers(branch))
-        entry = Entry(n)
-        if draw(st.booleans()):
-            entry = Entry(
-                n, "Tier 1", Fraction(draw(st.integers(0, 200)), 2), draw(numbers(branch))
-            )
-        if draw(st.booleans()):
-            # Words for people: any text without control characters (which
-            # the reader refuses; see test_known_holes).
-            words = st.characters(exclude_categories=["Cc", "Cs"])
-            reason = draw(st.text(words, min_size=1).filter(lambda s: s.strip() != ""))
-            entry = Entry(
-                entry.numbers,
-                entry.tier,
-                entry.target,
-                entry.start,
-                Lowering(draw(numbers(branch)), reason, "2026-11-21"),
-            )
-        files[path] = entry
-    target = draw(st.none() | st.integers(0, 100).map(Fraction))
-    start = draw(st.none() | numbers(branch))
-    return Baseline(draw(st.text(max_size=10)), branch, files, target, start)
+from testing.strategies import baselines
 
 
 @given(baselines())

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import json
 
-from conftest import MOD, TESTS, Project
-
 from ratchet import errors
+from testing.project import MOD, TESTS, Project
 
 
 def test_nothing_relevant_staged_is_skipped_without_running_tests(baselined: Project) -> None:
@@ -141,7 +140,7 @@ def test_a_new_file_passes_and_is_named_for_update(baselined: Project) -> None:
 
 
 def test_new_file_minimum_refuses_an_untested_new_file(project: Project) -> None:
-    from conftest import pyproject
+    from testing.project import pyproject
 
     project.write("pyproject.toml", pyproject("new-file-minimum = 50"))
     assert project.ratchet("init").code == 0
@@ -238,7 +237,7 @@ def test_a_run_with_untracked_test_files_is_not_recorded_as_the_commits(
 
 
 def test_init_names_fractional_tier_targets_as_percentages(project: Project) -> None:
-    from conftest import pyproject
+    from testing.project import pyproject
 
     tiers = '[[tool.ratchet.tiers]]\nname = "Small"\nmax-statements = 100\ntarget = 27.5\n'
     project.write("pyproject.toml", pyproject() + tiers)

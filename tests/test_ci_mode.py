@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from conftest import TESTS, Project
-
 from ratchet import errors
+from testing.project import TESTS, Project
 
 DROPPING = TESTS.replace("def test_sub", "def _not_a_test")
 

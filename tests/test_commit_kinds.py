@@ -8,9 +8,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import MOD, TESTS, Project, pyproject
 
 from ratchet import errors
+from testing.project import MOD, TESTS, Project, pyproject
 
 DROPPING = TESTS.replace("def test_sub", "def _not_a_test")
 COVER_TRUE = "\n\ndef test_unused_true():\n    from pkg.mod import unused\n\n    unused(1)\n"

@@ -8,12 +8,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import Project, pyproject
 
 from ratchet import errors
 from ratchet.environment import clean_env, find_python
 from ratchet.errors import RatchetError
 from ratchet.runner import coverage_args
+from testing.project import Project, pyproject
 
 
 def make_venv(path: Path) -> Path:

@@ -8,10 +8,10 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
-from conftest import Project, pyproject, python_without_coverage
 
 from ratchet import errors
 from ratchet.cli import main
+from testing.project import Project, pyproject, python_without_coverage
 
 
 def test_no_baseline_is_a_usage_error(project: Project) -> None:

@@ -7,9 +7,9 @@ import subprocess
 import sys
 
 import pytest
-from conftest import Project, pyproject
 
 from ratchet.toml import tomllib
+from testing.project import Project, pyproject
 
 BRANCHY = """\
 def classify(n):

@@ -15,11 +15,11 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import Project, pyproject
 
 from ratchet import errors
 from ratchet.baseline import loads
 from ratchet.numbers import Numbers
+from testing.project import Project, pyproject
 
 RATCHET = [sys.executable, "-m", "ratchet"]
 TESTS_WITHOUT_SUB = "from pkg.mod import add\n\n\ndef test_add():\n    assert add(1, 2) == 3\n"

@@ -8,11 +8,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import TESTS, Project
 
 from ratchet import errors
-from ratchet.baseline import Baseline, Entry, dumps, loads
+from ratchet.baseline import loads
 from ratchet.numbers import Numbers
+from testing.baselines import baseline_text, covered_of
+from testing.project import TESTS, Project
 
 
 def test_the_plain_hook_refuses_a_drop_and_passes_a_rise(baselined: Project) -> None:
@@ -129,19 +130,6 @@ def test_core_hooks_path_and_linked_worktrees_are_followed(
 
 
 # -- the merge driver ------------------------------------------------------------
-
-
-def entry(covered: int, statements: int = 10) -> Entry:
-    return Entry(Numbers(statements, covered, 0, 0))
-
-
-def baseline_text(**covered: int) -> str:
-    files = {f"pkg/{name}.py": entry(c) for name, c in covered.items()}
-    return dumps(Baseline("7.0", False, files))
-
-
-def covered_of(text: str) -> dict[str, int]:
-    return {p: e.numbers.covered for p, e in loads(text).files.items()}
 
 
 @pytest.fixture

@@ -13,10 +13,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import TESTS, Project, pyproject
 
 from ratchet import errors
 from ratchet.baseline import loads
+from testing.project import TESTS, Project, pyproject
 
 DROPPING = TESTS.replace("def test_sub", "def _not_a_test")
 

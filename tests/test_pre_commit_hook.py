@@ -6,11 +6,11 @@ import os
 import shutil
 import subprocess
 import sys
-import sysconfig
 from pathlib import Path
 
 import pytest
-from conftest import TESTS, Project
+
+from testing.project import TESTS, Project, in_repo_venv
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -206,28 +206,6 @@ def test_pre_commit_run_all_files_judges_every_file(
         assert "pre-commit runs on all files: every file is judged" in output, args
         assert "pkg/mod.py: 62.50% -> 50.00%" in output, args
         assert "Failed" in output
-
-
-def in_repo_venv(project: Project, name: str = ".venv") -> Path:
-    """A real virtualenv inside the repository, as ``python -m venv .venv``
-    makes it: coverage.py and pytest come from this interpreter's packages (a
-    .pth file), and one dependency is installed in the venv itself."""
-    venv = project.root / name
-    base = Path(sys.base_prefix) / "bin" / f"python{sys.version_info[0]}.{sys.version_info[1]}"
-    subprocess.run([str(base), "-m", "venv", "--without-pip", str(venv)], check=True)
-    python = venv / "bin" / "python"
-    purelib = Path(
-        subprocess.run(
-            [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    )
-    own = sysconfig.get_paths()["purelib"]
-    (purelib / "outer.pth").write_text(f"{own}\n")
-    (purelib / "depmod.py").write_text("SCALE = 1\n")
-    return python
 
 
 def test_an_in_repository_venv_with_an_untracked_file_through_pre_commit(

@@ -17,7 +17,6 @@ from fractions import Fraction
 from pathlib import Path
 
 import pytest
-from conftest import Project
 
 from ratchet import errors
 from ratchet import progress_output as out
@@ -25,6 +24,7 @@ from ratchet.baseline import Baseline, Entry, dumps, loads
 from ratchet.history import read_history
 from ratchet.numbers import Numbers
 from ratchet.progress import plan, tier_report
+from testing.project import Project
 
 GOLDEN = Path(__file__).parent / "golden"
 FIFTY = Fraction(50)

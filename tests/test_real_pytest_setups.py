@@ -13,9 +13,9 @@ import subprocess
 import sys
 
 import pytest
-from conftest import Project, pyproject
 
 from ratchet.toml import tomllib
+from testing.project import Project, pyproject
 
 EXTRA = """\
 def triple(x):

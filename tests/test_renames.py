@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 import shutil
 
-from conftest import MOD, TESTS, Project
-
 from ratchet import errors
+from testing.project import MOD, TESTS, Project
 
 MOVED_TESTS = TESTS.replace("pkg.mod", "pkg.moved")
 DROPPING = MOVED_TESTS.replace("def test_sub", "def _not_a_test")

@@ -7,11 +7,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import TESTS, Project, pyproject
-from test_install_and_merge import baseline_text, covered_of
 
 from ratchet import errors
 from ratchet.baseline import quote
+from testing.baselines import baseline_text, covered_of
+from testing.project import TESTS, Project, pyproject
 
 # Run by a shell that failed to quote it, this would create files named pwned*.
 SHELL_BAIT = "it's a $(touch pwned1) `touch pwned2` ; touch pwned3 dir"

@@ -7,13 +7,13 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import Project, pyproject
 
 from ratchet import errors, measure
 from ratchet.config import load_config
 from ratchet.report import RunMode
 from ratchet.selection import testmap
 from ratchet.workspace import in_place
+from testing.project import Project, pyproject
 
 sys.path.insert(0, str(Path(__file__).parent.parent / "benchmarks"))
 from soak_selection import full_numbers, numbers, soak

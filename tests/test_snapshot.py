@@ -8,9 +8,9 @@ import sysconfig
 from pathlib import Path
 
 import pytest
-from conftest import MOD, TESTS, Project, pyproject
 
 from ratchet import errors
+from testing.project import MOD, TESTS, Project, in_repo_venv, pyproject
 
 # Covers every line of mod.py: the commit would raise coverage.
 FULL_TESTS = (
@@ -141,8 +141,6 @@ def test_packages_of_a_venv_inside_the_repository_are_not_the_projects(
     baselined: Project, name: str, ignore: bool
 ) -> None:
     """Any folder holding pyvenv.cfg, ignored or not, holds installed packages."""
-    from test_pre_commit_hook import in_repo_venv
-
     python = in_repo_venv(baselined, name)
     text = baselined.read("pyproject.toml").replace(repr(sys.executable), repr(str(python)))
     baselined.write("pyproject.toml", text)

@@ -98,6 +98,9 @@ class Recorder:
         self.relcache: dict[str, str | None] = {}
         self.packed = False
         self.branch = False
+        # Of packed arcs: bits per line number, the flags of negative numbers.
+        self.layout = (28, 56, 57)
+        self.line_counts: dict[str, int] = {}
         self._start()
 
     # -- coverage.py's collector ---------------------------------------------
@@ -128,9 +131,16 @@ class Recorder:
             return
         core = getattr(collector, "core", None)
         self.packed = bool(getattr(core, "packed_arcs", getattr(collector, "packed_arcs", False)))
+        self.branch = bool(getattr(collector, "branch", False))
+        if self.packed and self.branch:
+            layout = packed_layout(type(collector))
+            if layout is None:
+                version = getattr(coverage, "__version__", "?")
+                self.reason = f"coverage.py {version} packs arcs in a way ratchet does not know"
+                return
+            self.layout = layout
         self.collector = collector
         self.data = data
-        self.branch = bool(getattr(collector, "branch", False))
 
         def flush_data() -> bool:
             self._give_back()
@@ -453,7 +463,37 @@ def _digests(holder: Holder, rec: Recorder) -> dict[str, int]:
     return out
 
 
+def packed_layout(collector_class: Any) -> tuple[int, int, int] | None:
+    """How this coverage.py's C tracer packs an arc into an int: the bits of
+    each line number and the flag bits of a negative first and second one.
+
+    Read from coverage.py's own unpacking code (``Collector.flush_data``),
+    the one place that defines it: 20-bit fields up to 7.13.1, 28-bit since
+    7.13.2.  None when that code is not recognised: then nothing is recorded.
+    """
+    import inspect
+    import re
+
+    try:
+        source = inspect.getsource(collector_class.flush_data)
+    except (OSError, TypeError, AttributeError):
+        return None
+    mask = re.search(r"l1 = packed & 0x(F+)\b", source)
+    second = re.search(r"l2 = \(packed & \(0x(F+) << (\d+)\)\) >> (\d+)", source)
+    flags = [int(n) for n in re.findall(r"if packed & \(1 << (\d+)\):", source)]
+    if not mask or not second or len(flags) != 2:
+        return None
+    bits = 4 * len(mask.group(1))
+    if not (4 * len(second.group(1)) == bits == int(second.group(2)) == int(second.group(3))):
+        return None
+    if flags != [2 * bits, 2 * bits + 1]:
+        return None
+    return bits, flags[0], flags[1]
+
+
 def _lines_into(into: dict[str, set[int]], sets: Sets, rec: Recorder) -> None:
+    bits, first_negative, second_negative = rec.layout
+    mask = (1 << bits) - 1
     for f, values in sets.items():
         rel = rec._rel(f)
         if rel is None:
@@ -463,14 +503,27 @@ def _lines_into(into: dict[str, set[int]], sets: Sets, rec: Recorder) -> None:
             if isinstance(v, tuple):
                 lines.update(n for n in v if n > 0)
             elif rec.packed and rec.branch:
-                l1 = v & 0xFFFFFFF
-                l2 = (v & (0xFFFFFFF << 28)) >> 28
-                if not v & (1 << 56):
-                    lines.add(l1)
-                if not v & (1 << 57):
-                    lines.add(l2)
+                if not v & (1 << first_negative):
+                    lines.add(v & mask)
+                if not v & (1 << second_negative):
+                    lines.add((v >> bits) & mask)
             else:
                 lines.add(v)
+        if lines and max(lines) > _line_count(rec, f):
+            # A line past the file's end: the arcs were not unpacked right.
+            rec.reason = f"coverage.py's data for {rel} could not be read (line {max(lines)})"
+
+
+def _line_count(rec: Recorder, path: str) -> int:
+    count = rec.line_counts.get(path)
+    if count is None:
+        try:
+            with open(path, "rb") as f:
+                count = f.read().count(b"\n") + 1
+        except OSError:
+            count = 1 << 62  # Gone: nothing to check against.
+        rec.line_counts[path] = count
+    return count
 
 
 def _redirect_process_config(data_file: str) -> None:
