@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,9 @@ from hypothesis import strategies as st
 from ratchet.baseline import (
     Baseline,
     Entry,
+    Lowering,
     dumps,
+    load,
     loads,
     write_atomic,
 )
@@ -137,3 +140,28 @@ def test_the_fast_reader_declines_or_agrees_on_edited_text(
     if fast is None:
         return
     assert fast == tomllib.loads(edited)
+
+
+@pytest.mark.parametrize(
+    ("entry", "problem"),
+    [
+        (Entry(Numbers(2, 3)), "impossible numbers"),
+        (Entry(Numbers(2, 1, 4, 1)), "impossible numbers"),  # Branches in statement mode.
+        (Entry(Numbers(2, 1), " ", Fraction(50), Numbers(2, 1)), "empty or has control"),
+        (Entry(Numbers(2, 1), lowered=Lowering(Numbers(2, 2), "why", "2026-02-30")), "a date"),
+        (Entry(Numbers(2, 1), lowered=Lowering(Numbers(2, 2), "a\nb", "2026-02-03")), "reason"),
+    ],
+)
+def test_nothing_is_written_that_could_not_be_read_back(entry: Entry, problem: str) -> None:
+    with pytest.raises(RatchetError, match=problem):
+        dumps(Baseline("7.0", False, {"a.py": entry}))
+    with pytest.raises(RatchetError, match="the path has a control character"):
+        dumps(Baseline("7.0", False, {"a\x1b.py": Entry(Numbers(1, 1))}))
+    with pytest.raises(RatchetError, match="impossible start numbers"):
+        dumps(Baseline("7.0", False, {}, overall_start=Numbers(1, 2)))
+
+
+def test_a_baseline_that_cannot_be_read_is_named(tmp_path: Path) -> None:
+    (tmp_path / "coverage-baseline.toml").mkdir()
+    with pytest.raises(RatchetError, match=r"coverage-baseline\.toml: cannot read it"):
+        load(tmp_path / "coverage-baseline.toml")

@@ -117,3 +117,52 @@ def test_toml_errors_name_their_line_where_toml_says() -> None:
     assert error_line(ValueError("bad (at end of document)"), "a\nb\nc") == ":3"
     assert error_line(ValueError("bad (at end of document)"), "a\nb\n") == ":2"
     assert error_line(ValueError("no location"), "a\n") == ""
+
+
+# -- one mechanism names the line of a bad key ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        ("[tool.other]\nselect = 1\n[tool.ratchet]\nselect = 1\n", 4),
+        ("[tool.ratchet]\n'test-command' = \"'unclosed\"\n", 2),
+        (
+            "[tool.ratchet]\nselect = true\n\n[[tool.ratchet.tiers]]\nname = 'A'\ntarget = 5\n"
+            "[[tool.ratchet.tiers]]\nname = 'B'\ntarget = 5\nmin-statements = -1\n",
+            10,
+        ),
+        ("[tool.ratchet]\n[[tool.ratchet.tiers]]\nname = 'A'\n", 2),  # No target: its table.
+        ("[tool.ratchet]\ntiers = 3\n", 2),
+        ("[tool.ratchet]\n[[tool.ratchet.tiers]]\ntarget = 5\nname = ''\n", 4),
+    ],
+)
+def test_the_line_of_the_bad_key_is_named(tmp_path: Path, text: str, line: int) -> None:
+    with pytest.raises(RatchetError) as error:
+        load_config(write(tmp_path, text))
+    assert error.value.message.startswith(f"pyproject.toml:{line}: [tool.ratchet] ")
+
+
+def test_line_of_finds_keys_in_tables_and_at_the_top() -> None:
+    from ratchet.toml import line_of
+
+    text = 'format = 1\n\n[overall]\ntarget = 5\n\n[files."a.py"]\ncovered = 2\n'
+    assert line_of(text, None, "format") == ":1"
+    assert line_of(text, None, "target") == ""  # Not at the top level.
+    assert line_of(text, "[overall]", "target") == ":4"
+    assert line_of(text, '[files."a.py"]', "covered") == ":7"
+    assert line_of(text, '[files."a.py"]', "branches") == ":6"  # Its table, then.
+    assert line_of(text, "[nothing]", "x") == ""
+    assert line_of(text, '[files."a.py"]', None, occurrence=2) == ""
+
+
+def test_a_pyproject_that_cannot_be_read_is_named(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").mkdir()
+    with pytest.raises(RatchetError, match=r"pyproject\.toml: cannot read it"):
+        load_config(tmp_path)
+    (tmp_path / "pyproject.toml").rmdir()
+    (tmp_path / "pyproject.toml").write_bytes(b"[tool.ratchet]\nx = '\xff'\n")
+    with pytest.raises(RatchetError, match="not UTF-8"):
+        load_config(tmp_path)
+    # A `tool` that is not a table has no [tool.ratchet]: the defaults.
+    assert load_config(write(tmp_path, "tool = 1\n")) == Config()

@@ -11,7 +11,11 @@ import pytest
 
 from ratchet import errors
 from ratchet.cli import main
-from testing.project import Project, pyproject, python_without_coverage
+from testing.project import TESTS, Project, pyproject, python_without_coverage
+
+TESTS_COVERING_ALL = (
+    TESTS + "\n\ndef test_unused():\n    from pkg.mod import unused\n\n    unused(1)\n"
+)
 
 
 def test_no_baseline_is_a_usage_error(project: Project) -> None:
@@ -252,3 +256,57 @@ def test_a_users_bytecode_prefix_is_respected(
     baselined.stage("pkg/mod.py", baselined.read("pkg/mod.py") + "\n# touched\n")
     assert baselined.ratchet("check").code == errors.PASSED
     assert list(prefix.rglob("mod*.pyc"))
+
+
+@pytest.mark.parametrize(("name", "code"), [("SIGTERM", 143), ("SIGHUP", 129)])
+def test_sigterm_and_sighup_unwind_like_ctrl_c_in_process(
+    baselined: Project, monkeypatch: pytest.MonkeyPatch, name: str, code: int
+) -> None:
+    """The handler ratchet installs while a command runs (a subprocess test
+    of each signal is in test_faults); the previous handler comes back."""
+    import os
+    import signal
+
+    import ratchet.commands.update as update_module
+
+    signum = getattr(signal, name)
+    before_handler = signal.getsignal(signum)
+
+    def signalled(*args: object, **kwargs: object) -> None:
+        os.kill(os.getpid(), signum)
+
+    monkeypatch.setattr(update_module, "measure_here", signalled)
+    result = baselined.ratchet("update")
+    assert result.code == code
+    assert result.err == f"ratchet: stopped by {name}; nothing was written\n"
+    assert signal.getsignal(signum) is before_handler
+
+
+def test_what_was_written_before_an_interruption_is_said(
+    baselined: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ratchet.commands.update as update_module
+
+    def written_then_interrupted(path: object, text: str) -> None:
+        from ratchet.errors import WRITTEN
+
+        WRITTEN.append("coverage-baseline.toml")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(update_module, "write_atomic", written_then_interrupted)
+    baselined.write("tests/test_mod.py", TESTS_COVERING_ALL)
+    result = baselined.ratchet("update")
+    assert result.code == errors.INTERRUPTED
+    assert result.err.endswith(
+        "ratchet: interrupted; coverage-baseline.toml had already been written\n"
+    )
+
+
+def test_commands_run_outside_the_main_thread_take_no_signals(baselined: Project) -> None:
+    import threading
+
+    results: list[int] = []
+    thread = threading.Thread(target=lambda: results.append(main(["report"])))
+    thread.start()
+    thread.join()
+    assert results == [errors.PASSED]

@@ -6,6 +6,7 @@ import json
 import sys
 from pathlib import Path
 
+import coverage
 import pytest
 
 from ratchet import errors, measure
@@ -174,6 +175,10 @@ def test_a_body_change_runs_only_the_tests_that_executed_the_file(suite: Project
     assert numbers(m) == full_numbers(suite.root)
 
 
+@pytest.mark.skipif(
+    tuple(int(n) for n in coverage.__version__.split(".")[:2]) < (7, 10),
+    reason="measuring test_cli's subprocess (patch = subprocess) needs coverage.py 7.10",
+)
 def test_a_renamed_test_that_runs_the_same_lines_needs_no_second_round(suite: Project) -> None:
     suite.stage("tests/test_b.py", TEST_B.replace("def test_shout()", "def test_shout_yes()"))
     doc = check_json(suite)
@@ -299,3 +304,38 @@ def test_differential_short_soak(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     modes = result["modes"]
     assert isinstance(modes, dict)
     assert modes.get("selected", 0) > 0
+
+
+class PackedLikeCoverage_7_10:
+    """``flush_data`` as coverage.py 7.0 to 7.13.1 unpacks arcs: 20-bit fields."""
+
+    def flush_data(self) -> None:
+        packeds: set[int] = set()
+        for packed in packeds:
+            l1 = packed & 0xFFFFF
+            l2 = (packed & (0xFFFFF << 20)) >> 20
+            if packed & (1 << 40):
+                l1 *= -1
+            if packed & (1 << 41):
+                l2 *= -1
+
+
+class PackedUnknown:
+    def flush_data(self) -> None:
+        packeds: set[int] = set()
+        for packed in packeds:
+            _first, _second = divmod(packed, 1 << 30)
+
+
+def test_the_packed_arc_layout_is_read_from_coverages_own_code() -> None:
+    """coverage.py changed how its C tracer packs arcs in 7.13.2; the plugin
+    reads the layout from coverage.py's unpacking code, and records nothing
+    (every check then runs the whole suite, saying why) when it cannot."""
+    from coverage.collector import Collector
+
+    from ratchet.selection.plugin import packed_layout
+
+    assert packed_layout(Collector) in ((28, 56, 57), (20, 40, 41))
+    assert packed_layout(PackedLikeCoverage_7_10) == (20, 40, 41)
+    assert packed_layout(PackedUnknown) is None
+    assert packed_layout(object) is None

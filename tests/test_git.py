@@ -1,0 +1,144 @@
+"""``ratchet.git``: each named function against a real repository.
+
+Absence and failure are told apart: a file git does not have is None, a
+git that fails is an error.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ratchet import git
+from ratchet.errors import RatchetError
+
+
+def sh(root: Path, *args: str) -> str:
+    proc = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=True)
+    return proc.stdout
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Iterator[Path]:
+    root = tmp_path / "repo"
+    root.mkdir()
+    sh(root, "init", "-q", "-b", "main")
+    (root / "a.py").write_text("A = 1\n")
+    (root / "sub").mkdir()
+    (root / "sub" / "b.py").write_text("B = 1\n")
+    sh(root, "add", "-A")
+    sh(root, "commit", "-qm", "one")
+    yield root
+    git.close()
+
+
+def test_toplevel_and_staged_paths_work_from_a_subfolder(repo: Path) -> None:
+    assert git.toplevel(repo / "sub") == repo
+    (repo / "sub" / "b.py").write_text("B = 2\n")
+    (repo / "new file.txt").write_text("x\n")
+    sh(repo, "add", "-A")
+    sh(repo, "rm", "-q", "--cached", "a.py")
+    assert sorted(git.staged_paths(repo / "sub")) == ["a.py", "new file.txt", "sub/b.py"]
+
+
+def test_outside_a_repository_every_question_says_so(tmp_path: Path) -> None:
+    for ask in (git.toplevel, git.staged_paths):
+        with pytest.raises(RatchetError, match="not a git repository"):
+            ask(tmp_path)
+    with pytest.raises(RatchetError, match="not a git repository"):
+        git.index_file(tmp_path, "pyproject.toml")
+
+
+def test_a_missing_file_is_none_and_a_failure_is_an_error(repo: Path) -> None:
+    assert git.index_file(repo, "a.py") == b"A = 1\n"
+    assert git.index_file(repo, "nope.toml") is None
+    assert git.read_blob(repo, "HEAD:a.py") == b"A = 1\n"
+    assert git.read_blob(repo, "HEAD:nope") is None
+    assert git.read_blob(repo, "HEAD:sub") is None  # A folder is no file.
+    assert git.blobs(repo, [":a.py", "HEAD~5:a.py", ":sub/b.py"]) == [
+        b"A = 1\n",
+        None,
+        b"B = 1\n",
+    ]
+    git.close()
+    (repo / ".git" / "objects").rename(repo / ".git" / "gone")
+    with pytest.raises(RatchetError):
+        git.read_blob(repo, "HEAD:a.py")
+
+
+def test_revisions_history_and_merge_bases(repo: Path) -> None:
+    first = sh(repo, "rev-parse", "HEAD").strip()
+    assert git.resolve(repo, "HEAD") == first
+    assert git.resolve(repo, "HEAD~1") is None  # A root commit has no parent.
+    assert git.resolve(repo, git.EMPTY_TREE) is None  # A tree, not a commit.
+    (repo / "a.py").write_text("A = 2\n")
+    sh(repo, "commit", "-qam", "two")
+    history = git.commits_touching(repo, "HEAD", "a.py")
+    assert [full for full, _, _ in history] == [sh(repo, "rev-parse", "HEAD").strip(), first]
+    assert git.commits_touching(repo, "HEAD", "a.py", limit=1)[0][1] in history[0][0]
+    assert git.merge_base(repo, "HEAD", first) == first
+    with pytest.raises(RatchetError, match="git merge-base HEAD nowhere failed"):
+        git.merge_base(repo, "HEAD", "nowhere")
+    sh(repo, "checkout", "-q", "--orphan", "other")
+    sh(repo, "commit", "-qm", "unrelated")
+    with pytest.raises(RatchetError, match="have no common history"):
+        git.merge_base(repo, "HEAD", "main")
+
+
+def test_ignored_paths_and_the_working_tree(repo: Path) -> None:
+    (repo / ".gitignore").write_text("build/\n*.log\n")
+    (repo / "untracked.py").write_text("x = 1\n")
+    (repo / "a.py").write_text("A = 3\n")
+    assert git.ignored(repo, ["build/x.py", "a.log", "a.py", "odd\nname.py"]) == {
+        "build/x.py",
+        "a.log",
+    }
+    assert sorted(git.worktree_differences(repo)) == [".gitignore", "a.py", "untracked.py"]
+    assert not git.worktree_matches_index(repo)
+    sh(repo, "add", "-A")
+    assert git.worktree_matches_index(repo)
+
+
+def test_submodules_are_listed_and_exported_at_their_commit(repo: Path, tmp_path: Path) -> None:
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    sh(lib, "init", "-q")
+    (lib / "h.py").write_text("H = 1\n")
+    sh(lib, "add", "-A")
+    sh(lib, "commit", "-qm", "h")
+    recorded = sh(lib, "rev-parse", "HEAD").strip()
+    sh(repo, "-c", "protocol.file.allow=always", "submodule", "add", "-q", str(lib), "vendor")
+    assert git.gitlinks(repo) == [("vendor", recorded)]
+    (repo / "vendor" / "h.py").write_text("H = 2\n")  # Not the recorded content.
+    git.export_commit(repo / "vendor", recorded, tmp_path / "out")
+    assert (tmp_path / "out" / "h.py").read_text() == "H = 1\n"
+
+
+def test_configuration_is_written_to_this_clone_only(repo: Path) -> None:
+    git.set_config(repo, 'merge "x"', {"name": "n", "driver": "d %A"})
+    assert sh(repo, "config", "--local", "merge.x.driver").strip() == "d %A"
+    assert git.remove_config_section(repo, 'merge "x"')
+    assert not git.remove_config_section(repo, 'merge "x"')
+    assert sh(repo, "config", "--local", "--list").count("merge.x") == 0
+
+
+def test_renames_between_head_and_the_index_or_the_working_tree(repo: Path) -> None:
+    (repo / "a.py").write_text("A = 1\n" + "# padding\n" * 20)
+    sh(repo, "commit", "-qam", "bigger")
+    sh(repo, "mv", "a.py", "moved.py")
+    assert git.renamed(repo) == {"moved.py": "a.py"}
+    sh(repo, "mv", "moved.py", "a.py")
+    (repo / "a.py").rename(repo / "plain.py")  # A plain mv, never added.
+    index = (repo / ".git" / "index").read_bytes()
+    assert git.renamed(repo, worktree=True) == {"plain.py": "a.py"}
+    assert (repo / ".git" / "index").read_bytes() == index
+
+
+def test_hunks_of_a_staged_change(repo: Path) -> None:
+    (repo / "a.py").write_text("X = 0\nA = 1\nB = 2\n")
+    sh(repo, "add", "a.py")
+    assert git.staged_hunks(repo, "a.py") == [(0, 0, 1, 1), (1, 0, 3, 1)]
+    assert git.parse_hunks(b"@@ -3 +3,2 @@\n") == [(3, 1, 3, 2)]
