@@ -166,3 +166,37 @@ def test_a_pyproject_that_cannot_be_read_is_named(tmp_path: Path) -> None:
         load_config(tmp_path)
     # A `tool` that is not a table has no [tool.ratchet]: the defaults.
     assert load_config(write(tmp_path, "tool = 1\n")) == Config()
+
+
+@pytest.mark.parametrize(
+    ("paths", "section", "relevant"),
+    [
+        (["README.md"], {}, False),
+        ([".coveragerc.local"], {}, True),
+        (["docs/data.csv"], {"watch": ["docs/*.csv"]}, True),
+        (["q/cov.toml"], {"baseline": "q/cov.toml"}, True),
+        # A malformed section: relevant, so that the full configuration is
+        # loaded and says what is wrong.
+        (["README.md"], [], True),
+        (["README.md"], {"baseline": 3}, True),
+        (["README.md"], {"watch": [1]}, True),
+    ],
+)
+def test_what_can_change_coverage(paths: list[str], section: object, relevant: bool) -> None:
+    from ratchet.relevance import any_relevant, decode_pyproject
+
+    assert any_relevant(paths, section) is relevant
+    assert decode_pyproject(None) is None
+
+
+def test_a_baseline_folder_that_cannot_be_written_is_refused_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Root may write anywhere, so the refusal is shown with os.access saying no."""
+    import os
+
+    from ratchet.commands.common import ensure_writable
+
+    monkeypatch.setattr(os, "access", lambda *args, **kwargs: False)
+    with pytest.raises(RatchetError, match="cannot write in"):
+        ensure_writable(tmp_path, "coverage-baseline.toml")
