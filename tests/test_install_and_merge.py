@@ -219,3 +219,24 @@ def test_a_promotion_and_a_raise_on_two_branches_both_survive_the_merge(
     assert merged.numbers == Numbers(8, 7)
     done = baselined.git_commit("--no-edit")
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_the_merge_of_fields_in_process(tmp_path: Path) -> None:
+    """merge() as the driver calls it, in this process (the driver itself is
+    run by git in the tests above)."""
+    from ratchet.commands.install import merge_driver
+
+    base, ours, theirs = (tmp_path / n for n in ("base", "ours", "theirs"))
+    base.write_text(baseline_text(a=1, b=1))
+    ours.write_text(baseline_text(a=3, b=1))
+    theirs.write_text(baseline_text(a=2, b=4, c=9))
+    assert merge_driver(str(base), str(ours), str(theirs), "b.toml") == errors.PASSED
+    assert covered_of(ours.read_text()) == {"pkg/a.py": 3, "pkg/b.py": 4, "pkg/c.py": 9}
+    from ratchet.baseline import Baseline
+    from ratchet.errors import RatchetError
+    from ratchet.merge import merge
+
+    other = Baseline("7.0", True, {})
+
+    with pytest.raises(RatchetError, match="branch mode"):
+        merge(None, loads(ours.read_text()), other)
