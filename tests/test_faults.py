@@ -62,9 +62,10 @@ def test_a_process_the_suite_started_does_not_outlive_the_timeout(
     project.write("pyproject.toml", pyproject("test-timeout = 3"))
     project.write(
         "tests/test_hang.py",
-        "import subprocess, sys, time\n\n\ndef test_hang():\n"
+        "import os, subprocess, sys, time\n\n\ndef test_hang():\n"
         "    child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'])\n"
-        f"    open({str(pid_file)!r}, 'w').write(str(child.pid))\n"
+        f"    open({str(pid_file) + '.tmp'!r}, 'w').write(str(child.pid))\n"
+        f"    os.replace({str(pid_file) + '.tmp'!r}, {str(pid_file)!r})\n"
         "    time.sleep(600)\n",
     )
     result = project.ratchet("init")
@@ -201,7 +202,8 @@ def test_a_signal_during_the_test_run_stops_everything_and_writes_nothing(
     baselined.write(
         "tests/test_slow.py",
         "import os, time\n\nfrom pkg.mod import unused\n\n\ndef test_slow():\n"
-        f"    open({str(pid_file)!r}, 'w').write(str(os.getpid()))\n"
+        f"    open({str(pid_file) + '.tmp'!r}, 'w').write(str(os.getpid()))\n"
+        f"    os.replace({str(pid_file) + '.tmp'!r}, {str(pid_file)!r})\n"
         "    time.sleep(600)\n    assert unused(1) == 1\n",
     )
     baselined.write("tests/test_mod.py", TESTS_WITHOUT_SUB)  # Unstaged: a snapshot.
@@ -242,7 +244,8 @@ def test_the_next_run_sweeps_what_a_killed_run_left(baselined: Project, tmp_path
     baselined.stage(
         "tests/test_slow.py",
         "import os, time\n\n\ndef test_slow():\n"
-        f"    open({str(pid_file)!r}, 'w').write(str(os.getpid()))\n    time.sleep(600)\n",
+        f"    open({str(pid_file) + '.tmp'!r}, 'w').write(str(os.getpid()))\n"
+        f"    os.replace({str(pid_file) + '.tmp'!r}, {str(pid_file)!r})\n    time.sleep(600)\n",
     )
     baselined.write("tests/test_mod.py", TESTS_WITHOUT_SUB)  # Unstaged: a snapshot.
     process = _spawn(baselined, "check")
