@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from ratchet import __version__
+from ratchet import __version__, errors
 from ratchet.errors import error_handler
 
 
@@ -138,6 +138,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    if argv is None:
+        errors.LATE_SIGNALS_IGNORED = True
     args = _parser().parse_args(sys.argv[1:] if argv is None else list(argv))
     try:
         return _run(args)

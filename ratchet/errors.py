@@ -89,6 +89,9 @@ def _what_was_written() -> str:
     return f"{', '.join(WRITTEN)} had already been written"
 
 
+# Set by the command-line entry point (not by tests calling ``main``).
+LATE_SIGNALS_IGNORED = False
+
 _SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
 
 
@@ -113,7 +116,9 @@ def _stop_on_signals() -> Iterator[None]:
         yield
     finally:
         for s, handler in previous.items():
-            signal.signal(s, handler)
+            # In the command's own process the work is done: a signal now
+            # must not turn a decided exit code into a kill.
+            signal.signal(s, _ignore if LATE_SIGNALS_IGNORED else handler)
 
 
 def _ignore(signum: int, frame: object) -> None:
