@@ -130,6 +130,22 @@ def run_tests(
     return TestRun(data_file, seconds, coverage_warnings(_read(log)))
 
 
+def tracers(report: Path, root: Path) -> dict[str, str]:
+    """The coverage plugins of a report's measured files (repository paths)."""
+    import json
+
+    try:
+        raw = json.loads((report.parent / (report.name + ".tracers")).read_text("utf-8"))
+    except (OSError, ValueError):
+        return {}
+    real = str(root.resolve())
+    out = {}
+    for path, tracer in raw.items():
+        if isinstance(path, str) and path.startswith(real + "/") and isinstance(tracer, str):
+            out[path[len(real) + 1 :]] = tracer
+    return out
+
+
 def json_report(
     ws: Workspace,
     data_file: Path,
@@ -150,7 +166,7 @@ def json_report(
     # :mod:`ratchet.nodata`), not as a failed command.
     omit_file = workdir / "omit.txt"
     omit_file.write_text("\0".join(_omit_patterns(ws.root, skip)), "utf-8")
-    _python(
+    python(
         ws,
         ["-c", _JSON_REPORT, str(data_file), str(report), str(omit_file)],
         "coverage json",
@@ -177,10 +193,10 @@ def combine(ws: Workspace, paths: Sequence[Path], workdir: Path) -> Path:
 
 
 def _coverage(ws: Workspace, *args: str, log: Path, error: type[RatchetError]) -> None:
-    _python(ws, ["-m", "coverage", *args], f"coverage {args[0]}", log=log, error=error)
+    python(ws, ["-m", "coverage", *args], f"coverage {args[0]}", log=log, error=error)
 
 
-def _python(
+def python(
     ws: Workspace, args: Sequence[str], what: str, *, log: Path, error: type[RatchetError]
 ) -> None:
     with log.open("ab") as out:
@@ -218,6 +234,11 @@ except coverage.exceptions.NoDataError:  # No data, or every measured file left 
     meta = {"version": coverage.__version__, "branch_coverage": cov.get_data().has_arcs()}
     with open(outfile, "w", encoding="utf-8") as f:
         json.dump({"meta": meta, "files": {}}, f)
+# The coverage plugins (file tracers) of measured files, for the test map.
+data = cov.get_data()
+tracers = {f: data.file_tracer(f) for f in data.measured_files() if data.file_tracer(f)}
+with open(outfile + ".tracers", "w", encoding="utf-8") as f:
+    json.dump(tracers, f)
 """
 # Characters that coverage.py's file patterns give a meaning to.
 _PATTERN_CHARS = frozenset("*?[]{},\\")

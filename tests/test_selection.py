@@ -12,7 +12,7 @@ import pytest
 from ratchet import errors, measure
 from ratchet.config import load_config
 from ratchet.report import RunMode
-from ratchet.selection import testmap
+from ratchet.selection import store
 from ratchet.workspace import in_place
 from testing.project import Project, pyproject
 
@@ -160,13 +160,12 @@ def test_a_body_change_runs_only_the_tests_that_executed_the_file(suite: Project
     suite.stage("pkg/b.py", B.replace('+ "!"', '+ "!" if x else "NO!"'))
     doc = check_json(suite)
     assert doc["mode"] == "selected", doc["why"]
-    # Round one: test_b's two tests ran b.py.  shout(0) no longer runs c.py,
-    # so c.py is measured again, which takes round two: test_cli.
-    assert doc["why"] == "ran 3 of 9 tests: 1 file(s) changed since the last run, 2 measured again"
+    # test_b's two tests ran shout()'s body.  shout(0) no longer runs c.py,
+    # so c.py is measured again: test_cli's lines there come from the map.
+    assert doc["why"] == "ran 2 of 9 tests: 1 file(s) changed since the last run, 2 measured again"
     assert sorted(doc["tests_run"]) == [  # type: ignore[call-overload]
         "tests/test_b.py::test_shout",
         "tests/test_b.py::test_shout_no",
-        "tests/test_cli.py::test_cli",
     ]
     m = measure.run(in_place(suite.root, load_config(suite.root)), select=True)
     assert m.mode is RunMode.SELECTED
@@ -179,16 +178,12 @@ def test_a_body_change_runs_only_the_tests_that_executed_the_file(suite: Project
     tuple(int(n) for n in coverage.__version__.split(".")[:2]) < (7, 10),
     reason="measuring test_cli's subprocess (patch = subprocess) needs coverage.py 7.10",
 )
-def test_a_renamed_test_that_runs_the_same_lines_needs_no_second_round(suite: Project) -> None:
+def test_a_renamed_test_runs_alone_and_the_others_keep_their_lines(suite: Project) -> None:
     suite.stage("tests/test_b.py", TEST_B.replace("def test_shout()", "def test_shout_yes()"))
     doc = check_json(suite)
     assert doc["mode"] == "selected", doc["why"]
-    # test_shout_yes ran exactly what test_shout ran, so c.py (which
-    # test_cli also runs) keeps its lines: no second round for test_cli.
-    assert sorted(doc["tests_run"]) == [  # type: ignore[call-overload]
-        "tests/test_b.py::test_shout_no",
-        "tests/test_b.py::test_shout_yes",
-    ]
+    # The new test runs; test_shout's lines leave the map; test_cli's stay.
+    assert doc["tests_run"] == ["tests/test_b.py::test_shout_yes"]
     assert numbers(
         measure.run(in_place(suite.root, load_config(suite.root)), select=True)
     ) == full_numbers(suite.root)
@@ -199,7 +194,10 @@ def test_a_renamed_test_that_runs_other_lines_is_measured_again(suite: Project) 
     suite.stage("tests/test_b.py", other.replace('shout(1) == "YES!"', 'shout(0) == "NO!"'))
     doc = check_json(suite)
     assert doc["mode"] == "selected", doc["why"]
-    assert "tests/test_cli.py::test_cli" in doc["tests_run"]  # type: ignore[operator]
+    assert doc["tests_run"] == ["tests/test_b.py::test_other"]
+    assert numbers(
+        measure.run(in_place(suite.root, load_config(suite.root)), select=True)
+    ) == full_numbers(suite.root)
 
 
 def test_a_refused_commit_tried_again_unchanged_is_refused_again(suite: Project) -> None:
@@ -219,16 +217,22 @@ def test_a_subprocess_is_attributed_to_the_test_that_started_it(suite: Project) 
     suite.stage("pkg/c.py", C.replace("print(word(", "print(word(0 * "))
     doc = check_json(suite)
     assert doc["mode"] == "selected"
-    ran = str(doc["why"])
-    # test_cli (the child ran c.py) and test_b's two tests (they call c.word).
-    assert ran.startswith("ran 3 of 9 tests"), ran
+    # Only test_cli: its child ran cli(); test_b's tests call c.word only.
+    assert doc["tests_run"] == ["tests/test_cli.py::test_cli"], doc["why"]
+    assert numbers(
+        measure.run(in_place(suite.root, load_config(suite.root)), select=True)
+    ) == full_numbers(suite.root)
 
 
 @pytest.mark.parametrize(
     ("path", "text", "reason"),
     [
         ("tests/conftest.py", CONFTEST.replace("21", "20 + 1"), "a conftest.py changed"),
-        ("pkg/a.py", A.replace("LIMIT = 3", "LIMIT = 4"), "its module-level code changed"),
+        (
+            "pkg/a.py",
+            A.replace("LIMIT = 3", "LIMIT = 4"),
+            "pkg/a.py: its import-time code changed, and tests/conftest.py imports it",
+        ),
         ("pyproject.toml", None, "the environment changed (configuration)"),
     ],
 )
@@ -250,7 +254,7 @@ def test_full_flag_no_map_and_environment_changes_run_everything(
     suite.stage("pkg/b.py", SAME_B)
     assert check_json(suite, "--full")["why"] == "--full was given"
     git_dir = suite.root / ".git"
-    testmap.remove(git_dir)
+    (git_dir / "ratchet" / store.NAME).unlink()
     suite.stage("pkg/b.py", neutral(2))
     assert check_json(suite)["why"] == "no test map yet"
     monkeypatch.setenv("COVERAGE_CORE", "pytrace")
@@ -266,7 +270,9 @@ def test_a_changed_function_that_ran_at_import_time_runs_everything(suite: Proje
     suite.commit("compute at import")
     assert check_json(suite, "--full")["mode"] == "full"
     suite.stage("pkg/a.py", (A + "\n\nDOUBLED = double(2)\n").replace("x * 2", "x + x"))
-    assert "double() ran at import time and changed" in str(check_json(suite)["why"])
+    assert str(check_json(suite)["why"]) == (
+        "pkg/a.py: its import-time code changed, and tests/conftest.py imports it"
+    )
 
 
 def test_too_large_a_selection_runs_everything(suite: Project) -> None:
@@ -289,7 +295,7 @@ def test_selection_works_with_pytest_xdist(suite: Project) -> None:
     suite.stage("pkg/b.py", B.replace('+ "!"', '+ "!" if x else "NO!"'))
     doc = check_json(suite)
     assert doc["mode"] == "selected", doc["why"]
-    assert str(doc["why"]).startswith("ran 3 of 9 tests")
+    assert str(doc["why"]).startswith("ran 2 of 9 tests")
     m = measure.run(in_place(suite.root, load_config(suite.root)), select=True)
     assert numbers(m) == full_numbers(suite.root)
 
@@ -339,3 +345,44 @@ def test_the_packed_arc_layout_is_read_from_coverages_own_code() -> None:
     assert packed_layout(PackedLikeCoverage_7_10) == (20, 40, 41)
     assert packed_layout(PackedUnknown) is None
     assert packed_layout(object) is None
+
+
+def test_after_a_selected_commit_a_refusal_names_the_newly_uncovered_lines(
+    suite: Project,
+) -> None:
+    suite.stage("pkg/b.py", SAME_B)
+    first = suite.ratchet("check")
+    assert first.code == errors.PASSED, first.out
+    assert "selected run" in first.out
+    suite.commit("same behaviour")
+    suite.stage(
+        "tests/test_a.py",
+        TEST_A.replace("@pytest.mark.parametrize", "@pytest.mark.skip\n@pytest.mark.parametrize"),
+    )
+    refused = suite.ratchet("check")
+    assert refused.code == errors.BLOCKED, refused.out
+    assert "selected run" in refused.out
+    assert "newly uncovered lines: 5, 7\n" in refused.out, refused.out
+
+
+def test_verify_compares_the_selection_with_a_full_run(suite: Project) -> None:
+    suite.stage("pkg/b.py", SAME_B)
+    agreed = suite.ratchet("check", "--verify")
+    assert agreed.code == errors.PASSED, agreed.err
+    assert "the full run agree on every file" in agreed.out
+    # A map that lies about a file the change does not touch: the selection
+    # takes its numbers from there, and --verify catches it.
+    import sqlite3
+
+    db = sqlite3.connect(suite.root / ".git" / "ratchet" / store.NAME)
+    with db:
+        db.execute(
+            "UPDATE numbers SET covered = covered - 1"
+            " WHERE path_id = (SELECT id FROM path WHERE path = 'pkg/a.py')"
+        )
+    db.close()
+    suite.stage("pkg/b.py", neutral(2))
+    caught = suite.ratchet("check", "--verify")
+    assert caught.code == errors.TEST_RUN_FAILED
+    assert "ratchet: pkg/a.py: selected 5/7 statements, 1/2 branches, full 6/7" in caught.err
+    assert "a bug in ratchet" in caught.err

@@ -1,24 +1,52 @@
-"""Which tests a check must run, and which files it can then judge exactly.
+"""Which tests a change needs, and why the whole suite runs when it must.
 
-Pure decisions over a :class:`~ratchet.selection.testmap.TestMap`; running
-is done by :mod:`ratchet.selection.session`.  The argument for exactness, file by file: a judged
-file's coverage in a full run is what collection ran plus what each test
-ran in it.  Collection always runs whole.  A test that executed none of the
-changed files behaves as before, so its lines are unchanged.  Every test
-that executed a changed file runs again (round one); a file whose lines
-changed for one of those tests becomes judged, and every other test that
-executed it runs too (round two), so its number is the full run's.
+Decided from the test map (:mod:`ratchet.selection.store`) and the files as
+they are now; nothing runs here.  The argument for exactness: a full run's
+lines of a file are the union of what every unit (test, fixture instance,
+module import, test module collection, session) executed in it.  A unit
+whose inputs did not change executes the same lines again; so only units
+that executed a changed block, opened a changed file, or depend on a module
+whose import-time code changed need to run, and every other unit's lines
+are carried over (to their new line numbers, :func:`blocks.line_map`).
+
+The rules, change by change:
+
+- a function body changed: the units that executed it run again;
+- a module's import-time code changed (a constant, a default, a decorator, a
+  class attribute; not a function or an installed module's import added):
+  every unit that imported it, directly or through other modules, and every
+  unit that executed any of it or of a module importing it; a module
+  imported by a ``conftest.py`` changes what every test may see: the whole
+  suite runs;
+- a function that ran at import time changed: as its importer's import-time
+  code;
+- a test module changed: its changed tests (all of them when its own
+  module-level code changed; the whole suite when that code also changes
+  state other modules see);
+- a file a unit opened changed: that unit again;
+- configuration, ``conftest.py``, dependency files, a watched file no test
+  was seen reading: the whole suite.
 """
 
 from __future__ import annotations
 
 import fnmatch
+import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from ratchet.relevance import CONFIG_FILES
-from ratchet.selection.shapes import Shape, import_time_change, shape
-from ratchet.selection.testmap import Record, TestMap
+from ratchet.selection.blocks import (
+    MODULE,
+    Shape,
+    changed_functions,
+    from_json,
+    line_map,
+    module_level_change,
+    shape,
+)
+from ratchet.selection.store import FIXTURE, IMPORT, SESSION, TEST, Store
+from ratchet.selection.store import MODULE as COLLECTION
 
 DEPENDENCY_FILES = (
     "setup.py",
@@ -37,17 +65,20 @@ DEPENDENCY_FILES = (
 @dataclass
 class Plan:
     full: str = ""  # Why the whole suite runs; empty for a selection.
-    select: set[str] = field(default_factory=set)
-    changed: set[str] = field(default_factory=set)
-    changed_measured: set[str] = field(default_factory=set)
+    tests: set[str] = field(default_factory=set)  # Test ids to run.
+    collect: set[str] = field(default_factory=set)  # Test modules to collect.
+    preload: list[str] = field(default_factory=list)  # Modules to import first, by name.
+    # Modules whose import runs new lines (a function added), by name: imported
+    # again so that their import-time lines are recorded at the new numbers.
+    reimport: dict[str, str] = field(default_factory=dict)  # Path -> name.
+    changed: set[str] = field(default_factory=set)  # Paths whose content changed.
+    shapes: dict[str, Shape | None] = field(default_factory=dict)  # Changed files', now.
+    maps: dict[str, dict[int, int]] = field(default_factory=dict)  # Old line -> new.
+    reasons: list[str] = field(default_factory=list)  # What made tests run, for people.
 
 
-def is_test_module(path: str) -> bool:
-    name = path.rsplit("/", 1)[-1]
-    return name.endswith(".py") and (name.startswith("test_") or name.endswith("_test.py"))
-
-
-def _is_config(path: str) -> str:
+def config_change(path: str) -> str:
+    """Why a change to ``path`` needs the whole suite ('' when it does not)."""
     name = path.rsplit("/", 1)[-1]
     if name == "conftest.py":
         return "a conftest.py changed"
@@ -58,194 +89,278 @@ def _is_config(path: str) -> str:
     return ""
 
 
-def changed_paths(tmap: TestMap, content: Mapping[str, str]) -> set[str]:
-    """Files whose content differs from what the map was built from."""
-    changed = {p for p, oid in tmap.content.items() if content.get(p) != oid}
-    changed |= {p for p in content if p not in tmap.content and tracked_kind(p)}
-    return changed
-
-
-def tracked_kind(path: str) -> bool:
+def tracked_kind(path: str, watch: Iterable[str] = ()) -> bool:
     """Whether the map keeps this file's blob id even when no test opened it."""
-    return path.endswith(".py") or bool(_is_config(path))
-
-
-def plan(
-    tmap: TestMap,
-    content: Mapping[str, str],
-    read: Callable[[str], bytes | None],
-    mentions: Callable[[str, str], bool],
-    max_share: float,
-) -> Plan:
-    """The tests to run first, or why everything must run.
-
-    ``read`` gives a file's current content; ``mentions(word, path)`` says
-    whether a Python file other than ``path`` names ``word`` (importers of a
-    test module).
-    """
-    changed = changed_paths(tmap, content)
-    result = Plan(changed=changed)
-    users = _users(tmap, changed)
-    test_modules = tmap.test_modules
-    for path in sorted(changed):
-        why = _why_everything(tmap, path, content, read, mentions)
-        if why:
-            return Plan(full=f"{path}: {why}", changed=changed)
-        new = path not in tmap.content
-        if path in test_modules:
-            result.select |= {t for t in tmap.tests if t.split("::", 1)[0] == path}
-        if path.endswith(".py") and (path in tmap.measured or (new and not is_test_module(path))):
-            result.changed_measured.add(path)
-        result.select |= users.get(path, set())
-    result.select |= {t for t in tmap.tests if tmap.is_opaque(t)}
-    if len(result.select) > max_share * max(len(tmap.tests), 1):
-        return Plan(
-            full=f"{len(result.select)} of {len(tmap.tests)} tests are affected, more than "
-            f"select-max-share ({max_share:g}) allows",
-            changed=changed,
-        )
-    return result
-
-
-def _why_everything(
-    tmap: TestMap,
-    path: str,
-    content: Mapping[str, str],
-    read: Callable[[str], bytes | None],
-    mentions: Callable[[str, str], bool],
-) -> str:
-    """Why a change to ``path`` needs the whole suite ('' when it does not)."""
-    why = _is_config(path)
-    if why:
-        return why
-    new = path not in tmap.content
-    if not path.endswith(".py"):
-        return "read at import time, and changed" if path in tmap.imported else ""
-    measured = path in tmap.measured
-    if path in tmap.test_modules:
-        if not new and _importable_elsewhere(path, mentions):
-            return "a test module other modules import, changed"
-    elif not measured and not new and path in tmap.imported:
-        return "imported by the tests but not measured, so its users are unknown"
-    ran_at_import = tmap.import_lines.get(path)
-    if not measured or ran_at_import is None:
-        return ""
-    if path not in content:
-        return "deleted after it was imported"
-    current = read(path)
-    new_shape: Shape | None = shape(current) if current is not None else None
-    return import_time_change(tmap.shapes.get(path), new_shape, ran_at_import)
-
-
-def _importable_elsewhere(path: str, mentions: Callable[[str, str], bool]) -> bool:
-    stem = path.rsplit("/", 1)[-1].removesuffix(".py")
-    return mentions(stem, path)
-
-
-def _users(tmap: TestMap, paths: set[str]) -> dict[str, set[str]]:
-    """For each of ``paths``: the tests that executed or opened it."""
-    users: dict[str, set[str]] = {}
-    if not paths:
-        return users
-    fixture_hits = {key: paths.intersection(record.files) for key, record in tmap.fixtures.items()}
-    for test, record in tmap.tests.items():
-        hit = paths.intersection(record.files)
-        for key in record.fixtures:
-            hit |= fixture_hits.get(key, set())
-        module = test.split("::", 1)[0]
-        if module in paths:
-            hit.add(module)
-        for path in hit:
-            users.setdefault(path, set()).add(test)
-    return users
-
-
-def _differs(old: Record | None, new: Record | None) -> set[str]:
-    """Measured files whose lines differ between two records of one test or fixture."""
-    before = {p: d for p, d in old.files.items() if d} if old else {}
-    after = {p: d for p, d in new.files.items() if d} if new else {}
-    return {p for p in before.keys() | after.keys() if before.get(p) != after.get(p)}
-
-
-def _signature(record: Record) -> tuple[object, ...]:
-    """What a test contributes to the numbers: its lines per file, its fixtures."""
-    lines = sorted((p, d) for p, d in record.files.items() if d)
-    return (tuple(lines), tuple(sorted(record.fixtures)))
-
-
-def _renamed(tmap: TestMap, ran: TestMap, still: set[str]) -> set[str]:
-    """Deleted and new tests that pair up with identical records.
-
-    A test whose id changed (renamed, or with a parameter id such as a time
-    of day) but executed exactly the same lines takes the old one's place:
-    no file's covered lines change, so nothing needs measuring again.
-    """
-    new: dict[tuple[object, ...], list[str]] = {}
-    for test, record in ran.tests.items():
-        if test not in tmap.tests and not record.opaque:
-            new.setdefault(_signature(record), []).append(test)
-    paired: set[str] = set()
-    for test, record in tmap.tests.items():
-        if test in still or record.opaque:
-            continue
-        candidates = new.get(_signature(record))
-        if candidates:
-            paired |= {test, candidates.pop()}
-    return paired
-
-
-def judged_after_first_round(
-    tmap: TestMap, ran: TestMap, collected: Iterable[str], changed_measured: set[str]
-) -> tuple[set[str], list[str]]:
-    """Files to judge after round one, and the tests round two must run."""
-    judged = set(changed_measured)
-    still = set(collected)
-    renamed = _renamed(tmap, ran, still)
-    for test, record in ran.tests.items():
-        if test in renamed:
-            continue
-        old = tmap.tests.get(test)
-        judged |= _differs(old, record)
-        if old is not None:
-            for key in set(old.fixtures) - set(record.fixtures):
-                judged |= _differs(tmap.fixtures.get(key), None)
-    for key, record in ran.fixtures.items():
-        judged |= _differs(tmap.fixtures.get(key), record)
-    for test in tmap.tests:
-        if test not in still and test not in renamed:
-            # Deleted or renamed: what it ran may now be uncovered.
-            record = tmap.tests[test]
-            judged |= _differs(record, None)
-            for key in record.fixtures:
-                judged |= _differs(tmap.fixtures.get(key), None)
-    judged |= ran.measured - tmap.measured
-    second = [
-        t
-        for t in tmap.tests
-        if t in still and t not in ran.tests and not judged.isdisjoint(tmap.files_of(t))
-    ]
-    return judged, second
-
-
-def updated(tmap: TestMap, ran: TestMap, collected: list[str], changed: set[str]) -> TestMap:
-    """The map after a selected run: fresh records for what ran, the rest kept."""
-    tests: dict[str, Record] = {}
-    for test in collected:
-        record = ran.tests.get(test) or tmap.tests.get(test)
-        if record is not None:
-            tests[test] = record
-    fixtures = {**tmap.fixtures, **ran.fixtures}
-    used = {k for r in tests.values() for k in r.fixtures}
-    import_lines = {p: set(v) for p, v in tmap.import_lines.items() if p not in changed}
-    for path, lines in ran.import_lines.items():
-        import_lines.setdefault(path, set()).update(lines)
-    return TestMap(
-        tmap.fingerprint,
-        tests,
-        {k: r for k, r in fixtures.items() if k in used},
-        import_lines,
-        (tmap.imported - changed) | ran.imported,
-        (tmap.measured - changed) | ran.measured,
-        {},
-        {},
+    return (
+        path.endswith(".py")
+        or bool(config_change(path))
+        or any(fnmatch.fnmatchcase(path, p) for p in watch)
     )
+
+
+def looks_like_test(path: str) -> bool:
+    name = path.rsplit("/", 1)[-1]
+    return name.endswith(".py") and (name.startswith("test_") or name.endswith("_test.py"))
+
+
+class Planner:
+    """One plan: the map, what the files are now, and the policy."""
+
+    def __init__(
+        self,
+        store: Store,
+        content: Mapping[str, str],
+        read: Callable[[str], bytes | None],
+        *,
+        watch: tuple[str, ...] = (),
+        max_share: float = 0.5,
+        installed: Callable[[str], bool] = lambda name: True,
+    ) -> None:
+        self.store = store
+        self.content = content
+        self.read = read
+        self.watch = watch
+        self.max_share = max_share
+        self.installed = installed
+        self.tests = store.units(TEST)  # Test id -> (unit id, module, opaque)
+        self.by_id = {uid: key for key, (uid, _, _) in self.tests.items()}
+        self.kinds: dict[int, tuple[str, str]] = {}
+        self.active = store.active()
+        self.plan = Plan()
+
+    # -- the whole ----------------------------------------------------------------
+
+    def decide(self) -> Plan:
+        plan = self.plan
+        old = self.store.content()
+        plan.changed = {p for p, oid in old.items() if self.content.get(p) != oid}
+        plan.changed |= {p for p in self.content if p not in old and tracked_kind(p, self.watch)}
+        for path in sorted(plan.changed):
+            why = config_change(path)
+            if why:
+                return self._full(f"{path}: {why}")
+        test_modules = {module for _, module, _ in self.tests.values()}
+        units: set[int] = set()  # Units that must run again.
+        changed_modules: dict[str, str] = {}  # Module file -> why its import changed.
+        for path in sorted(plan.changed):
+            if path in test_modules or (path not in old and looks_like_test(path)):
+                why = self._test_module(path, units, changed_modules)
+            elif path.endswith(".py"):
+                why = self._code_module(path, units, changed_modules)
+            else:
+                why = self._data_file(path, units, changed_modules)
+            if why:
+                return self._full(f"{path}: {why}")
+        why = self._import_cascade(units, changed_modules)
+        if why:
+            return self._full(why)
+        tests = self._tests_of(units)
+        tests |= {t for t, (_, _, opaque) in self.tests.items() if opaque}
+        plan.tests = tests
+        total = len(self.tests)
+        if total and len(tests) > self.max_share * total:
+            return self._full(
+                f"{len(tests)} of {total} tests are affected, more than "
+                f"select-max-share ({self.max_share:g}) allows"
+            )
+        plan.collect |= {self.tests[t][1] for t in tests}
+        plan.collect |= self._active_test_modules(test_modules)
+        plan.preload = self._preload()
+        return plan
+
+    def _reimport(self, path: str) -> None:
+        names = [name for name, p in self.store.module_names() if p == path]
+        if names and path in self.store.units(IMPORT):
+            self.plan.reimport[path] = names[0]
+
+    def _full(self, why: str) -> Plan:
+        return Plan(full=why, changed=self.plan.changed)
+
+    # -- changed files ------------------------------------------------------------
+
+    def _shapes(self, path: str) -> tuple[Shape | None, Shape | None]:
+        raw = self.store.shape(path)
+        try:
+            old = from_json(raw) if raw is not None else None
+        except (ValueError, KeyError, TypeError):
+            old = None
+        current = self.read(path) if path in self.content else None
+        new = shape(current) if current is not None else None
+        self.plan.shapes[path] = new
+        if old is not None and new is not None:
+            self.plan.maps[path] = line_map(old, new)
+        return old, new
+
+    def _code_module(self, path: str, units: set[int], changed: dict[str, str]) -> str:
+        """A repository module (not a test module) changed."""
+        old, new = self._shapes(path)
+        executed = self.store.executed_by([path]).get(path, set())
+        if old is None or new is None:
+            # Deleted, new, or not parsing: whoever imported or ran it runs again.
+            units |= executed
+            changed[path] = "it was added, deleted or does not parse"
+            return ""
+        why = module_level_change(old, new, self.installed)
+        if why:
+            changed[path] = why
+            units |= executed
+            return ""
+        if old.module != new.module:  # Functions or installed imports added.
+            self._reimport(path)
+        fns = changed_functions(old, new)
+        mapping = self.plan.maps[path]
+        for (uid, _), values in self.store.lines(executed, [path]).items():
+            lines = _lines(values)
+            if any(line not in mapping or old.block_of(line) in fns for line in lines):
+                units.add(uid)
+        return ""
+
+    def _test_module(self, path: str, units: set[int], changed: dict[str, str]) -> str:
+        """A test module changed, appeared or went."""
+        self.plan.collect.add(path)
+        old, new = self._shapes(path)
+        own = {uid for key, (uid, module, _) in self.tests.items() if module == path}
+        if new is None:
+            if path in self.content:
+                units |= own  # It does not parse: collecting it says so.
+            changed[path] = "a test module changed"
+            return ""
+        if old is None:
+            changed[path] = "a test module appeared"
+            return ""
+        if module_level_change(old, new, self.installed):
+            if new.mutates or path in self.active:
+                return "its module-level code changed, and it sets state other tests can see"
+            units |= own
+            changed[path] = "its module-level code changed"
+            return ""
+        fns = changed_functions(old, new)
+        if not fns:
+            return ""
+        tests = {key: uid for key, (uid, module, _) in self.tests.items() if module == path}
+        for fn in fns:
+            hits = {uid for key, uid in tests.items() if _function_of(key) == fn}
+            if hits:
+                units |= hits
+            else:  # A helper or a fixture: any test of the module may use it.
+                units |= own
+                changed[path] = "a helper it defines changed"
+        return ""
+
+    def _data_file(self, path: str, units: set[int], changed: dict[str, str]) -> str:
+        """A file that is not Python changed: whoever opened it runs again."""
+        openers = self.store.opened_by([path]).get(path, set())
+        units |= openers
+        watched = any(fnmatch.fnmatchcase(path, p) for p in self.watch)
+        if watched and not openers:
+            return "a watched file changed, and no test was seen reading it"
+        return ""
+
+    # -- from units to tests ----------------------------------------------------------
+
+    def _kind(self, uid: int) -> tuple[str, str]:
+        if uid not in self.kinds:
+            self.kinds.update(self.store.unit_keys([uid]))
+        return self.kinds[uid]
+
+    def _import_cascade(self, units: set[int], changed: dict[str, str]) -> str:
+        """Close ``units`` over import-time changes ('' or why everything runs).
+
+        A unit that runs again and is the import of a module, or the
+        collection of a test module, makes that module's import-time code
+        changed; a changed module makes its importers and the units that ran
+        any of it run again.
+        """
+        queue = list(changed)
+        done: set[str] = set()
+        while True:
+            for uid in list(units):
+                kind, key = self._kind(uid)
+                if kind == SESSION:
+                    return "code that runs for the whole session (a conftest, a plugin) changed"
+                if kind == IMPORT and key not in done and key not in queue:
+                    if key.rsplit("/", 1)[-1] == "conftest.py":
+                        return f"{key}: what it runs at import time changed"
+                    queue.append(key)
+            if not queue:
+                return ""
+            module = queue.pop()
+            if module in done:
+                continue
+            done.add(module)
+            importers = self.store.imported_by([module]).get(module, set())
+            for uid in importers:
+                kind, key = self._kind(uid)
+                if kind == IMPORT and key.rsplit("/", 1)[-1] == "conftest.py":
+                    return f"{module}: its import-time code changed, and {key} imports it"
+                if kind == SESSION:
+                    return f"{module}: its import-time code changed, and the session imports it"
+            units |= importers
+            units |= self.store.executed_by([module]).get(module, set())
+
+    def _tests_of(self, units: set[int]) -> set[str]:
+        """The tests the units stand for: a fixture's users, a module's tests."""
+        tests: set[str] = set()
+        fixtures = []
+        for uid in units:
+            kind, key = self._kind(uid)
+            if kind == TEST:
+                tests.add(key)
+            elif kind == FIXTURE:
+                fixtures.append(uid)
+            elif kind == COLLECTION or (kind == IMPORT and key in self._modules_with_tests()):
+                tests |= {t for t, (_, module, _) in self.tests.items() if module == key}
+        if fixtures:
+            tests |= {self.by_id[t] for t in self.store.users_of(fixtures) if t in self.by_id}
+        return tests
+
+    def _modules_with_tests(self) -> set[str]:
+        return {module for _, module, _ in self.tests.values()}
+
+    # -- what the run imports as a full run would ----------------------------------------
+
+    def _active_test_modules(self, test_modules: set[str]) -> set[str]:
+        """Test modules whose collection changes what other tests see: always
+        collected (their tests deselected), as a full run collects them."""
+        return {m for m in test_modules & self.active if m in self.content}
+
+    def _preload(self) -> list[str]:
+        """Repository modules (not test modules) whose import changes other
+        modules' state, in the order a full run first imported them."""
+        tests = self._modules_with_tests()
+        return [
+            name
+            for name, path in self.store.module_names()
+            if path in self.active
+            and path not in tests
+            and path in self.content
+            and not path.endswith("conftest.py")
+        ]
+
+
+def _lines(values: list[int]) -> set[int]:
+    """The line numbers in a unit's lines, or in its flat arcs (both ends)."""
+    return {abs(v) for v in values if v}
+
+
+def _function_of(test_id: str) -> str:
+    """The function a test id names: ``t.py::Cls::test_x[1]`` -> ``Cls.test_x``."""
+    parts = test_id.split("::")[1:]
+    if not parts:
+        return MODULE
+    parts[-1] = parts[-1].split("[", 1)[0]
+    return ".".join(parts)
+
+
+def installed_checker(roots: Iterable[str]) -> Callable[[str], bool]:
+    """Is a module name an installed module, not one of the repository's?"""
+
+    def installed(name: str) -> bool:
+        top = name.split(".", 1)[0]
+        return not any(
+            os.path.exists(os.path.join(root, top + ".py"))
+            or os.path.isdir(os.path.join(root, top))
+            for root in roots
+        )
+
+    return installed

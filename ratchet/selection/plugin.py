@@ -1,25 +1,36 @@
-"""The pytest plugin that records which files each test executes.
+"""The pytest plugin that records what each test executes, line by line.
 
 It runs inside the project's own test process (and in each pytest-xdist
 worker), copied there by the runner, so it uses nothing but the standard
 library, pytest and the running coverage.py, and keeps to Python 3.9.
 
-How it records, exactly and cheaply: coverage.py's collector keeps, per
-measured file, a set of the lines (or arcs) executed.  At every phase
-boundary (collection, each test's setup, call and teardown, each fixture
-instance above function scope) we move what those sets hold into our own
-per-phase sets, so the files a phase executed are exactly those whose sets
-were non-empty.  Before coverage.py saves (any ``flush_data``), everything
-moved is put back, so its data and numbers are untouched.  Coverage
-contexts are never switched: on the sys.monitoring core that loses data
-(coverage.py issue 2200), and it costs a database write per switch.  The
-sys.monitoring core disables a line's event after its first execution, so
-per-phase sets would miss repeats: under that core nothing is recorded and
-the runner falls back to full runs.
+What is recorded is split into *units*, each with the lines (or arcs) it
+executed per file, the repository files it opened, and the repository
+modules it imported:
 
-Per test we keep, for each file, a 32-bit digest of the lines it executed:
-after a selected run, a file whose digests did not change for any rerun
-test kept its coverage, and needs no other test run.
+- a test: its setup, call and teardown, with its function-scoped fixtures;
+- a fixture instance of a broader scope, set up and torn down;
+- an import: the execution of one repository module's body, including what
+  that body calls, and only that (a test that imports a module lazily owns
+  the lines it runs, not the module's import-time lines);
+- the session: whatever else ran (conftest hooks, plugins).
+
+How lines are attributed, exactly and cheaply:
+
+- under coverage.py's ``ctrace`` and ``pytrace`` cores, its collector keeps
+  a set of the lines (or arcs) executed per file.  At every unit boundary
+  what the sets hold is moved aside into the unit; before coverage.py saves
+  (any ``flush_data``), everything is put back, so its data and numbers are
+  untouched, and coverage contexts are never switched;
+- under the ``sysmon`` core, which reports a line only the first time,
+  a ``sys.monitoring`` tool of our own records lines, and its events are
+  re-enabled at each unit boundary (``restart_events``), which changes none
+  of coverage.py's numbers.
+
+The output (one JSON document per process) is read by
+:mod:`ratchet.selection.session`.  With a selection spec, only the test
+modules named are collected (the others are never imported) and only the
+tests named are run.
 """
 
 from __future__ import annotations
@@ -41,29 +52,28 @@ FORBID = "RATCHET_TESTMAP_FORBID"
 # The coverage configuration file the main process measures with ('' for
 # none), so that pytest-xdist's workers measure with the same one.
 RCFILE = "RATCHET_COVERAGE_RCFILE"
-
-Sets = dict[str, set[Any]]
-
-
-def _merge(into: Sets, sets: Sets) -> None:
-    for f, s in sets.items():
-        if f in into:
-            into[f] |= s
-        else:
-            into[f] = set(s)
+TOOL_ID = 4  # A sys.monitoring tool id coverage.py (1) and debuggers (0) do not use.
 
 
-class Holder:
-    """What one phase (or fixture instance) executed and opened."""
+class Unit:
+    """What one test, fixture instance, import or the session executed."""
 
-    __slots__ = ("children", "imported", "opened", "sets", "spawned")
+    __slots__ = ("children", "imports", "lines", "opened", "spawned")
 
     def __init__(self) -> None:
-        self.sets: Sets = {}
-        self.opened: set[str] = set()
-        self.imported = False  # A repository module was first imported here.
+        self.lines: dict[str, set[Any]] = {}  # Absolute file name -> lines or arcs.
+        self.opened: set[str] = set()  # Repository files opened.
+        self.imports: set[str] = set()  # Repository module files imported.
         self.spawned = False  # It started a Python subprocess...
         self.children = False  # ... and coverage data of subprocesses appeared.
+
+    def add(self, taken: dict[str, set[Any]]) -> None:
+        for f, values in taken.items():
+            mine = self.lines.get(f)
+            if mine is None:
+                self.lines[f] = set(values)
+            else:
+                mine |= values
 
     @property
     def opaque(self) -> bool:
@@ -71,87 +81,27 @@ class Holder:
         return self.spawned and not self.children
 
 
-class Recorder:
-    def __init__(self, out: str) -> None:
-        self.out = out
-        self.root = os.path.realpath(os.environ.get(ROOT, os.getcwd()))
-        self.prefix = self.root.rstrip(os.sep) + os.sep
-        self.reason = ""
-        self.core = ""
-        self.collector: Any = None
-        self.data: dict[str, set[Any]] = {}
-        self.moved: Sets = {}  # Everything taken from coverage, given back on flush.
-        self.stack: list[Holder] = []
-        self.collect = Holder()
-        self.session = Holder()
-        self.current = self.collect
-        self.test: Holder | None = None
-        self.tests: dict[str, Any] = {}
-        self.fixtures: dict[str, Holder] = {}
-        self.active: dict[int, str] = {}  # id(fixturedef) -> key of its live instance
-        self.collected: list[str] = []
-        self.nmodules = len(sys.modules)
-        self.known_modules: set[str] = set(sys.modules)
-        self.import_lines: dict[str, set[int]] = {}
-        self.own_data_dir = ""
-        self.seen_data: set[str] = set()
-        self.relcache: dict[str, str | None] = {}
-        self.packed = False
-        self.branch = False
-        # Of packed arcs: bits per line number, the flags of negative numbers.
-        self.layout = (28, 56, 57)
-        self.line_counts: dict[str, int] = {}
-        self._start()
+# -- taking lines from coverage.py, or from sys.monitoring ---------------------------
 
-    # -- coverage.py's collector ---------------------------------------------
 
-    def _start(self) -> None:
-        try:
-            import coverage
-        except ImportError:
-            self.reason = "coverage.py is not running in this process"
-            return
-        cov = coverage.Coverage.current()
-        collector = getattr(cov, "_collector", None)
-        if cov is None or collector is None:
-            self.reason = "coverage.py is not measuring this process"
-            return
-        data = getattr(collector, "data", None)
-        flush = getattr(collector, "flush_data", None)
-        tracers = getattr(collector, "tracers", None)
-        if not isinstance(data, dict) or flush is None or not tracers:
-            self.reason = "this coverage.py keeps its data in an unknown way"
-            return
-        self.core = type(tracers[0]).__name__
-        if self.core not in ("CTracer", "PyTracer"):
-            self.reason = f"coverage.py's {self.core} core cannot be recorded per test"
-            return
-        if getattr(cov.config, "dynamic_context", None):
-            self.reason = "coverage.py's dynamic_context is set"
-            return
-        core = getattr(collector, "core", None)
-        self.packed = bool(getattr(core, "packed_arcs", getattr(collector, "packed_arcs", False)))
-        self.branch = bool(getattr(collector, "branch", False))
-        if self.packed and self.branch:
-            layout = packed_layout(type(collector))
-            if layout is None:
-                version = getattr(coverage, "__version__", "?")
-                self.reason = f"coverage.py {version} packs arcs in a way ratchet does not know"
-                return
-            self.layout = layout
+class Sets:
+    """Lines from coverage.py's own per-file sets (the ctrace and pytrace cores)."""
+
+    def __init__(self, collector: Any, data: dict[str, set[Any]]) -> None:
         self.collector = collector
         self.data = data
+        self.moved: dict[str, set[Any]] = {}  # Taken from coverage, given back on flush.
+        flush = collector.flush_data
 
         def flush_data() -> bool:
-            self._give_back()
+            self.give_back()
             return bool(flush())
 
         collector.flush_data = flush_data
-        sys.addaudithook(self._audit)
 
-    def _take(self) -> Sets:
+    def take(self) -> dict[str, set[Any]]:
         """Move what coverage collected since the last call into a new dict."""
-        taken: Sets = {}
+        taken: dict[str, set[Any]] = {}
         for f, s in list(self.data.items()):
             if s:
                 kept = self.moved.get(f)
@@ -165,7 +115,7 @@ class Recorder:
                 taken[f] = snap
         return taken
 
-    def _give_back(self) -> None:
+    def give_back(self) -> None:
         for f, s in self.moved.items():
             live = self.data.get(f)
             if live is None:
@@ -174,49 +124,211 @@ class Recorder:
                 live |= s
         self.moved = {}
 
-    def flush(self, *extra: Holder) -> None:
-        """Attribute everything since the last flush to the current holder."""
-        if self.collector is None:
-            return
-        taken = self._take()
-        holders = [self.current, *extra]
-        if len(sys.modules) != self.nmodules:
-            self.nmodules = len(sys.modules)
-            if self._new_repo_modules():
-                for h in holders:
-                    h.imported = True
-        for h in holders:
-            _merge(h.sets, taken)
-            # Collection and the session start pytest-xdist's workers: their
-            # data is theirs, recorded per test in their own processes.
-            if h.spawned and h is not self.collect and h is not self.session:
-                self._child_data(h)
+    def stop(self) -> None:
+        self.give_back()
 
-    def _new_repo_modules(self) -> bool:
-        found = False
-        for name, module in list(sys.modules.items()):
-            if name in self.known_modules:
+
+class Monitor:
+    """Lines from a ``sys.monitoring`` tool of our own (the sysmon core), for
+    the files under ``prefix``: each line once per unit."""
+
+    def __init__(self, prefix: str, decisions: dict[str, Any], rec: Recorder) -> None:
+        mon = sys.monitoring  # type: ignore[attr-defined]
+        self.mon = mon
+        self.prefix = prefix
+        # coverage.py's own decisions, file name -> disposition: only the
+        # files it measures are kept, under the name it measures them by.
+        self.decisions = decisions
+        self.rec = rec
+        self.lines: dict[str, set[Any]] = {}
+        self.wanted: dict[Any, bool] = {}
+        mon.use_tool_id(TOOL_ID, "coverage-ratchet")  # ValueError: taken.
+        mon.register_callback(TOOL_ID, mon.events.PY_START, self._start)
+        mon.register_callback(TOOL_ID, mon.events.LINE, self._line)
+        mon.set_events(TOOL_ID, mon.events.PY_START)
+
+    def _start(self, code: Any, offset: int) -> Any:
+        wanted = self.wanted.get(code)
+        if wanted is None:
+            name = code.co_filename
+            wanted = self.wanted[code] = (
+                name.startswith(self.prefix) and "site-packages" not in name
+            )
+            if wanted:
+                self.mon.set_local_events(TOOL_ID, code, self.mon.events.LINE)
+        return self.mon.DISABLE
+
+    def _line(self, code: Any, line: int) -> Any:
+        lines = self.lines.get(code.co_filename)
+        if lines is None:
+            lines = self.lines[code.co_filename] = set()
+        lines.add(line)
+        return self.mon.DISABLE
+
+    def take(self) -> dict[str, set[Any]]:
+        seen, self.lines = self.lines, {}
+        # Every location fires again, once, for the next unit (coverage.py's
+        # own events too: it records a first hit again, which changes nothing).
+        self.mon.restart_events()
+        taken: dict[str, set[Any]] = {}
+        for name, lines in seen.items():
+            if name not in self.decisions:
+                self.rec.reason = f"coverage.py made no decision about {name}"
                 continue
-            self.known_modules.add(name)
-            path = getattr(module, "__file__", None)
-            if isinstance(path, str) and self._rel(path) is not None:
-                found = True
-        return found
+            disposition = self.decisions[name]
+            if disposition is None or not getattr(disposition, "trace", False):
+                continue
+            taken.setdefault(disposition.source_filename, set()).update(lines)
+        return taken
 
-    # -- files opened and processes started ----------------------------------
+    def give_back(self) -> None:
+        pass
 
-    def _rel(self, path: str) -> str | None:
+    def stop(self) -> None:
+        self.mon.set_events(TOOL_ID, 0)
+        self.mon.free_tool_id(TOOL_ID)
+
+
+# -- the recorder ------------------------------------------------------------------------
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.root = os.path.realpath(os.environ.get(ROOT, os.getcwd()))
+        self.prefix = self.root.rstrip(os.sep) + os.sep
+        self.reason = ""
+        self.quiet = False  # While the recorder itself reads files.
+        self.core = ""
+        self.branch = False
+        self.packed = False
+        # Of packed arcs: bits per line number, the flags of negative numbers.
+        self.layout = (28, 56, 57)
+        self.source: Any = None
+        self.session = Unit()
+        self.current = self.session
+        self.stack: list[Unit] = []
+        self.test: Unit | None = None
+        self.tests: dict[str, Any] = {}
+        self.fixtures: dict[str, Unit] = {}
+        self.active: dict[int, str] = {}  # id(fixturedef) -> key of its live instance
+        self.imports: dict[str, Unit] = {}  # Module file -> its import unit.
+        self.modules: dict[str, Unit] = {}  # Test module -> its collection unit.
+        self.import_order: list[list[str]] = []  # [module name, file], first imports.
+        self.collected: dict[str, list[str]] = {}  # Test module -> its test ids.
+        self.own_data_dir = ""
+        self.seen_data: set[str] = set()
+        self.relcache: dict[str, str | None] = {}
+        self.line_counts: dict[str, int] = {}
+        self._start()
+
+    # -- coverage.py --------------------------------------------------------------
+
+    def _start(self) -> None:
+        try:
+            import coverage
+        except ImportError:
+            self.reason = "coverage.py is not running in this process"
+            return
+        cov = coverage.Coverage.current()
+        collector = getattr(cov, "_collector", None)
+        if cov is None or collector is None:
+            self.reason = "coverage.py is not measuring this process"
+            return
+        tracers = getattr(collector, "tracers", None)
+        if not tracers:
+            self.reason = "this coverage.py keeps its data in an unknown way"
+            return
+        if getattr(cov.config, "dynamic_context", None):
+            self.reason = "coverage.py's dynamic_context is set"
+            return
+        self.core = type(tracers[0]).__name__
+        self.branch = bool(getattr(collector, "branch", False))
+        if self.core == "SysMonitor":
+            if self.branch:
+                self.reason = "branch coverage under the sysmon core cannot be recorded per test"
+                return
+            decisions = getattr(collector, "should_trace_cache", None)
+            if not isinstance(decisions, dict):
+                self.reason = "this coverage.py keeps its data in an unknown way"
+                return
+            try:
+                self.source = Monitor(self.prefix, decisions, self)
+            except ValueError:
+                self.reason = f"sys.monitoring tool id {TOOL_ID} is taken by another tool"
+                return
+        elif self.core in ("CTracer", "PyTracer"):
+            data = getattr(collector, "data", None)
+            if not isinstance(data, dict) or getattr(collector, "flush_data", None) is None:
+                self.reason = "this coverage.py keeps its data in an unknown way"
+                return
+            core = getattr(collector, "core", None)
+            packed = getattr(core, "packed_arcs", getattr(collector, "packed_arcs", False))
+            self.packed = bool(packed) and self.branch
+            if self.packed:
+                layout = packed_layout(type(collector))
+                if layout is None:
+                    version = getattr(coverage, "__version__", "?")
+                    self.reason = (
+                        f"coverage.py {version} packs arcs in a way ratchet does not know"
+                    )
+                    return
+                self.layout = layout
+            self.source = Sets(collector, data)
+        else:
+            self.reason = f"coverage.py's {self.core} core cannot be recorded per test"
+            return
+        sys.addaudithook(self._audit)
+
+    def flush(self) -> None:
+        """Attribute everything executed since the last flush to the current unit."""
+        if self.source is None:
+            return
+        self.current.add(self.source.take())
+        unit = self.current
+        if unit.spawned and unit is not self.session:
+            self._child_data(unit)
+
+    def enter(self, unit: Unit) -> None:
+        self.flush()
+        self.stack.append(self.current)
+        self.current = unit
+
+    def leave(self) -> None:
+        self.flush()
+        self.current = self.stack.pop()
+
+    # -- paths ----------------------------------------------------------------------
+
+    def rel(self, path: str) -> str | None:
+        """``path`` relative to the repository, or None when outside it (or
+        in an environment inside it)."""
         rel = self.relcache.get(path)
         if rel is None and path not in self.relcache:
             full = os.path.realpath(path)
-            if full.startswith(self.prefix) and "__pycache__" not in full:
+            if (
+                full.startswith(self.prefix)
+                and "__pycache__" not in full
+                and "site-packages" not in full
+            ):
                 rel = full[len(self.prefix) :].replace(os.sep, "/")
                 if rel.startswith(".git/"):
                     rel = None
             self.relcache[path] = rel
         return rel
 
+    # -- imports, files opened and processes started ------------------------------------
+
+    def imported(self, module: Any) -> None:
+        """The current unit imported ``module`` (already imported or not)."""
+        path = getattr(module, "__file__", None)
+        if isinstance(path, str):
+            rel = self.rel(path)
+            if rel is not None:
+                self.current.imports.add(rel)
+
     def _audit(self, event: str, args: Any) -> None:
+        if self.quiet:
+            return
         if event == "open":
             path = args[0]
             if isinstance(path, bytes):
@@ -224,7 +336,7 @@ class Recorder:
             if isinstance(path, str):
                 if not os.path.isabs(path):
                     path = os.path.join(os.getcwd(), path)
-                rel = self._rel(path)
+                rel = self.rel(path)
                 if rel is not None:
                     self.current.opened.add(rel)
         elif event in ("subprocess.Popen", "os.posix_spawn", "os.exec"):
@@ -233,233 +345,88 @@ class Recorder:
             if name.startswith("python") or program == sys.executable:
                 self.current.spawned = True
 
-    def _child_data(self, holder: Holder) -> None:
-        """Attribute measured Python subprocesses to the holder that started them."""
+    def _child_data(self, unit: Unit) -> None:
+        """Attribute measured Python subprocesses to the unit that started them."""
         directory = self.own_data_dir
-        if directory and os.path.isdir(directory):
-            for name in sorted(os.listdir(directory)):
-                full = os.path.join(directory, name)
-                if not name.startswith(".coverage") or full in self.seen_data:
-                    continue
-                self.seen_data.add(full)
-                holder.children = True
-                try:
-                    from coverage import CoverageData
-
-                    cd = CoverageData(full)
-                    cd.read()
-                    for f in cd.measured_files():
-                        arcs = cd.arcs(f) if cd.has_arcs() else None
-                        values = set(arcs) if arcs is not None else set(cd.lines(f) or ())
-                        _merge(holder.sets, {f: values})
-                except Exception:  # A child's unreadable data: we cannot tell.
-                    holder.children = False
-                    return
-
-    # -- pytest hooks ---------------------------------------------------------
-
-    def enter(self, holder: Holder) -> None:
-        self.flush()
-        self.stack.append(self.current)
-        self.current = holder
-
-    def leave(self, *extra: Holder) -> None:
-        self.flush(*extra)
-        self.current = self.stack.pop()
-
-
-def _fixture_key(fixturedef: Any, request: Any) -> str:
-    node = getattr(request, "node", None)
-    where = getattr(node, "nodeid", "")
-    index = getattr(request, "param_index", 0)
-    return f"{fixturedef.baseid}::{fixturedef.argname}@{where}[{index}]"
-
-
-class Plugin:
-    def __init__(self) -> None:
-        out = os.environ[OUT]
-        self.rec = Recorder(out)
-        self.select: set[str] | None = None
-        self.known: set[str] = set()
-        path = os.environ.get(SELECT)
-        if path:
-            with open(path, encoding="utf-8") as f:
-                spec = json.load(f)
-            self.select = set(spec["select"])
-            self.known = set(spec["known"])
-        data_dir = os.environ.get(DATA_DIR)
-        if data_dir and self.rec.collector is not None:
-            # Python subprocesses this process starts write coverage data here,
-            # so each phase can tell what its own children measured.
-            own = os.path.join(data_dir, f"p{os.getpid()}")
-            os.makedirs(own, exist_ok=True)
-            target = os.path.join(own, ".coverage")
-            os.environ["COVERAGE_FILE"] = target
-            _redirect_process_config(target)
-            self.rec.own_data_dir = own
-
-    # Collection: keep the whole suite's import-time code, deselect after.
-    # Last, so that the tests are those a full run runs (after -m, -k, ...).
-    @pytest.hookimpl(trylast=True)
-    def pytest_collection_modifyitems(self, session: Any, config: Any, items: list[Any]) -> None:
-        self.rec.collected = [item.nodeid for item in items]
-        if self.select is None:
+        if not directory or not os.path.isdir(directory):
             return
-        keep: list[Any] = []
-        drop: list[Any] = []
-        for item in items:
-            nodeid = item.nodeid
-            (keep if nodeid in self.select or nodeid not in self.known else drop).append(item)
-        if drop:
-            config.hook.pytest_deselected(items=drop)
-            items[:] = keep
+        for name in sorted(os.listdir(directory)):
+            full = os.path.join(directory, name)
+            if not name.startswith(".coverage") or full in self.seen_data:
+                continue
+            self.seen_data.add(full)
+            unit.children = True
+            try:
+                from coverage import CoverageData
 
-    def pytest_collection_finish(self, session: Any) -> None:
-        self.rec.flush()
-        self.rec.current = self.rec.session
+                cd = CoverageData(full)
+                cd.read()
+                for f in cd.measured_files():
+                    arcs = cd.arcs(f) if cd.has_arcs() else None
+                    values = set(arcs) if arcs is not None else set(cd.lines(f) or ())
+                    unit.add({f: values})
+            except Exception:  # A child's unreadable data: we cannot tell.
+                unit.children = False
+                return
 
-    def _phase(self, item: Any) -> Any:
-        rec = self.rec
-        if rec.test is None:
-            rec.test = Holder()
-        rec.enter(rec.test)
-        yield
-        rec.leave()
+    # -- output -----------------------------------------------------------------------
 
-    @pytest.hookimpl(hookwrapper=True, tryfirst=True)
-    def pytest_runtest_setup(self, item: Any) -> Any:
-        yield from self._phase(item)
-
-    @pytest.hookimpl(hookwrapper=True, tryfirst=True)
-    def pytest_runtest_call(self, item: Any) -> Any:
-        yield from self._phase(item)
-
-    @pytest.hookimpl(hookwrapper=True, tryfirst=True)
-    def pytest_runtest_teardown(self, item: Any) -> Any:
-        yield from self._phase(item)
-        self._finish_test(item)
-
-    @pytest.hookimpl(hookwrapper=True, tryfirst=True)
-    def pytest_fixture_setup(self, fixturedef: Any, request: Any) -> Any:
-        rec = self.rec
-        if fixturedef.scope == "function" or rec.test is None:
-            # Function-scoped fixtures belong to their test.
-            yield
-            return
-        key = _fixture_key(fixturedef, request)
-        rec.active[id(fixturedef)] = key
-        holder = rec.fixtures.get(key)
-        if holder is None:
-            holder = rec.fixtures[key] = Holder()
-        rec.enter(holder)
-        try:
-            yield
-        finally:
-            rec.leave()
-
-    @pytest.hookimpl(tryfirst=True)
-    def pytest_fixture_post_finalizer(self, fixturedef: Any, request: Any) -> None:
-        rec = self.rec
-        key = rec.active.get(id(fixturedef))
-        if fixturedef.scope != "function" and key in rec.fixtures:
-            # Attribute the teardown code to the fixture (and the phase it ran in).
-            rec.flush(rec.fixtures[key])
-
-    def _finish_test(self, item: Any) -> None:
-        rec = self.rec
-        holder, rec.test = rec.test, None
-        if holder is None:
-            return
-        names: set[str] = set(getattr(item, "fixturenames", ()))
-        info = getattr(item, "_fixtureinfo", None)
-        defs = getattr(info, "name2fixturedefs", {}) if info is not None else {}
-        if holder.imported:
-            _lines_into(rec.import_lines, holder.sets, rec)
-        used = set()
-        for name in names:
-            for fixturedef in defs.get(name, ()):
-                key = rec.active.get(id(fixturedef))
-                if key is not None:
-                    used.add(key)
-        rec.tests[item.nodeid] = {
-            "files": _digests(holder, rec),
-            "fixtures": sorted(used),
-            "imported": holder.imported,
-            "opaque": holder.opaque,
+    def encode(self, unit: Unit) -> dict[str, Any]:
+        lines: dict[str, Any] = {}
+        for f, values in unit.lines.items():
+            rel = self.rel(f)
+            if rel is None or not values:
+                continue
+            if self.branch:
+                arcs = sorted(_arcs(values, self.packed, self.layout))
+                top = max((max(abs(a), abs(b)) for a, b in arcs), default=0)
+                lines[rel] = [n for arc in arcs for n in arc]
+            else:
+                nums = sorted(v for v in values if isinstance(v, int) and v > 0)
+                top = nums[-1] if nums else 0
+                lines[rel] = nums
+            if top > self._line_count(f):
+                # A line past the file's end: the data were not read right.
+                self.reason = f"coverage.py's data for {rel} could not be read (line {top})"
+        return {
+            "lines": lines,
+            "opened": sorted(unit.opened),
+            "imports": sorted(unit.imports),
+            "opaque": unit.opaque,
         }
 
-    @pytest.hookimpl(trylast=True)
-    def pytest_sessionfinish(self, session: Any) -> None:
-        rec = self.rec
-        rec.flush()
-        rec._give_back()
-        rec.collector = None  # Nothing more is taken from coverage.py.
-        import_lines = rec.import_lines
-        import_opened: set[str] = set()
-        for h in [rec.collect, rec.session, *rec.fixtures.values()]:
-            if h is rec.collect or h is rec.session or h.imported:
-                _lines_into(import_lines, h.sets, rec)
-                import_opened |= h.opened
-        worker = os.environ.get("PYTEST_XDIST_WORKER")
-        result = {
-            "ok": not rec.reason,
-            "reason": rec.reason,
-            "core": rec.core,
-            "worker": worker,
-            "collected": rec.collected,
-            "tests": rec.tests,
-            "fixtures": {
-                key: {"files": _digests(h, rec), "imported": h.imported, "opaque": h.opaque}
-                for key, h in rec.fixtures.items()
-            },
-            "import_lines": {f: sorted(v) for f, v in import_lines.items()},
-            "import_opened": sorted(import_opened),
-            "imported_modules": sorted(_repo_modules(rec)),
-            "foreign": _foreign_modules(rec.root),
-        }
-        path = os.path.join(rec.out, f"map-{worker or 'main'}-{os.getpid()}.json")
-        with open(path + ".tmp", "w", encoding="utf-8") as f:
-            json.dump(result, f)
-        os.replace(path + ".tmp", path)
-        _save_worker()
+    def _line_count(self, path: str) -> int:
+        count = self.line_counts.get(path)
+        if count is None:
+            self.quiet = True
+            try:
+                with open(path, "rb") as f:
+                    count = f.read().count(b"\n") + 1
+            except OSError:
+                count = 1 << 62  # Gone: nothing to check against.
+            finally:
+                self.quiet = False
+            self.line_counts[path] = count
+        return count
 
 
-def _repo_modules(rec: Recorder) -> set[str]:
-    found = set()
-    for module in list(sys.modules.values()):
-        path = getattr(module, "__file__", None)
-        if isinstance(path, str):
-            rel = rec._rel(path)
-            if rel is not None:
-                found.add(rel)
-    return found
-
-
-def _foreign_modules(root: str) -> list[str]:
-    """Modules imported from the repository a snapshot was taken from."""
-    forbid = os.environ.get(FORBID)
-    if not forbid:
-        return []
-    forbid = os.path.realpath(forbid)
-    found = set()
-    for module in list(sys.modules.values()):
-        path = getattr(module, "__file__", None)
-        if isinstance(path, str):
-            real = os.path.realpath(path)
-            if real.startswith(forbid + os.sep) and not real.startswith(root + os.sep):
-                found.add(os.path.relpath(real, forbid).replace(os.sep, "/"))
-    return sorted(found)
-
-
-def _digests(holder: Holder, rec: Recorder) -> dict[str, int]:
-    """Per repository file: a digest of what the holder executed (0: opened)."""
-    out: dict[str, int] = {}
-    for f in holder.opened:
-        out[f] = 0
-    for f, values in holder.sets.items():
-        rel = rec._rel(f)
-        if rel is not None and values:
-            out[rel] = hash(frozenset(values)) & 0xFFFFFFFF or 1
+def _arcs(values: Any, packed: bool, layout: tuple[int, int, int]) -> set[tuple[int, int]]:
+    if not packed:
+        return {v for v in values if isinstance(v, tuple)}
+    bits, first_negative, second_negative = layout
+    mask = (1 << bits) - 1
+    out = set()
+    for v in values:
+        if isinstance(v, tuple):  # Read from a child process's data file.
+            out.add(v)
+            continue
+        a = v & mask
+        b = (v >> bits) & mask
+        if v & (1 << first_negative):
+            a = -a
+        if v & (1 << second_negative):
+            b = -b
+        out.add((a, b))
     return out
 
 
@@ -491,39 +458,358 @@ def packed_layout(collector_class: Any) -> tuple[int, int, int] | None:
     return bits, flags[0], flags[1]
 
 
-def _lines_into(into: dict[str, set[int]], sets: Sets, rec: Recorder) -> None:
-    bits, first_negative, second_negative = rec.layout
-    mask = (1 << bits) - 1
-    for f, values in sets.items():
-        rel = rec._rel(f)
-        if rel is None:
-            continue
-        lines = into.setdefault(rel, set())
-        for v in values:
-            if isinstance(v, tuple):
-                lines.update(n for n in v if n > 0)
-            elif rec.packed and rec.branch:
-                if not v & (1 << first_negative):
-                    lines.add(v & mask)
-                if not v & (1 << second_negative):
-                    lines.add((v >> bits) & mask)
-            else:
-                lines.add(v)
-        if lines and max(lines) > _line_count(rec, f):
-            # A line past the file's end: the arcs were not unpacked right.
-            rec.reason = f"coverage.py's data for {rel} could not be read (line {max(lines)})"
+# -- imports as units ---------------------------------------------------------------------
 
 
-def _line_count(rec: Recorder, path: str) -> int:
-    count = rec.line_counts.get(path)
-    if count is None:
+class _ImportWatch:
+    """A meta path finder that finds nothing itself: it asks the finders after
+    it, as the import system would, and wraps the loader of a repository
+    module so that executing its body is a unit of its own."""
+
+    def __init__(self, rec: Recorder) -> None:
+        self.rec = rec
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> Any:
+        found = None
+        seen_self = False
+        for finder in list(sys.meta_path):
+            if finder is self:
+                seen_self = True
+                continue
+            if not seen_self:
+                continue
+            find = getattr(finder, "find_spec", None)
+            if find is None:
+                continue
+            found = find(name, path, target)
+            if found is not None:
+                break
+        if found is None:
+            return None
+        origin = getattr(found, "origin", None)
+        loader = getattr(found, "loader", None)
+        if (
+            isinstance(origin, str)
+            and os.path.isabs(origin)
+            and loader is not None
+            and hasattr(loader, "exec_module")
+            and self.rec.rel(origin) is not None
+        ):
+            found.loader = _Loader(loader, self.rec, origin, name)
+        return found
+
+
+class _Loader:
+    def __init__(self, loader: Any, rec: Recorder, origin: str, name: str) -> None:
+        self._loader = loader
+        self._rec = rec
+        self._origin = origin
+        self._name = name
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(self._loader, attr)
+
+    def create_module(self, spec: Any) -> Any:
+        create = getattr(self._loader, "create_module", None)
+        return create(spec) if create is not None else None
+
+    def exec_module(self, module: Any) -> None:
+        rec = self._rec
+        rel = rec.rel(self._origin)
+        if rel is None or rel in rec.imports:  # Re-executed (reload): the module's own.
+            self._loader.exec_module(module)
+            return
+        unit = rec.imports[rel] = Unit()
+        rec.current.imports.add(rel)
+        rec.import_order.append([self._name, rel])
+        rec.enter(unit)
         try:
-            with open(path, "rb") as f:
-                count = f.read().count(b"\n") + 1
-        except OSError:
-            count = 1 << 62  # Gone: nothing to check against.
-        rec.line_counts[path] = count
-    return count
+            self._loader.exec_module(module)
+        finally:
+            rec.leave()
+
+
+def _watch_imports(rec: Recorder) -> None:
+    """Import units for repository modules, and import records: every import
+    statement (and ``importlib.import_module``) a unit runs, already imported
+    or not, names a module it depends on."""
+    import builtins
+    import importlib
+
+    sys.meta_path.insert(0, _ImportWatch(rec))
+    real_import = builtins.__import__
+
+    def recording_import(
+        name: str, globals: Any = None, locals: Any = None, fromlist: Any = (), level: int = 0
+    ) -> Any:
+        module = real_import(name, globals, locals, fromlist, level)
+        try:
+            if fromlist:
+                rec.imported(module)
+                for item in fromlist:
+                    sub = getattr(module, item, None) if isinstance(item, str) else None
+                    if sub is not None and type(sub).__name__ == "module":
+                        rec.imported(sub)
+            else:
+                # `import a.b.c` binds `a`; it depends on `a.b.c`.
+                full = name
+                if level and globals:
+                    package = globals.get("__package__") or ""
+                    parts = package.split(".")[: len(package.split(".")) - level + 1]
+                    full = ".".join([p for p in parts if p] + [name])
+                rec.imported(sys.modules.get(full, module))
+        except Exception:  # Recording must never change what the import does.
+            pass
+        return module
+
+    builtins.__import__ = recording_import
+    real_import_module = importlib.import_module
+
+    def recording_import_module(name: str, package: Any = None) -> Any:
+        module = real_import_module(name, package)
+        rec.imported(module)
+        return module
+
+    importlib.import_module = recording_import_module
+
+
+# -- pytest --------------------------------------------------------------------------------
+
+
+def _fixture_key(fixturedef: Any, request: Any) -> str:
+    node = getattr(request, "node", None)
+    where = getattr(node, "nodeid", "")
+    index = getattr(request, "param_index", 0)
+    return f"{fixturedef.baseid}::{fixturedef.argname}@{where}[{index}]"
+
+
+class Plugin:
+    def __init__(self, rec: Recorder) -> None:
+        self.rec = rec
+        self.out = os.environ[OUT]
+        self.collect: set[str] | None = None
+        self.select: set[str] = set()
+        self.known: set[str] = set()
+        self.preload: list[str] = []
+        self.reimport: list[str] = []
+        path = os.environ.get(SELECT)
+        if path:
+            with open(path, encoding="utf-8") as f:
+                spec = json.load(f)
+            self.collect = set(spec["collect"])
+            self.select = set(spec["select"])
+            self.known = set(spec["known"])
+            self.preload = list(spec["import"])
+            self.reimport = list(spec.get("reimport", ()))
+        data_dir = os.environ.get(DATA_DIR)
+        if data_dir and rec.source is not None:
+            # Python subprocesses this process starts write coverage data here,
+            # so each test can tell what its own children measured.
+            own = os.path.join(data_dir, f"p{os.getpid()}")
+            os.makedirs(own, exist_ok=True)
+            target = os.path.join(own, ".coverage")
+            os.environ["COVERAGE_FILE"] = target
+            _redirect_process_config(target)
+            rec.own_data_dir = own
+
+    # Collection: only the test modules the spec names.
+    def pytest_ignore_collect(self, collection_path: Any) -> Any:
+        if self.collect is None:
+            return None
+        name = os.fspath(collection_path)
+        if not name.endswith(".py") or os.path.isdir(name):
+            return None  # Folders are walked, so that every conftest.py loads.
+        base = os.path.basename(name)
+        if base in ("conftest.py", "__init__.py"):
+            return None
+        rel = self.rec.rel(name)
+        if rel is None or rel in self.collect:
+            return None
+        return True
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_make_collect_report(self, collector: Any) -> Any:
+        """Collecting a test module (importing it, unless an import unit took
+        that, and generating its tests) is a unit of its own."""
+        rec = self.rec
+        rel = (
+            rec.rel(os.fspath(getattr(collector, "path", "")))
+            if isinstance(collector, pytest.Module)
+            else None
+        )
+        if rel is None:
+            yield
+            return
+        unit = rec.modules.get(rel)
+        if unit is None:
+            unit = rec.modules[rel] = Unit()
+        # Collected, even if it yields no test: its old tests are gone.
+        rec.collected.setdefault(collector.nodeid, [])
+        rec.enter(unit)
+        try:
+            yield
+        finally:
+            rec.leave()
+
+    def pytest_collection(self, session: Any) -> None:
+        # Modules whose import changes what other code does, imported as a
+        # full run imports them while collecting (see session.py).
+        import importlib
+
+        for name in self.preload:
+            try:
+                importlib.import_module(name)
+            except Exception as e:
+                self.rec.reason = f"could not import {name} as a full run does ({e})"
+        # Modules whose import-time lines moved (a function added): their
+        # import is recorded again, owned by no test (session.py checks it ran
+        # as before).  Already imported at start-up: recorded then.
+        for name in self.reimport:
+            if name in sys.modules:
+                continue
+            self.rec.enter(Unit())
+            try:
+                importlib.import_module(name)
+            except Exception as e:
+                self.rec.reason = f"could not import {name} again ({e})"
+            finally:
+                self.rec.leave()
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_modifyitems(self, session: Any, config: Any, items: list[Any]) -> None:
+        for item in items:
+            module = item.nodeid.split("::", 1)[0]
+            self.rec.collected.setdefault(module, []).append(item.nodeid)
+        if self.collect is None:
+            return
+
+        # The tests named, and every test the map does not know (new ones).
+        def wanted(nodeid: str) -> bool:
+            return nodeid in self.select or nodeid not in self.known
+
+        keep = [item for item in items if wanted(item.nodeid)]
+        drop = [item for item in items if not wanted(item.nodeid)]
+        if drop:
+            config.hook.pytest_deselected(items=drop)
+            items[:] = keep
+
+    def pytest_collection_finish(self, session: Any) -> None:
+        self.rec.flush()
+
+    def _phase(self, item: Any) -> Any:
+        rec = self.rec
+        if rec.test is None:
+            rec.test = Unit()
+        rec.enter(rec.test)
+        yield
+        rec.leave()
+
+    @pytest.hookimpl(hookwrapper=True, tryfirst=True)
+    def pytest_runtest_setup(self, item: Any) -> Any:
+        yield from self._phase(item)
+
+    @pytest.hookimpl(hookwrapper=True, tryfirst=True)
+    def pytest_runtest_call(self, item: Any) -> Any:
+        yield from self._phase(item)
+
+    @pytest.hookimpl(hookwrapper=True, tryfirst=True)
+    def pytest_runtest_teardown(self, item: Any) -> Any:
+        yield from self._phase(item)
+        self._finish_test(item)
+
+    @pytest.hookimpl(hookwrapper=True, tryfirst=True)
+    def pytest_fixture_setup(self, fixturedef: Any, request: Any) -> Any:
+        rec = self.rec
+        if fixturedef.scope == "function" or rec.test is None:
+            # Function-scoped fixtures belong to their test.
+            yield
+            return
+        key = _fixture_key(fixturedef, request)
+        rec.active[id(fixturedef)] = key
+        unit = rec.fixtures.get(key)
+        if unit is None:
+            unit = rec.fixtures[key] = Unit()
+        rec.enter(unit)
+        try:
+            yield
+        finally:
+            rec.leave()
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_fixture_post_finalizer(self, fixturedef: Any, request: Any) -> None:
+        rec = self.rec
+        key = rec.active.get(id(fixturedef))
+        unit = rec.fixtures.get(key) if key is not None else None
+        if fixturedef.scope == "function" or unit is None or rec.source is None:
+            return
+        # Its finalizer has just run, in the current unit: those lines (and
+        # what else ran since the last boundary) count for the fixture too.
+        taken = rec.source.take()
+        rec.current.add(taken)
+        unit.add(taken)
+
+    def _finish_test(self, item: Any) -> None:
+        rec = self.rec
+        unit, rec.test = rec.test, None
+        if unit is None:
+            return
+        info = getattr(item, "_fixtureinfo", None)
+        defs = getattr(info, "name2fixturedefs", {}) if info is not None else {}
+        used = set()
+        for name in getattr(item, "fixturenames", ()):
+            for fixturedef in defs.get(name, ()):
+                key = rec.active.get(id(fixturedef))
+                if key is not None:
+                    used.add(key)
+        record = rec.encode(unit)
+        record["fixtures"] = sorted(used)
+        rec.tests[item.nodeid] = record
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: Any) -> None:
+        rec = self.rec
+        rec.flush()
+        source, rec.source = rec.source, None  # Nothing more is taken.
+        if source is not None:
+            source.stop()
+        worker = os.environ.get("PYTEST_XDIST_WORKER")
+        result = {
+            "ok": not rec.reason,
+            "core": rec.core,
+            "branch": rec.branch,
+            "worker": worker,
+            "collected": rec.collected,
+            "tests": rec.tests,
+            "fixtures": {key: rec.encode(u) for key, u in rec.fixtures.items()},
+            "imports": {rel: rec.encode(u) for rel, u in rec.imports.items()},
+            "modules": {rel: rec.encode(u) for rel, u in rec.modules.items()},
+            "import_order": rec.import_order,
+            "session": rec.encode(rec.session),
+            "foreign": _foreign_modules(rec.root),
+        }
+        result["ok"] = not rec.reason  # Encoding can find a problem too.
+        result["reason"] = rec.reason
+        path = os.path.join(self.out, f"map-{worker or 'main'}-{os.getpid()}.json")
+        with open(path + ".tmp", "w", encoding="utf-8") as f:
+            json.dump(result, f)
+        os.replace(path + ".tmp", path)
+        _save_worker()
+
+
+def _foreign_modules(root: str) -> list[str]:
+    """Modules imported from the repository a snapshot was taken from."""
+    forbid = os.environ.get(FORBID)
+    if not forbid:
+        return []
+    forbid = os.path.realpath(forbid)
+    found = set()
+    for module in list(sys.modules.values()):
+        path = getattr(module, "__file__", None)
+        if isinstance(path, str):
+            real = os.path.realpath(path)
+            if real.startswith(forbid + os.sep) and not real.startswith(root + os.sep):
+                found.add(os.path.relpath(real, forbid).replace(os.sep, "/"))
+    return sorted(found)
 
 
 def _redirect_process_config(data_file: str) -> None:
@@ -545,6 +831,9 @@ def _redirect_process_config(data_file: str) -> None:
         pass  # Children then write beside the main data file; still combined.
 
 
+# -- this process: measured, and pytest-cov kept out --------------------------------------
+
+
 def _measure_worker() -> Any:
     """In a pytest-xdist worker that coverage.py does not measure, measure it.
 
@@ -552,7 +841,6 @@ def _measure_worker() -> Any:
     tests.  Started here, when pytest imports this plugin (``-p``, before any
     conftest or test module), a worker is measured as the main process
     would have been: the same configuration file, data beside the run's.
-    The data is saved when pytest ends (:func:`pytest_unconfigure`).
     """
     if not os.environ.get("PYTEST_XDIST_WORKER") or not os.environ.get(DATA_DIR):
         return None
@@ -588,6 +876,24 @@ def _share_configuration() -> None:
 
 _share_configuration()
 _WORKER_COVERAGE = _measure_worker()
+_RECORDER: Recorder | None = None
+if os.environ.get(OUT):
+    # Started now, before any conftest or test module is imported, so that
+    # their imports are units too.
+    _RECORDER = Recorder()
+    if _RECORDER.source is not None:
+        _watch_imports(_RECORDER)
+
+
+def _save_worker() -> None:
+    """Save a worker's measurement, once.  Called when the session finishes,
+    before pytest-xdist tells the main process that the worker is done (the
+    main process may stop it right after)."""
+    global _WORKER_COVERAGE
+    cov, _WORKER_COVERAGE = _WORKER_COVERAGE, None
+    if cov is not None:
+        cov.stop()
+        cov.save()
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -603,19 +909,8 @@ def pytest_load_initial_conftests(early_config: Any, parser: Any, args: Any) -> 
 
 
 def pytest_configure(config: Any) -> None:
-    if os.environ.get(OUT):
-        config.pluginmanager.register(Plugin(), "ratchet-testmap")
-
-
-def _save_worker() -> None:
-    """Save a worker's measurement, once.  Called when the session finishes,
-    before pytest-xdist tells the main process that the worker is done (the
-    main process may stop it right after)."""
-    global _WORKER_COVERAGE
-    cov, _WORKER_COVERAGE = _WORKER_COVERAGE, None
-    if cov is not None:
-        cov.stop()
-        cov.save()
+    if _RECORDER is not None:
+        config.pluginmanager.register(Plugin(_RECORDER), "ratchet-testmap")
 
 
 @pytest.hookimpl(trylast=True)

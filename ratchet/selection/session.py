@@ -1,10 +1,12 @@
 """Run the project's pytest suite under coverage: the whole of it, or only what
-a change needs.
+a change needs, with exact numbers either way.
 
-Every pytest run loads the test-map plugin (:mod:`ratchet.selection.plugin`).
-A full run records the map; a selected run (``check``) plans from it
-(:mod:`ratchet.selection.plan`), runs in one or two rounds, each collecting
-the whole suite and deselecting the rest, and refreshes it.
+Every pytest run loads the recording plugin (:mod:`ratchet.selection.plugin`).
+A full run records the test map; a selected run (``check``) plans from it
+(:mod:`ratchet.selection.plan`), collects only the test modules it needs,
+runs only the tests that can behave differently, composes every measured
+file's lines from what ran and what the map kept
+(:mod:`ratchet.selection.compose`), and refreshes the map.
 """
 
 from __future__ import annotations
@@ -13,32 +15,35 @@ import hashlib
 import json
 import os
 import shutil
-from collections.abc import Collection, Mapping
-from dataclasses import astuple
+from collections.abc import Collection, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from ratchet import git, runner
+from ratchet import git, runner, state
 from ratchet.errors import TestRunFailed
-from ratchet.measurement import (
-    CoverageReport,
-    FileResult,
-    Measurement,
-    TestRun,
-    load_json_report,
-)
+from ratchet.measurement import CoverageReport, FileResult, Measurement, TestRun, load_json_report
 from ratchet.numbers import Numbers
 from ratchet.relevance import CONFIG_FILES
 from ratchet.report import RunMode
-from ratchet.selection import testmap
-from ratchet.selection.plan import (
-    judged_after_first_round,
-    plan,
-    tracked_kind,
-    updated,
+from ratchet.selection import compose
+from ratchet.selection.blocks import shape, to_json
+from ratchet.selection.plan import Plan, Planner, installed_checker, tracked_kind
+from ratchet.selection.recording import Recording, RecordingError, from_outputs, union
+from ratchet.selection.store import (
+    FIXTURE,
+    FORMAT,
+    IMPORT,
+    MODULE,
+    NAME,
+    SESSION,
+    TEST,
+    FileNumbers,
+    Store,
+    StoreError,
+    UnitData,
+    new_store,
+    open_store,
 )
-from ratchet.selection.shapes import shape
-from ratchet.selection.testmap import MapError, TestMap
 from ratchet.state import StateError
 from ratchet.workspace import Workspace, refuse_worktree_imports
 
@@ -63,7 +68,7 @@ def fingerprint(ws: Workspace) -> dict[str, str]:
         if (k.startswith("COVERAGE_") and k != "COVERAGE_FILE") or k in _PYTEST_VARIABLES
     )
     return {
-        "map format": str(testmap.FORMAT),
+        "map format": str(FORMAT),
         "Python": probed.python_version,
         "installed packages": probed.distributions,
         "coverage.py": probed.coverage_version or "",
@@ -107,7 +112,7 @@ def _outputs(outdir: Path) -> list[dict[str, Any]]:
 
 
 class Session:
-    """One check's test runs: what the map was, and what the working tree is."""
+    """One check's test runs: what the map was, and what the files are."""
 
     def __init__(self, ws: Workspace, workdir: Path) -> None:
         self.ws = ws
@@ -118,24 +123,34 @@ class Session:
         self.rounds = 0
         self.seconds = 0.0
         self.warnings: tuple[str, ...] = ()
+        self.notes: list[str] = []  # What the user should hear about this run.
         self.fingerprint = fingerprint(ws)
         # What the tests see: the index's files in a snapshot, else the working tree's.
         self.content = (
             git.index_content_ids(ws.repo) if ws.snapshot else git.worktree_content_ids(ws.root)
         )
-        self.old: TestMap | None = None
+        self.old: Store | None = None
         self.map_error = ""
-        self.notes: list[str] = []  # What the user should hear about this run.
         try:
-            self.old = testmap.load(self.git_dir)
-        except MapError as e:
+            self.old = open_store(self.git_dir)
+        except StoreError as e:
             self.map_error = str(e)
+
+    def close(self) -> None:
+        if self.old is not None:
+            self.old.close()
 
     @property
     def how(self) -> str:
         return f"`{' '.join(self.config.test_command)}` ({self.seconds:.1f} s)"
 
-    def run(self, spec: dict[str, list[str]] | None) -> tuple[TestRun, list[dict[str, Any]]]:
+    def read(self, path: str) -> bytes | None:
+        try:
+            return (self.root / path).read_bytes()
+        except OSError:
+            return None
+
+    def run(self, spec: Mapping[str, object] | None) -> tuple[TestRun, list[dict[str, Any]]]:
         """One pytest run with the plugin; its data file and the plugin's outputs."""
         self.rounds += 1
         here = self.workdir / f"round{self.rounds}"
@@ -158,64 +173,41 @@ class Session:
             refuse_worktree_imports(self.ws.repo, foreign)
         return run, outputs
 
-    def report(self, runs: list[TestRun], skip: Collection[str] = ()) -> CoverageReport:
-        """The runs' numbers; ``skip``: files whose numbers are not needed."""
+    def report(
+        self, runs: list[TestRun], skip: Collection[str] = ()
+    ) -> tuple[CoverageReport, dict[str, str]]:
+        """The runs' numbers (``skip``: files not needed) and files' tracers."""
         data = runs[0].data_file
         if len(runs) > 1:
             combined = self.workdir / "combined"
             combined.mkdir(exist_ok=True)
             data = runner.combine(self.ws, [r.data_file for r in runs], combined)
-        report = runner.json_report(self.ws, data, self.workdir, TestRunFailed, skip)
-        return load_json_report(report, self.root)
+        path = runner.json_report(self.ws, data, self.workdir, TestRunFailed, skip)
+        return load_json_report(path, self.root), runner.tracers(path, self.root)
 
-    def save(
-        self,
-        tmap: TestMap,
-        fresh: Mapping[str, FileResult],
-        kept: Mapping[str, tuple[int, int, int, int]],
-        m: CoverageReport,
-    ) -> None:
-        """Complete the map with what it depends on and its numbers, and store it.
+    def shapes(self, paths: Iterable[str]) -> dict[str, str | None]:
+        out = {}
+        for path in paths:
+            if path.endswith(".py"):
+                raw = self.read(path)
+                found = shape(raw) if raw is not None else None
+                out[path] = to_json(found) if found is not None else None
+        return out
 
-        ``fresh`` numbers were just measured as a full run gives them; ``kept``
-        ones still hold from the previous map.
-        """
-        tmap.numbers = {**kept, **{p: astuple(r.numbers) for p, r in fresh.items()}}
-        tmap.coverage_version, tmap.branch = m.coverage_version, m.branch
-        mentioned = set(tmap.imported) | tmap.measured | tmap.test_modules
-        for record in [*tmap.tests.values(), *tmap.fixtures.values()]:
-            mentioned.update(record.files)
-        content = self.content
-        tmap.content = {p: oid for p, oid in content.items() if tracked_kind(p) or p in mentioned}
-        tmap.fingerprint = json.dumps(self.fingerprint, sort_keys=True)
-        old = self.old
-        shapes = {}
-        for path in sorted(tmap.measured | tmap.test_modules):
-            oid = content.get(path)
-            if oid is None or not path.endswith(".py"):
-                continue
-            if old is not None and old.content.get(path) == oid and path in old.shapes:
-                shapes[path] = old.shapes[path]
-            else:
-                try:
-                    shapes[path] = shape((self.root / path).read_bytes())
-                except OSError:
-                    shapes[path] = None
-        tmap.shapes = shapes
-        try:
-            testmap.save(self.git_dir, tmap)
-        except StateError as e:
-            # A cache: the verdict stands; the next check runs everything.
-            self.notes.append(f"the test map was not saved: {e}")
+
+# -- entry points ------------------------------------------------------------------------
 
 
 def run_pytest(ws: Workspace, workdir: Path, *, select: bool, full_reason: str) -> Measurement:
     """Run the suite (all, or a selection when ``select``) and keep the map current."""
     session = Session(ws, workdir)
-    why = full_reason if full_reason or not select else _why_not_select(session)
-    if why or not select:
-        return _full(session, why)
-    return _selected(session)
+    try:
+        why = full_reason if full_reason or not select else _why_not_select(session)
+        if why or not select:
+            return _full(session, why)
+        return _selected(session)
+    finally:
+        session.close()
 
 
 def repeat_pytest(
@@ -223,114 +215,476 @@ def repeat_pytest(
 ) -> Measurement:
     """The run that measured ``files`` once more: their numbers only.
 
-    For ``check --confirm``: the same ``tests`` (None: the whole suite),
-    collected and run the same way, so that numbers that differ can only be
-    chance.  The test map is left as the first run recorded it.
+    For ``check --confirm``: the same ``tests`` (None: the whole suite), run
+    the same way, so that numbers that differ can only be chance.  The map
+    is left as the first run recorded it.
     """
     session = Session(ws, workdir)
-    known = list(session.old.tests) if session.old else []
-    spec = None if tests is None else {"select": sorted(tests), "known": known}
-    run, _ = session.run(spec)
-    measured = session.old.numbers.keys() if session.old else set()
-    report = session.report([run], skip=measured - set(files))
-    mode = RunMode.FULL if tests is None else RunMode.SELECTED
-    return Measurement(report, mode, session.how, warnings=session.warnings)
+    try:
+        spec = None
+        if tests is not None:
+            modules = sorted({t.split("::", 1)[0] for t in tests})
+            spec = {"collect": modules, "select": sorted(tests), "known": [], "import": []}
+        run, _ = session.run(spec)
+        report, _ = session.report([run])
+        mode = RunMode.FULL if tests is None else RunMode.SELECTED
+        return Measurement(report, mode, session.how, warnings=session.warnings)
+    finally:
+        session.close()
 
 
 def _why_not_select(session: Session) -> str:
     """Why the map cannot pick tests for this run ('' when it can)."""
     if session.old is None:
         return session.map_error
-    changed = _fingerprint_change(session.old.fingerprint, session.fingerprint)
+    changed = _fingerprint_change(session.old.meta("fingerprint"), session.fingerprint)
     return f"the environment changed ({changed})" if changed else ""
 
 
-def _selected(session: Session) -> Measurement:
-    old = session.old
-    assert old is not None
-    root = session.root
-
-    def read(path: str) -> bytes | None:
-        try:
-            return (root / path).read_bytes()
-        except OSError:
-            return None
-
-    def mentions(word: str, path: str) -> bool:
-        ws = session.ws
-        return git.mentioned_elsewhere(ws.repo, word, path, cached=ws.snapshot)
-
-    share = session.config.select_max_share
-    planned = plan(old, session.content, read, mentions, share)
-    if planned.full:
-        return _full(session, planned.full)
-    if not planned.changed:
-        return _from_map(session, old, {}, frozenset(), "nothing changed since the last run", ())
-    fallback = ""
-    try:
-        run1, out1 = session.run({"select": sorted(planned.select), "known": list(old.tests)})
-        ran, collected = testmap.from_plugin(out1)
-        judged, second = judged_after_first_round(old, ran, collected, planned.changed_measured)
-        total = len(collected)
-        runs = [run1]
-        if len(ran.tests) + len(second) > share * max(total, 1):
-            fallback = (
-                f"{len(ran.tests) + len(second)} of {total} tests needed, more than "
-                f"select-max-share ({share:g}) allows"
-            )
-        elif second:
-            run2, out2 = session.run({"select": second, "known": collected})
-            ran = testmap.merged(ran, testmap.from_plugin(out2)[0])
-            runs.append(run2)
-    except MapError as e:
-        fallback = f"the selected run could not record ({e})"
-    if fallback:
-        return _full(session, fallback)
-    # The other files' numbers still hold: report only judged and new ones.
-    m = session.report(runs, skip=old.numbers.keys() - judged)
-    judged |= {p for p in m.files if p not in old.numbers}
-    # Judged files have their full-run numbers now; every other file
-    # kept its coverage, so the map's numbers for it still hold.
-    fresh = {p: r for p, r in m.files.items() if p in judged}
-    content = session.content
-    kept = {p: n for p, n in old.numbers.items() if p in content and p not in judged}
-    new_map = updated(old, ran, collected, planned.changed)
-    session.save(new_map, fresh, kept, m)
-    why = (
-        f"ran {len(ran.tests)} of {total} tests: {len(planned.changed)} file(s) changed "
-        f"since the last run, {len(judged)} measured again"
-    )
-    return _from_map(session, new_map, fresh, frozenset(judged), why, tuple(ran.tests))
+# -- the whole suite -----------------------------------------------------------------------
 
 
 def _full(session: Session, reason: str) -> Measurement:
     run, outputs = session.run(None)
-    report = session.report([run])
+    report, tracers = session.report([run])
     try:
-        recorded, _ = testmap.from_plugin(outputs)
-        session.save(recorded, report.files, {}, report)
-    except MapError as e:
-        testmap.remove(session.git_dir)
+        recording = from_outputs(outputs)
+        _save_full(session, recording, report, tracers)
+    except RecordingError as e:
+        _forget(session)
         session.notes.append(f"no test map recorded: {e}; every check runs the whole suite")
     why = "; ".join(w for w in [reason, *session.notes] if w)
     return Measurement(report, RunMode.FULL, session.how, why, warnings=session.warnings)
 
 
+def _forget(session: Session) -> None:
+    if session.old is not None:
+        session.old.close()
+        session.old = None
+    state.remove(session.git_dir, NAME)
+
+
+def _numbers(report: CoverageReport, tracers: Mapping[str, str]) -> dict[str, FileNumbers]:
+    return {
+        path: FileNumbers(*_counts(r.numbers), tuple(r.missing_lines), tracers.get(path, ""))
+        for path, r in report.files.items()
+    }
+
+
+def _counts(n: Numbers) -> tuple[int, int, int, int]:
+    return n.statements, n.covered, n.branches, n.covered_branches
+
+
+def _save_full(
+    session: Session,
+    recording: Recording,
+    report: CoverageReport,
+    tracers: Mapping[str, str],
+) -> None:
+    """A new map from a whole run, written aside and renamed into place."""
+    try:
+        folder = state.folder(session.git_dir)
+    except StateError as e:
+        session.notes.append(f"the test map was not saved: {e}")
+        return
+    tmp = folder / f".{NAME}.{os.getpid()}.tmp"
+    store = new_store(tmp)
+    try:
+        with store.transaction():
+            uses: dict[int, list[str]] = {}
+            for key, data in recording.fixtures.items():
+                store.put_unit(FIXTURE, key, data)
+            for seq, (key, data) in enumerate(recording.tests.items()):
+                uses[store.put_unit(TEST, key, data, seq)] = data.fixtures
+            for key, data in recording.imports.items():
+                store.put_unit(IMPORT, key, data)
+            for key, data in recording.modules.items():
+                store.put_unit(MODULE, key, data)
+            store.put_unit(SESSION, "", recording.session)
+            store.link_fixtures(uses)
+            store.set_module_names(recording.import_order)
+            _describe(session, store, recording, _numbers(report, tracers), replace_all=True)
+        store.close()
+        os.replace(tmp, state.path(session.git_dir, NAME))
+    except BaseException as e:
+        store.close()
+        tmp.unlink(missing_ok=True)
+        if isinstance(e, OSError):
+            session.notes.append(f"the test map was not saved: {e}")
+            return
+        raise
+
+
+def _describe(
+    session: Session,
+    store: Store,
+    recording: Recording,
+    numbers: Mapping[str, FileNumbers],
+    *,
+    replace_all: bool,
+    shaped: Iterable[str] | None = None,
+) -> None:
+    """What the map describes: content, blocks, numbers, the environment."""
+    mentioned = set(numbers)
+    for units in (recording.tests, recording.fixtures, recording.imports, recording.modules):
+        for key, data in units.items():
+            mentioned |= data.lines.keys() | data.opened | data.imports
+            mentioned.add(key if units is not recording.tests else data.module)
+    if not replace_all:
+        mentioned |= store.content().keys()
+    watch = session.config.watch
+    content = {
+        p: oid for p, oid in session.content.items() if tracked_kind(p, watch) or p in mentioned
+    }
+    store.set_content(content)
+    known_shapes = {p for p in content if p.endswith(".py")}
+    wanted = known_shapes if shaped is None else set(shaped) & known_shapes
+    for path, found in session.shapes(sorted(wanted)).items():
+        store.set_shape(path, found)
+    store.set_numbers(numbers, replace_all=replace_all)
+    mutating = set()
+    for path in content:
+        raw = store.shape(path)
+        if raw is not None and '"x":true' in raw:
+            mutating.add(path)
+    store.set_active(mutating | _reaching_out(store))
+    store.set_meta("fingerprint", json.dumps(session.fingerprint, sort_keys=True))
+    store.set_meta("branch", "1" if recording.branch else "0")
+    store.set_meta("coverage", session.ws.probe.coverage_version or "")
+
+
+def _reaching_out(store: Store) -> set[str]:
+    """Modules whose import, and test modules whose collection, executed
+    lines of other files (a registration, a setting changed elsewhere)."""
+    rows = store.db.execute(
+        "SELECT DISTINCT unit.key FROM unit"
+        " JOIN executed ON executed.unit_id = unit.id"
+        " JOIN path ON path.id = executed.path_id"
+        " WHERE unit.kind IN (?, ?) AND path.path != unit.key",
+        (IMPORT, MODULE),
+    )
+    return {key for (key,) in rows}
+
+
+# -- only what the change needs ----------------------------------------------------------
+
+
+def _selected(session: Session) -> Measurement:
+    store = session.old
+    assert store is not None
+    roots = [str(session.root), str(session.root / "src")]
+    planner = Planner(
+        store,
+        session.content,
+        session.read,
+        watch=session.config.watch,
+        max_share=session.config.select_max_share,
+        installed=installed_checker(roots),
+    )
+    plan = planner.decide()
+    if plan.full:
+        return _full(session, plan.full)
+    if not plan.changed:
+        return _from_map(session, store, {}, "nothing changed since the last run", ())
+    known = [t for t, (_, module, _) in planner.tests.items() if module in plan.collect]
+    spec = {
+        "collect": sorted(plan.collect),
+        "select": sorted(plan.tests),
+        "known": known,
+        "import": plan.preload,
+        "reimport": sorted(plan.reimport.values()),
+    }
+    _, outputs = session.run(spec)
+    try:
+        fresh = from_outputs(outputs)
+        branch = store.meta("branch") == "1"
+        if fresh.branch != branch:
+            raise RecordingError("the branch mode changed")
+        merged = _merge(session, store, plan, fresh)
+    except (RecordingError, _CannotCarry) as e:
+        return _full(session, f"the selected run could not record ({e})")
+    why = (
+        f"ran {len(fresh.tests)} of {merged.total} tests: {len(plan.changed)} file(s) changed "
+        f"since the last run, {len(merged.analysed)} measured again"
+    )
+    return _from_map(session, store, merged.report.files, why, tuple(fresh.tests))
+
+
+class _CannotCarry(Exception):
+    """A kept unit's line has no place in the new text, or coverage.py's
+    report on the composed lines disagrees with them: selection cannot be exact."""
+
+
+def _agrees(report: CoverageReport, lines: Mapping[str, list[int]]) -> None:
+    """Check the composed report: a line some unit ran is never missing."""
+    for path, values in lines.items():
+        result = report.files.get(path)
+        ran = {v for v in values if v > 0}
+        if result is None:
+            if ran:
+                raise _CannotCarry(f"coverage.py did not report {path}")
+            continue
+        wrong = ran & set(result.missing_lines)
+        if wrong:
+            raise _CannotCarry(
+                f"coverage.py reports line {min(wrong)} of {path} missing, which a test ran"
+            )
+
+
+def _imported_as_before(
+    store: Store, plan: Plan, fresh: Recording, old: Mapping[str, tuple[int, str, bool]]
+) -> None:
+    """A module imported again (a function added) ran the lines it ran
+    before, at their new numbers, and the added statements' own: else its
+    import depends on more than this run can see."""
+    for path in plan.reimport:
+        again = fresh.imports.get(path)
+        if again is None or path not in old:
+            raise _CannotCarry(f"{path} was not imported again")
+        mapping = plan.maps.get(path, {})
+        before = {abs(v) for vs in store.lines([old[path][0]], [path]).values() for v in vs if v}
+        moved = {mapping.get(n) for n in before}
+        now = {abs(v) for v in again.lines.get(path, ()) if v}
+        if None in moved or not moved <= now or any(n in mapping.values() for n in now - moved):
+            raise _CannotCarry(f"importing {path} again ran other lines")
+
+
+class _Merged:
+    def __init__(self, report: CoverageReport, analysed: set[str], total: int) -> None:
+        self.report = report
+        self.analysed = analysed
+        self.total = total
+
+
+def _carry(values: list[int], mapping: Mapping[int, int], branch: bool) -> list[int]:
+    out = []
+    for v in values:
+        if v == 0:
+            out.append(0)
+            continue
+        moved = mapping.get(abs(v))
+        if moved is None:
+            raise _CannotCarry(f"line {abs(v)}")
+        out.append(moved if v > 0 else -moved)
+    if branch:
+        pairs = sorted({(out[i], out[i + 1]) for i in range(0, len(out), 2)})
+        return [n for pair in pairs for n in pair]
+    return sorted(set(out))
+
+
+def _merge(session: Session, store: Store, plan: Plan, fresh: Recording) -> _Merged:
+    """The new full run, composed: fresh units where they ran, the map's
+    elsewhere; numbers of every file that can have changed; the map updated."""
+    branch = fresh.branch
+    content = session.content
+    old_tests = store.units(TEST)
+    old = {kind: store.units(kind) for kind in (TEST, FIXTURE, IMPORT, MODULE, SESSION)}
+    fresh_units: dict[tuple[str, str], UnitData] = {}
+    for key, data in fresh.tests.items():
+        fresh_units[(TEST, key)] = data
+    for key, data in fresh.fixtures.items():
+        fresh_units[(FIXTURE, key)] = data
+    for key, data in fresh.imports.items():
+        fresh_units[(IMPORT, key)] = data
+    for key, data in fresh.modules.items():
+        fresh_units[(MODULE, key)] = data
+    # The session: what ran for the whole session then, and now.
+    session_old = old[SESSION].get("")
+    session_unit = fresh.session
+    # Tests that are gone: their module deleted, or collected without them.
+    removed: set[int] = set()
+    for key, (uid, module, _) in old_tests.items():
+        if module not in content or (
+            module in fresh.collected and key not in fresh.collected[module]
+        ):
+            removed.add(uid)
+    for key, (uid, _, _) in old[MODULE].items():
+        if key not in content:
+            removed.add(uid)
+    _imported_as_before(store, plan, fresh, old[IMPORT])
+    replaced = {old[kind][key][0] for (kind, key) in fresh_units if key in old[kind]}
+    if session_old is not None:
+        replaced.add(session_old[0])
+    # Imports a full run would still make: reachable from what remains.
+    edges = store.import_edges()
+    kept_ids = {
+        uid
+        for kind in (TEST, FIXTURE, MODULE)
+        for (uid, _, _) in old[kind].values()
+        if uid not in removed and uid not in replaced
+    }
+    reach: set[str] = set()
+    frontier: list[str] = []
+    for uid in kept_ids:
+        frontier += edges.get(uid, ())
+    for (kind, _), data in fresh_units.items():
+        if kind != IMPORT:
+            frontier += data.imports
+    frontier += session_unit.imports
+    if session_old is not None:
+        frontier += edges.get(session_old[0], ())
+    import_data = {key: data for (kind, key), data in fresh_units.items() if kind == IMPORT}
+    while frontier:
+        module = frontier.pop()
+        if module in reach:
+            continue
+        reach.add(module)
+        if module in import_data:
+            frontier += import_data[module].imports
+        elif module in old[IMPORT]:
+            frontier += edges.get(old[IMPORT][module][0], ())
+    for key, (uid, _, _) in old[IMPORT].items():
+        if key not in reach and (IMPORT, key) not in fresh_units:
+            removed.add(uid)
+    # Fixture instances no remaining test uses.
+    users = store.fixtures_of(kept_ids)
+    still_used = {f for fs in users.values() for f in fs}
+    fresh_fixture_keys = {k for t in fresh.tests.values() for k in t.fixtures}
+    for key, (uid, _, _) in old[FIXTURE].items():
+        if (
+            uid not in still_used
+            and key not in fresh_fixture_keys
+            and (FIXTURE, key) not in fresh_units
+        ):
+            removed.add(uid)
+    # Files whose lines can differ from the map's.
+    gone = removed | replaced
+    analyse = {p for p in plan.changed if p.endswith(".py") or p in store.numbers()}
+    old_lines = {}
+    if gone:
+        rows = store.db.execute(
+            "SELECT unit_id, path.path, lineset_id FROM executed"
+            " JOIN path ON path.id = executed.path_id"
+            f" WHERE unit_id IN ({','.join('?' * len(gone))})",
+            sorted(gone),
+        )
+        by_unit: dict[int, dict[str, int]] = {}
+        for uid, path, lid in rows:
+            by_unit.setdefault(uid, {})[path] = lid
+        old_lines = by_unit
+    fresh_by_old_id: dict[int, UnitData] = {}
+    for (kind, key), data in fresh_units.items():
+        if key in old[kind]:
+            fresh_by_old_id[old[kind][key][0]] = data
+    from ratchet.selection.store import encode
+
+    for uid, files in old_lines.items():
+        again = fresh_by_old_id.get(uid)
+        if again is None or uid in removed:
+            analyse |= files.keys()
+            continue
+        for path, lid in files.items():
+            now = again.lines.get(path)
+            if now is None:
+                analyse.add(path)
+                continue
+            digest = hashlib.blake2b(encode(now), digest_size=16).digest()
+            (then,) = store.db.execute(
+                "SELECT digest FROM lineset WHERE id = ?", (lid,)
+            ).fetchone()
+            if then != digest:
+                analyse.add(path)
+    for (kind, key), data in fresh_units.items():
+        if key not in old[kind]:
+            analyse |= data.lines.keys()
+        else:
+            had = old_lines.get(old[kind][key][0], {})
+            analyse |= {p for p in data.lines if p not in had}
+    analyse |= {p for p in session_unit.lines if session_old is None}
+    # The lines of each file to analyse: kept units carried, fresh as they ran.
+    keep_by_path = store.executed_by(analyse)
+    lines: dict[str, list[int]] = {}
+    # Kept units' lines in changed files, at their new numbers (the map keeps them so).
+    carried: dict[tuple[int, str], list[int]] = {}
+    for path in sorted(analyse):
+        kept = keep_by_path.get(path, set()) - gone
+        sets: list[list[int]] = []
+        mapping = plan.maps.get(path) if path in plan.changed else None
+        for (uid, _), values in store.lines(kept, [path]).items():
+            if mapping is not None:
+                values = carried[(uid, path)] = _carry(values, mapping, branch)
+            sets.append(values)
+        for unit in [*fresh_units.values(), session_unit]:
+            ran = unit.lines.get(path)
+            if ran:
+                sets.append(ran)
+        if session_old is not None:
+            for (_, _), values in store.lines([session_old[0]], [path]).items():
+                sets.append(_carry(values, mapping, branch) if mapping is not None else values)
+        if sets:
+            lines[path] = union(sets, branch)
+    numbers_before = store.numbers()
+    tracers = {p: n.tracer for p, n in numbers_before.items()}
+    report = compose.report(
+        session.ws,
+        session.workdir / "compose",
+        lines,
+        sorted(analyse),
+        branch=branch,
+        tracers=tracers,
+    )
+    _agrees(report, lines)
+    session_lines = (
+        store.lines([session_old[0]], store.content()) if session_old is not None else {}
+    )
+    # Update the map: in one transaction, or not at all.
+    try:
+        with store.transaction():
+            store.remove_units(gone)
+            for (uid, path), values in carried.items():
+                store.set_lines(uid, path, values)
+            uses: dict[int, list[str]] = {}
+            seq = len(old_tests)
+            for (kind, key), data in fresh_units.items():
+                if kind == TEST:
+                    seq += 1
+                    uses[store.put_unit(kind, key, data, seq)] = data.fixtures
+                else:
+                    store.put_unit(kind, key, data)
+            merged_session = UnitData()
+            for (_, path), values in session_lines.items():
+                merged_session.lines[path] = values
+            from ratchet.selection.recording import merge
+
+            merge(merged_session, session_unit, branch)
+            store.put_unit(SESSION, "", merged_session)
+            store.link_fixtures(uses)
+            names = store.module_names()
+            known_names = {p for _, p in names}
+            names += [(n, p) for n, p in fresh.import_order if p not in known_names]
+            store.set_module_names(names)
+            numbers = _numbers(report, tracers)
+            store.drop_numbers(analyse - numbers.keys())
+            _describe(
+                session,
+                store,
+                fresh,
+                numbers,
+                replace_all=False,
+                shaped=plan.changed,
+            )
+            store.collect_garbage()
+    except Exception as e:
+        session.notes.append(f"the test map was not updated: {e}")
+    total = len(store.units(TEST))
+    return _Merged(report, analyse, total)
+
+
 def _from_map(
     session: Session,
-    tmap: TestMap,
+    store: Store,
     fresh: Mapping[str, FileResult],
-    judged: frozenset[str],
     why: str,
     tests_run: tuple[str, ...],
 ) -> Measurement:
-    """Numbers for every file: ``fresh`` ones just measured, the rest from the map."""
+    """Numbers for every file: ``fresh`` ones just analysed, the rest from the map."""
     files = {
-        p: fresh.get(p) or FileResult(Numbers(*n), lines_known=False)
-        for p, n in tmap.numbers.items()
+        p: FileResult(Numbers(n.statements, n.covered, n.branches, n.covered_branches), n.missing)
+        for p, n in store.numbers().items()
     }
     files.update(fresh)
-    report = CoverageReport(files, tmap.coverage_version, tmap.branch)
+    version = store.meta("coverage")
+    report = CoverageReport(files, version, store.meta("branch") == "1")
     how = session.how if tests_run else "the test map"
     return Measurement(
         report,
@@ -339,5 +693,4 @@ def _from_map(
         "; ".join([why, *session.notes]),
         tests_run,
         session.warnings,
-        judged,
     )

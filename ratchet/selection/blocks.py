@@ -1,0 +1,381 @@
+"""A Python file as blocks: its module level, and one block per function body.
+
+The unit of dependency.  A test depends on a block when it executed a line
+of it; an edit changes blocks.  Each block has a digest of its code that
+does not depend on line numbers, so a block that moved (an edit above it)
+is the same block, and the lines executed in it before the edit can be
+carried to their new numbers (:func:`line_map`) instead of being measured
+again.
+
+The *module level* is everything that runs when the module is imported:
+imports, class bodies, decorators, signatures and default values,
+constants, with each function body left out.  It is kept as a sequence of
+items (top-level statements; a class's own items nested), so that adding a
+function or an import of an installed module can be told apart from a
+change that can change behaviour (:func:`module_level_change`).
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+MODULE = ""  # The name of the module-level block.
+
+
+@dataclass(frozen=True)
+class Function:
+    """One function or method body: its digest and the lines it spans."""
+
+    digest: str
+    first: int  # First line of the body.
+    last: int  # Last line of the function.
+    # The lines of the body's nodes, in a fixed walk order: two bodies with
+    # the same digest pair up node by node (see :func:`line_map`).
+    positions: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class Item:
+    """A module-level statement (a class's body items nested in ``members``)."""
+
+    digest: str  # Of the statement with function bodies left out.
+    kind: str  # "def" (a plain function), "import", "class" or "other".
+    names: tuple[str, ...] = ()  # What it imports (for "import" items).
+    members: tuple[Item, ...] = ()  # A class's items.
+    head: str = ""  # A class statement without its body: name, bases, decorators.
+    positions: tuple[int, ...] = ()  # Its own nodes' lines (a class's: its header's).
+
+
+@dataclass(frozen=True)
+class Shape:
+    """The blocks of one file."""
+
+    module: str  # Digest of the whole module level.
+    items: tuple[Item, ...]
+    functions: Mapping[str, Function] = field(default_factory=dict)
+    # Its module level changes other modules' state when imported (assigns
+    # to attributes or items, calls a function as a statement, ...).
+    mutates: bool = False
+
+    def block_of(self, line: int) -> str:
+        """The block a line belongs to: the innermost function body holding
+        it, else the module level."""
+        best = MODULE
+        best_span = None
+        for name, f in self.functions.items():
+            if f.first <= line <= f.last:
+                span = f.last - f.first
+                if best_span is None or span < best_span:
+                    best, best_span = name, span
+        return best
+
+
+def _digest(node: ast.AST | list[ast.stmt]) -> str:
+    if isinstance(node, list):
+        node = ast.Module(body=node, type_ignores=[])
+    return hashlib.blake2b(ast.dump(node).encode(), digest_size=12).hexdigest()
+
+
+class _Stub(ast.NodeTransformer):
+    def _fn(self, fn: ast.FunctionDef | ast.AsyncFunctionDef) -> ast.AST:
+        self.generic_visit(fn)
+        fn.body = [ast.Pass()]
+        return fn
+
+    def visit_FunctionDef(self, node: ast.FunctionDef) -> ast.AST:
+        return self._fn(node)
+
+    def visit_AsyncFunctionDef(self, node: ast.AsyncFunctionDef) -> ast.AST:
+        return self._fn(node)
+
+
+def _stub(node: ast.AST) -> ast.AST:
+    """``node`` with every function body replaced by ``pass`` (a copy)."""
+    import copy
+
+    stubbed: ast.AST = _Stub().visit(copy.deepcopy(node))
+    return stubbed
+
+
+def _positions(nodes: Sequence[ast.AST]) -> tuple[int, ...]:
+    """The first and last line of every node, in a fixed walk order.  A
+    definition's last line is its body's, which is another block: only its
+    first line is its own (and a stub's ``pass`` has none)."""
+    out: list[int] = []
+    for top in nodes:
+        for node in ast.walk(top):
+            lineno = getattr(node, "lineno", None)
+            if lineno is None:
+                continue
+            own_end = not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+            end = getattr(node, "end_lineno", None) if own_end else None
+            out += (lineno, end or lineno)
+    return tuple(out)
+
+
+def _has_call(nodes: Sequence[ast.AST | None]) -> bool:
+    return any(
+        isinstance(n, ast.Call) for node in nodes if node is not None for n in ast.walk(node)
+    )
+
+
+def _plain_def(node: ast.AST) -> bool:
+    """A function definition whose definition runs nothing: no decorators, no
+    calls in its defaults or annotations."""
+    if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return False
+    if node.decorator_list:
+        return False
+    a = node.args
+    parts: list[ast.AST | None] = [*a.defaults, *a.kw_defaults, node.returns]
+    parts += [arg.annotation for arg in [*a.posonlyargs, *a.args, *a.kwonlyargs]]
+    parts += [a.vararg.annotation if a.vararg else None, a.kwarg.annotation if a.kwarg else None]
+    return not _has_call(parts)
+
+
+def _item(node: ast.stmt) -> Item:
+    stub = _stub(node)
+    digest = _digest(stub)
+    if isinstance(node, ast.ClassDef):
+        import copy
+
+        bare = copy.copy(node)
+        bare.body = []
+        members = tuple(_item(s) for s in node.body)
+        header = [*node.decorator_list, *node.bases, *node.keywords]
+        positions = (node.lineno, node.lineno, *_positions(header))
+        return Item(digest, "class", members=members, head=_digest(bare), positions=positions)
+    positions = _positions([stub])
+    if _plain_def(node):
+        return Item(digest, "def", positions=positions)
+    if isinstance(node, ast.Import):
+        return Item(digest, "import", tuple(a.name for a in node.names), positions=positions)
+    if isinstance(node, ast.ImportFrom) and not node.level and node.module:
+        return Item(digest, "import", (node.module,), positions=positions)
+    return Item(digest, "other", positions=positions)
+
+
+def _mutates(statements: Sequence[ast.stmt]) -> bool:
+    """Can these module-level statements change other modules' state?
+
+    Assignments to attributes or items (``policy.MODE["x"] = 1``), ``del``,
+    ``global``, and calls made as statements (``sys.path.insert(...)``,
+    ``setup()``) can; definitions, imports and assignments to the module's
+    own names cannot by themselves (what a call they make runs is seen as the
+    lines it executes).
+    """
+    for node in statements:
+        for sub in ast.walk(node):
+            if isinstance(sub, (ast.Assign, ast.AugAssign, ast.AnnAssign)):
+                targets = sub.targets if isinstance(sub, ast.Assign) else [sub.target]
+                outward = (ast.Attribute, ast.Subscript)
+                if any(isinstance(t, outward) for target in targets for t in ast.walk(target)):
+                    return True
+            elif isinstance(sub, (ast.Delete, ast.Global, ast.Nonlocal)) or (
+                isinstance(sub, ast.Expr) and isinstance(sub.value, (ast.Call, ast.Await))
+            ):
+                return True
+    return False
+
+
+def _module_statements(tree: ast.Module) -> list[ast.stmt]:
+    """The statements that run at import: function bodies left out."""
+    stubbed = _stub(tree)
+    assert isinstance(stubbed, ast.Module)
+    return stubbed.body
+
+
+class _Functions(ast.NodeVisitor):
+    def __init__(self) -> None:
+        self.functions: dict[str, Function] = {}
+        self.prefix: list[str] = []
+
+    def _fn(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+        qualname = ".".join([*self.prefix, node.name])
+        n = 1
+        while qualname in self.functions:  # Redefinitions: keep each one.
+            n += 1
+            qualname = f"{'.'.join([*self.prefix, node.name])}#{n}"
+        body = node.body
+        stubbed = [_stub(s) for s in body]
+        self.functions[qualname] = Function(
+            _digest(stubbed),  # type: ignore[arg-type]
+            body[0].lineno,
+            node.end_lineno or body[-1].lineno,
+            _positions(stubbed),
+        )
+        self.prefix.append(node.name)
+        self.generic_visit(node)
+        self.prefix.pop()
+
+    def visit_FunctionDef(self, node: ast.FunctionDef) -> None:
+        self._fn(node)
+
+    def visit_AsyncFunctionDef(self, node: ast.AsyncFunctionDef) -> None:
+        self._fn(node)
+
+    def visit_ClassDef(self, node: ast.ClassDef) -> None:
+        self.prefix.append(node.name)
+        self.generic_visit(node)
+        self.prefix.pop()
+
+
+def parse(source: bytes) -> ast.Module | None:
+    try:
+        return ast.parse(source)
+    except (SyntaxError, ValueError):
+        return None
+
+
+def shape(source: bytes) -> Shape | None:
+    """The blocks of ``source``; None when it does not parse."""
+    tree = parse(source)
+    if tree is None:
+        return None
+    finder = _Functions()
+    finder.visit(tree)
+    items = tuple(_item(s) for s in tree.body)
+    module = _module_statements(tree)
+    return Shape(_digest(module), items, finder.functions, _mutates(module))
+
+
+# -- storing shapes -------------------------------------------------------------------------
+
+
+def to_json(s: Shape) -> str:
+    import json
+
+    def item(i: Item) -> list[object]:
+        members = [item(m) for m in i.members]
+        return [i.digest, i.kind, list(i.names), members, i.head, list(i.positions)]
+
+    doc = {
+        "m": s.module,
+        "i": [item(i) for i in s.items],
+        "f": {n: [f.digest, f.first, f.last, list(f.positions)] for n, f in s.functions.items()},
+        "x": s.mutates,
+    }
+    return json.dumps(doc, separators=(",", ":"))
+
+
+def from_json(text: str) -> Shape:
+    """A shape :func:`to_json` wrote (ValueError, KeyError or TypeError if damaged)."""
+    import json
+    from typing import Any
+
+    doc = json.loads(text)
+
+    def item(raw: Any) -> Item:
+        digest, kind, names, members, head, positions = raw
+        inner = tuple(item(m) for m in members)
+        return Item(str(digest), str(kind), tuple(names), inner, str(head), tuple(positions))
+
+    functions = {n: Function(d, a, b, tuple(p)) for n, (d, a, b, p) in doc["f"].items()}
+    return Shape(doc["m"], tuple(item(i) for i in doc["i"]), functions, bool(doc["x"]))
+
+
+# -- what changed ------------------------------------------------------------------
+
+
+def changed_functions(old: Shape, new: Shape) -> set[str]:
+    """Function bodies that differ or are gone (their tests must run again)."""
+    return {
+        name
+        for name, f in old.functions.items()
+        if name not in new.functions or new.functions[name].digest != f.digest
+    }
+
+
+def module_level_change(old: Shape, new: Shape, installed: Callable[[str], bool]) -> str:
+    """Why the module level changed in a way that can change behaviour ('' if not).
+
+    Accepted without a reason: function definitions added (plain ones: no
+    decorator, nothing called by their defaults or annotations) and imports of
+    installed modules added (``installed(name)``); anything else (a constant,
+    a decorator, a default, a class attribute, a removed import) is a change.
+    """
+    if old.module == new.module:
+        return ""
+    return _items_change(old.items, new.items, installed)
+
+
+def _items_change(
+    old: Sequence[Item], new: Sequence[Item], installed: Callable[[str], bool]
+) -> str:
+    i = 0
+    for item in new:
+        if i < len(old) and old[i].digest == item.digest:
+            i += 1
+            continue
+        if i < len(old) and item.kind == old[i].kind == "class" and item.head == old[i].head:
+            why = _items_change(old[i].members, item.members, installed)
+            if why:
+                return why
+            i += 1
+            continue
+        if item.kind == "def":
+            continue  # A function added.
+        if item.kind == "import" and all(installed(name) for name in item.names):
+            continue  # An installed module imported.
+        return "its module-level code changed"
+    if i < len(old) and not all(item.kind == "def" for item in old[i:]):
+        return "its module-level code changed"
+    # What is left was plain functions, removed: their tests run again anyway.
+    return ""
+
+
+# -- carrying lines to their new numbers ---------------------------------------------
+
+
+def line_map(old: Shape, new: Shape) -> dict[int, int]:
+    """Where lines of unchanged blocks of the old text are in the new one.
+
+    Function bodies with equal digests, and module-level statements matched
+    by digest (in order; a class's members too), pair up node by node: each
+    node's line in the old text maps to the same node's line in the new one.
+    A line that two nodes would map to different places (a reformatted
+    block), and every line of a changed block, is left out: its tests run
+    again.
+    """
+    mapping: dict[int, int] = {}
+    conflicts: set[int] = set()
+
+    def add(a: Sequence[int], b: Sequence[int]) -> None:
+        if len(a) != len(b):
+            return
+        for x, y in zip(a, b, strict=True):
+            if mapping.setdefault(x, y) != y:
+                conflicts.add(x)
+
+    for name, f in old.functions.items():
+        other = new.functions.get(name)
+        if other is not None and other.digest == f.digest:
+            add(f.positions, other.positions)
+    _map_items(old.items, new.items, add)
+    for line in conflicts:
+        del mapping[line]
+    return mapping
+
+
+def _map_items(
+    old: Sequence[Item], new: Sequence[Item], add: Callable[[Sequence[int], Sequence[int]], None]
+) -> None:
+    import difflib
+
+    matcher = difflib.SequenceMatcher(
+        a=[i.digest for i in old], b=[i.digest for i in new], autojunk=False
+    )
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal":
+            for a, b in zip(old[i1:i2], new[j1:j2], strict=True):
+                add(a.positions, b.positions)
+                if a.kind == "class":
+                    _map_items(a.members, b.members, add)
+        elif tag == "replace" and i2 - i1 == j2 - j1:
+            for a, b in zip(old[i1:i2], new[j1:j2], strict=True):
+                if a.kind == b.kind == "class" and a.head == b.head:
+                    add(a.positions, b.positions)
+                    _map_items(a.members, b.members, add)

@@ -1,0 +1,98 @@
+"""Exact numbers without running unaffected tests.
+
+For a file whose numbers can have changed, the lines a full run would have
+executed in it are the union, over every unit of the new run, of what it
+executes: the units that ran again, as they ran now; every other unit, as
+the map has it, carried to the new line numbers.  Those lines become a
+coverage data file, and the project's own coverage.py reports on it, with
+the project's configuration, plugins and analysis (statements, exclusions,
+branch structure); ratchet never counts a line itself.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ratchet import runner
+from ratchet.errors import TestRunFailed
+from ratchet.measurement import CoverageReport, load_json_report
+
+if TYPE_CHECKING:
+    from ratchet.workspace import Workspace
+
+# Run by the project's interpreter: a data file of the given lines (and the
+# unexecuted source files a full run would have touched), then its JSON
+# report of the named files.
+_COMPOSE = """\
+import json
+import sys
+import warnings
+
+import coverage
+
+spec_path, data_file, outfile = sys.argv[1:4]
+with open(spec_path, encoding="utf-8") as f:
+    spec = json.load(f)
+warnings.simplefilter("ignore")
+# Saving a measurement that ran nothing touches the unexecuted source files,
+# as a full run's save does.
+cov = coverage.Coverage(data_file=data_file)
+cov.start()
+cov.stop()
+cov.save()
+data = cov.get_data()
+files = spec["files"]
+if spec["branch"]:
+    data.add_arcs({f: list(zip(v[::2], v[1::2])) for f, v in files.items()})
+else:
+    data.add_lines(files)
+if spec["tracers"]:
+    data.add_file_tracers(spec["tracers"])
+data.write()
+measured = set(data.measured_files())
+report = [f for f in spec["report"] if f in measured]
+# The same object reports: loading again would look for another file when
+# the configuration names one per process (parallel, patch = subprocess).
+if report:
+    cov.json_report(morfs=report, outfile=outfile)
+else:
+    meta = {"version": coverage.__version__, "branch_coverage": spec["branch"]}
+    with open(outfile, "w", encoding="utf-8") as f:
+        json.dump({"meta": meta, "files": {}}, f)
+"""
+
+
+def report(
+    ws: Workspace,
+    workdir: Path,
+    lines: Mapping[str, Sequence[int]],
+    wanted: Sequence[str],
+    *,
+    branch: bool,
+    tracers: Mapping[str, str],
+) -> CoverageReport:
+    """coverage.py's report on ``wanted`` (repository paths) given the lines
+    (or flat arcs, in ``branch`` mode) a full run would have executed."""
+    root = ws.root.resolve()
+    spec = {
+        "branch": branch,
+        "files": {str(root / p): list(v) for p, v in lines.items()},
+        "tracers": {str(root / p): t for p, t in tracers.items() if p in lines and t},
+        "report": [str(root / p) for p in wanted],
+    }
+    workdir.mkdir(parents=True, exist_ok=True)
+    spec_file = workdir / "compose.json"
+    spec_file.write_text(json.dumps(spec), "utf-8")
+    data_file = workdir / ".coverage.composed"
+    out = workdir / "composed.json"
+    runner.python(
+        ws,
+        ["-c", _COMPOSE, str(spec_file), str(data_file), str(out)],
+        "coverage json (composed)",
+        log=workdir / "compose.log",
+        error=TestRunFailed,
+    )
+    return load_json_report(out, ws.root)

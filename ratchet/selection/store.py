@@ -1,0 +1,518 @@
+"""The test map: what each unit of a test run executed, kept per clone in SQLite.
+
+A *unit* is a test, a fixture instance above function scope, the import of
+one repository module, the collection of a test module, or the rest of the
+session (see :mod:`ratchet.selection.plugin`).  For each unit the map keeps,
+per file, the lines (or arcs) it executed; the repository files it opened;
+the repository modules it imported; for a test, its fixtures.  Identical line
+sets are stored once.  Besides: the content (blob ids) the map describes,
+the blocks of each Python file (:mod:`ratchet.selection.blocks`), each
+measured file's numbers as coverage.py reported them, and a fingerprint of
+the environment.
+
+Queries touch what an edit needs (indexes by file); a selected run replaces
+its units' rows in one transaction, so an interrupted write leaves the old
+map whole.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import zlib
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+FORMAT = 2
+NAME = "testmap.db"
+
+TEST, FIXTURE, IMPORT, MODULE, SESSION = "test", "fixture", "import", "module", "session"
+
+_SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE path (id INTEGER PRIMARY KEY, path TEXT UNIQUE NOT NULL);
+CREATE TABLE content (path_id INTEGER PRIMARY KEY, blob TEXT NOT NULL);
+CREATE TABLE shape (path_id INTEGER PRIMARY KEY, shape TEXT);
+CREATE TABLE numbers (
+    path_id INTEGER PRIMARY KEY, statements INTEGER NOT NULL, covered INTEGER NOT NULL,
+    branches INTEGER NOT NULL, covered_branches INTEGER NOT NULL, missing BLOB NOT NULL,
+    tracer TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE unit (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, key TEXT NOT NULL, module TEXT,
+    opaque INTEGER NOT NULL DEFAULT 0, seq INTEGER NOT NULL DEFAULT 0, UNIQUE (kind, key)
+);
+CREATE TABLE lineset (id INTEGER PRIMARY KEY, digest BLOB UNIQUE NOT NULL, data BLOB NOT NULL);
+CREATE TABLE executed (
+    unit_id INTEGER NOT NULL, path_id INTEGER NOT NULL, lineset_id INTEGER NOT NULL,
+    PRIMARY KEY (unit_id, path_id)
+) WITHOUT ROWID;
+CREATE INDEX executed_by_path ON executed (path_id);
+CREATE TABLE opened (
+    unit_id INTEGER NOT NULL, path_id INTEGER NOT NULL, PRIMARY KEY (unit_id, path_id)
+) WITHOUT ROWID;
+CREATE INDEX opened_by_path ON opened (path_id);
+CREATE TABLE imported (
+    unit_id INTEGER NOT NULL, path_id INTEGER NOT NULL, PRIMARY KEY (unit_id, path_id)
+) WITHOUT ROWID;
+CREATE INDEX imported_by_path ON imported (path_id);
+CREATE TABLE uses (
+    test_id INTEGER NOT NULL, fixture_id INTEGER NOT NULL, PRIMARY KEY (test_id, fixture_id)
+) WITHOUT ROWID;
+CREATE INDEX uses_by_fixture ON uses (fixture_id);
+CREATE TABLE module_name (path_id INTEGER PRIMARY KEY, name TEXT NOT NULL, seq INTEGER NOT NULL);
+CREATE TABLE active (path_id INTEGER PRIMARY KEY);
+"""
+
+
+class StoreError(Exception):
+    """The map is absent, of another format, or damaged."""
+
+
+# -- line sets --------------------------------------------------------------------------
+
+
+def _varints(values: Iterable[int]) -> bytes:
+    out = bytearray()
+    for v in values:
+        z = (v << 1) ^ (v >> 63)  # Zigzag: small negatives stay small.
+        while z >= 0x80:
+            out.append((z & 0x7F) | 0x80)
+            z >>= 7
+        out.append(z)
+    return bytes(out)
+
+
+def _unvarints(data: bytes) -> list[int]:
+    values = []
+    z = shift = 0
+    for byte in data:
+        z |= (byte & 0x7F) << shift
+        if byte & 0x80:
+            shift += 7
+            continue
+        values.append((z >> 1) ^ -(z & 1))
+        z = shift = 0
+    return values
+
+
+def encode(values: Sequence[int]) -> bytes:
+    """Lines (sorted ints) or arcs (flattened pairs, sorted), delta-coded."""
+    deltas = []
+    last = 0
+    for v in values:
+        deltas.append(v - last)
+        last = v
+    raw = _varints(deltas)
+    if len(raw) > 96:
+        return b"z" + zlib.compress(raw, 6)
+    return b"r" + raw
+
+
+def decode(data: bytes) -> list[int]:
+    raw = zlib.decompress(data[1:]) if data[:1] == b"z" else data[1:]
+    values = []
+    last = 0
+    for d in _unvarints(raw):
+        last += d
+        values.append(last)
+    return values
+
+
+# -- the unit as the map has it ------------------------------------------------------------
+
+
+@dataclass
+class UnitData:
+    """What one unit executed, opened and imported (paths repository-relative)."""
+
+    lines: dict[str, list[int]] = field(default_factory=dict)  # Lines, or flat arcs.
+    opened: set[str] = field(default_factory=set)
+    imports: set[str] = field(default_factory=set)
+    opaque: bool = False
+    fixtures: list[str] = field(default_factory=list)  # A test's fixture instances.
+    module: str = ""  # A test's module.
+
+
+@dataclass(frozen=True)
+class FileNumbers:
+    statements: int
+    covered: int
+    branches: int
+    covered_branches: int
+    missing: tuple[int, ...]
+    tracer: str = ""
+
+
+class Store:
+    """An open map.  Use :func:`open_store` or :func:`new_store`."""
+
+    def __init__(self, db: sqlite3.Connection, path: Path) -> None:
+        self.db = db
+        self.file = path
+        self._paths: dict[str, int] = {}
+        self._names: dict[int, str] = {}
+
+    def close(self) -> None:
+        self.db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """All or nothing: an interrupted write leaves the map as it was."""
+        try:
+            self.db.execute("BEGIN")
+            yield
+        except BaseException:
+            self.db.rollback()
+            raise
+        self.db.commit()
+
+    # -- paths ---------------------------------------------------------------------
+
+    def path_id(self, path: str) -> int:
+        pid = self._paths.get(path)
+        if pid is None:
+            row = self.db.execute("SELECT id FROM path WHERE path = ?", (path,)).fetchone()
+            if row is None:
+                pid = self.db.execute("INSERT INTO path (path) VALUES (?)", (path,)).lastrowid
+            else:
+                pid = row[0]
+            assert pid is not None
+            self._paths[path] = pid
+            self._names[pid] = path
+        return pid
+
+    def path_of(self, pid: int) -> str:
+        name = self._names.get(pid)
+        if name is None:
+            (name,) = self.db.execute("SELECT path FROM path WHERE id = ?", (pid,)).fetchone()
+            self._names[pid] = name
+            self._paths[name] = pid
+        return name
+
+    def _ids(self, paths: Iterable[str]) -> list[int]:
+        known = []
+        for p in paths:
+            row = self._paths.get(p)
+            if row is None:
+                found = self.db.execute("SELECT id FROM path WHERE path = ?", (p,)).fetchone()
+                if found is None:
+                    continue
+                row = found[0]
+                self._paths[p] = row
+                self._names[row] = p
+            known.append(row)
+        return known
+
+    # -- meta ----------------------------------------------------------------------
+
+    def meta(self, key: str, default: str = "") -> str:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else default
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
+    # -- content and shapes -------------------------------------------------------------
+
+    def content(self) -> dict[str, str]:
+        """The blob id of every file the map describes."""
+        rows = self.db.execute(
+            "SELECT path.path, content.blob FROM content JOIN path ON path.id = content.path_id"
+        )
+        return dict(rows)
+
+    def set_content(self, content: Mapping[str, str]) -> None:
+        self.db.execute("DELETE FROM content")
+        self.db.executemany(
+            "INSERT INTO content (path_id, blob) VALUES (?, ?)",
+            [(self.path_id(p), oid) for p, oid in content.items()],
+        )
+
+    def shape(self, path: str) -> str | None:
+        """The JSON of ``path``'s blocks as recorded (None: none, or unparsable)."""
+        ids = self._ids([path])
+        if not ids:
+            return None
+        row = self.db.execute("SELECT shape FROM shape WHERE path_id = ?", (ids[0],)).fetchone()
+        return row[0] if row else None
+
+    def set_shape(self, path: str, shape_json: str | None) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO shape (path_id, shape) VALUES (?, ?)",
+            (self.path_id(path), shape_json),
+        )
+
+    # -- numbers ----------------------------------------------------------------------
+
+    def numbers(self) -> dict[str, FileNumbers]:
+        rows = self.db.execute(
+            "SELECT path.path, statements, covered, branches, covered_branches, missing, tracer"
+            " FROM numbers JOIN path ON path.id = numbers.path_id"
+        )
+        return {p: FileNumbers(s, c, b, cb, tuple(decode(m)), t) for p, s, c, b, cb, m, t in rows}
+
+    def set_numbers(self, numbers: Mapping[str, FileNumbers], *, replace_all: bool) -> None:
+        if replace_all:
+            self.db.execute("DELETE FROM numbers")
+        self.db.executemany(
+            "INSERT OR REPLACE INTO numbers VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    self.path_id(p),
+                    n.statements,
+                    n.covered,
+                    n.branches,
+                    n.covered_branches,
+                    encode(sorted(n.missing)),
+                    n.tracer,
+                )
+                for p, n in numbers.items()
+            ],
+        )
+
+    def drop_numbers(self, paths: Iterable[str]) -> None:
+        self.db.executemany(
+            "DELETE FROM numbers WHERE path_id = ?", [(i,) for i in self._ids(paths)]
+        )
+
+    # -- units ------------------------------------------------------------------------
+
+    def units(self, kind: str) -> dict[str, tuple[int, str, bool]]:
+        """Every unit of ``kind``: key -> (id, module, opaque), in recorded order."""
+        rows = self.db.execute(
+            "SELECT key, id, module, opaque FROM unit WHERE kind = ? ORDER BY seq, id", (kind,)
+        )
+        return {key: (uid, module or "", bool(opaque)) for key, uid, module, opaque in rows}
+
+    def unit_keys(self, ids: Iterable[int]) -> dict[int, tuple[str, str]]:
+        """(kind, key) of each of ``ids``."""
+        out: dict[int, tuple[str, str]] = {}
+        chunk = list(ids)
+        for start in range(0, len(chunk), 500):
+            part = chunk[start : start + 500]
+            marks = ",".join("?" * len(part))
+            for uid, kind, key in self.db.execute(
+                f"SELECT id, kind, key FROM unit WHERE id IN ({marks})", part
+            ):
+                out[uid] = (kind, key)
+        return out
+
+    def _by_paths(self, table: str, paths: Iterable[str]) -> dict[str, set[int]]:
+        """For each of ``paths``: the units that have it in ``table``."""
+        out: dict[str, set[int]] = {}
+        ids = self._ids(paths)
+        for start in range(0, len(ids), 500):
+            part = ids[start : start + 500]
+            marks = ",".join("?" * len(part))
+            for uid, pid in self.db.execute(
+                f"SELECT unit_id, path_id FROM {table} WHERE path_id IN ({marks})", part
+            ):
+                out.setdefault(self.path_of(pid), set()).add(uid)
+        return out
+
+    def executed_by(self, paths: Iterable[str]) -> dict[str, set[int]]:
+        return self._by_paths("executed", paths)
+
+    def opened_by(self, paths: Iterable[str]) -> dict[str, set[int]]:
+        return self._by_paths("opened", paths)
+
+    def imported_by(self, paths: Iterable[str]) -> dict[str, set[int]]:
+        return self._by_paths("imported", paths)
+
+    def lines(
+        self, unit_ids: Iterable[int], paths: Iterable[str]
+    ) -> dict[tuple[int, str], list[int]]:
+        """The lines (or flat arcs) each of ``unit_ids`` executed in ``paths``."""
+        wanted_units = set(unit_ids)
+        out: dict[tuple[int, str], list[int]] = {}
+        decoded: dict[int, list[int]] = {}
+        for pid in self._ids(paths):
+            rows = self.db.execute(
+                "SELECT executed.unit_id, lineset.id, lineset.data FROM executed"
+                " JOIN lineset ON lineset.id = executed.lineset_id WHERE executed.path_id = ?",
+                (pid,),
+            )
+            path = self.path_of(pid)
+            for uid, lid, data in rows:
+                if uid in wanted_units:
+                    values = decoded.get(lid)
+                    if values is None:
+                        values = decoded[lid] = decode(data)
+                    out[(uid, path)] = values
+        return out
+
+    def fixtures_of(self, test_ids: Iterable[int]) -> dict[int, set[int]]:
+        out: dict[int, set[int]] = {}
+        for tid, fid in self.db.execute("SELECT test_id, fixture_id FROM uses"):
+            out.setdefault(tid, set()).add(fid)
+        wanted = set(test_ids)
+        return {t: f for t, f in out.items() if t in wanted}
+
+    def users_of(self, fixture_ids: Iterable[int]) -> set[int]:
+        """Tests that used any of the fixture instances."""
+        ids = list(fixture_ids)
+        found: set[int] = set()
+        for start in range(0, len(ids), 500):
+            part = ids[start : start + 500]
+            marks = ",".join("?" * len(part))
+            found.update(
+                tid
+                for (tid,) in self.db.execute(
+                    f"SELECT test_id FROM uses WHERE fixture_id IN ({marks})", part
+                )
+            )
+        return found
+
+    def import_edges(self) -> dict[int, set[str]]:
+        """Every unit's imported modules (the import graph's edges)."""
+        out: dict[int, set[str]] = {}
+        for uid, pid in self.db.execute("SELECT unit_id, path_id FROM imported"):
+            out.setdefault(uid, set()).add(self.path_of(pid))
+        return out
+
+    def module_names(self) -> list[tuple[str, str]]:
+        """(module name, file) of every repository module, in first-import order."""
+        rows = self.db.execute(
+            "SELECT module_name.name, path.path FROM module_name"
+            " JOIN path ON path.id = module_name.path_id ORDER BY module_name.seq"
+        )
+        return list(rows)
+
+    def set_module_names(self, names: Sequence[tuple[str, str]]) -> None:
+        self.db.execute("DELETE FROM module_name")
+        self.db.executemany(
+            "INSERT OR REPLACE INTO module_name (path_id, name, seq) VALUES (?, ?, ?)",
+            [(self.path_id(p), name, n) for n, (name, p) in enumerate(names)],
+        )
+
+    def active(self) -> set[str]:
+        """Modules whose import (or collection) changes what other code sees."""
+        rows = self.db.execute(
+            "SELECT path.path FROM active JOIN path ON path.id = active.path_id"
+        )
+        return {p for (p,) in rows}
+
+    def set_active(self, paths: Iterable[str]) -> None:
+        self.db.execute("DELETE FROM active")
+        self.db.executemany(
+            "INSERT OR IGNORE INTO active VALUES (?)", [(self.path_id(p),) for p in paths]
+        )
+
+    # -- writing units -------------------------------------------------------------------
+
+    def remove_units(self, ids: Iterable[int]) -> None:
+        rows = [(i,) for i in ids]
+        for table in ("executed", "opened", "imported"):
+            self.db.executemany(f"DELETE FROM {table} WHERE unit_id = ?", rows)
+        self.db.executemany(
+            "DELETE FROM uses WHERE test_id = ? OR fixture_id = ?", [(i, i) for (i,) in rows]
+        )
+        self.db.executemany("DELETE FROM unit WHERE id = ?", rows)
+
+    def put_unit(self, kind: str, key: str, data: UnitData, seq: int = 0) -> int:
+        """Record ``data`` as the unit ``kind``/``key``, replacing what it had."""
+        row = self.db.execute(
+            "SELECT id FROM unit WHERE kind = ? AND key = ?", (kind, key)
+        ).fetchone()
+        if row is not None:
+            self.remove_units([row[0]])
+        uid = self.db.execute(
+            "INSERT INTO unit (kind, key, module, opaque, seq) VALUES (?, ?, ?, ?, ?)",
+            (kind, key, data.module or None, int(data.opaque), seq),
+        ).lastrowid
+        assert uid is not None
+        executed = [
+            (uid, self.path_id(path), self._lineset(values)) for path, values in data.lines.items()
+        ]
+        self.db.executemany("INSERT INTO executed VALUES (?, ?, ?)", executed)
+        self.db.executemany(
+            "INSERT OR IGNORE INTO opened VALUES (?, ?)",
+            [(uid, self.path_id(p)) for p in data.opened],
+        )
+        self.db.executemany(
+            "INSERT OR IGNORE INTO imported VALUES (?, ?)",
+            [(uid, self.path_id(p)) for p in data.imports],
+        )
+        return uid
+
+    def _lineset(self, values: Sequence[int]) -> int:
+        blob = encode(values)
+        digest = hashlib.blake2b(blob, digest_size=16).digest()
+        found = self.db.execute("SELECT id FROM lineset WHERE digest = ?", (digest,)).fetchone()
+        if found is not None:
+            return int(found[0])
+        lid = self.db.execute(
+            "INSERT INTO lineset (digest, data) VALUES (?, ?)", (digest, blob)
+        ).lastrowid
+        assert lid is not None
+        return lid
+
+    def set_lines(self, uid: int, path: str, values: Sequence[int]) -> None:
+        """What unit ``uid`` executed in ``path`` is now ``values`` (the file
+        changed, and its lines were carried to their new numbers)."""
+        self.db.execute(
+            "UPDATE executed SET lineset_id = ? WHERE unit_id = ? AND path_id = ?",
+            (self._lineset(values), uid, self.path_id(path)),
+        )
+
+    def link_fixtures(self, uses: Mapping[int, Iterable[str]]) -> None:
+        """Tests' fixture instances, by fixture key (after both are put)."""
+        fixtures = {key: uid for key, (uid, _, _) in self.units(FIXTURE).items()}
+        self.db.executemany(
+            "INSERT OR IGNORE INTO uses VALUES (?, ?)",
+            [
+                (tid, fixtures[key])
+                for tid, keys in uses.items()
+                for key in keys
+                if key in fixtures
+            ],
+        )
+
+    def collect_garbage(self) -> None:
+        """Forget line sets and paths nothing refers to any more."""
+        self.db.execute(
+            "DELETE FROM lineset WHERE id NOT IN (SELECT DISTINCT lineset_id FROM executed)"
+        )
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("PRAGMA journal_mode = DELETE")
+    db.execute("PRAGMA synchronous = NORMAL")
+    return db
+
+
+def open_store(git_dir: Path) -> Store:
+    """The stored map; :class:`StoreError` when absent, of another format or damaged."""
+    from ratchet import state
+
+    path = state.path(git_dir, NAME)
+    if not path.is_file():
+        raise StoreError("no test map yet")
+    try:
+        db = _connect(path)
+        fmt = db.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()
+    except sqlite3.Error as e:
+        raise StoreError(f"the test map is unreadable ({e})") from None
+    if fmt is None or fmt[0] != str(FORMAT):
+        db.close()
+        raise StoreError("the test map has another format")
+    return Store(db, path)
+
+
+def new_store(path: Path) -> Store:
+    """An empty map at ``path`` (a temporary file, renamed into place when done)."""
+    path.unlink(missing_ok=True)
+    db = _connect(path)
+    db.executescript(_SCHEMA)
+    store = Store(db, path)
+    store.set_meta("format", str(FORMAT))
+    return store
+
+
+def dumps(value: object) -> str:
+    return json.dumps(value, separators=(",", ":"), sort_keys=True)

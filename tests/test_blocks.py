@@ -1,0 +1,117 @@
+"""What a change to a Python file can affect: its blocks, and where lines moved."""
+
+from __future__ import annotations
+
+from ratchet.selection.blocks import (
+    MODULE,
+    Shape,
+    changed_functions,
+    from_json,
+    line_map,
+    module_level_change,
+    shape,
+    to_json,
+)
+
+SOURCE = b"""\
+import os
+
+LIMIT = 3
+
+
+def helper(x):
+    return x + 1
+
+
+class Thing:
+    size = helper(1)
+
+    @property
+    def area(self):
+        if self.size:
+            return self.size * 2
+        return 0
+"""
+
+
+def shaped(source: bytes) -> Shape:
+    s = shape(source)
+    assert s is not None
+    return s
+
+
+def installed(name: str) -> bool:
+    return name in ("os", "json")
+
+
+def test_blocks_are_the_module_level_and_one_per_function_body() -> None:
+    s = shaped(SOURCE)
+    assert sorted(s.functions) == ["Thing.area", "helper"]
+    assert s.block_of(7) == "helper"
+    assert s.block_of(16) == "Thing.area"
+    assert s.block_of(11) == MODULE  # A class attribute.
+    assert s.block_of(3) == MODULE
+
+
+def test_a_body_edit_changes_one_function_and_not_the_module_level() -> None:
+    old = shaped(SOURCE)
+    new = shaped(SOURCE.replace(b"self.size * 2", b"self.size * 3"))
+    assert changed_functions(old, new) == {"Thing.area"}
+    assert module_level_change(old, new, installed) == ""
+
+
+def test_digests_do_not_depend_on_line_numbers() -> None:
+    old = shaped(SOURCE)
+    new = shaped(b"\n\n# moved down\n" + SOURCE)
+    assert changed_functions(old, new) == set()
+    assert module_level_change(old, new, installed) == ""
+    assert line_map(old, new)[7] == 10
+    assert line_map(old, new)[16] == 19
+
+
+def test_adding_a_function_a_method_or_an_installed_import_is_not_a_module_level_change() -> None:
+    old = shaped(SOURCE)
+    for new in [
+        SOURCE + b"\n\ndef added(y):\n    return y\n",
+        SOURCE.replace(
+            b"    @property\n", b"    def extra(self):\n        return 1\n\n    @property\n"
+        ),
+        SOURCE.replace(b"import os\n", b"import os\nimport json\n"),
+    ]:
+        assert module_level_change(old, shaped(new), installed) == "", new
+        assert changed_functions(old, shaped(new)) == set()
+
+
+def test_constants_decorators_defaults_class_attributes_and_repo_imports_are() -> None:
+    old = shaped(SOURCE)
+    for before, after in [
+        (b"LIMIT = 3", b"LIMIT = 4"),
+        (b"    @property\n", b""),
+        (b"def helper(x):", b"def helper(x=2):"),
+        (b"    size = helper(1)", b"    size = helper(2)"),
+        (b"import os\n", b"import os\nimport mypkg\n"),
+        (b"import os\n", b""),
+    ]:
+        new = shaped(SOURCE.replace(before, after))
+        assert module_level_change(old, new, installed) == "its module-level code changed", before
+
+
+def test_a_changed_block_keeps_no_line_in_the_map() -> None:
+    old = shaped(SOURCE)
+    new = shaped(SOURCE.replace(b"return x + 1", b"y = x\n    return y + 1"))
+    mapping = line_map(old, new)
+    assert 7 not in mapping  # helper's body changed: its tests run again.
+    assert mapping[16] == 17  # area's body did not: its lines moved by one.
+    assert mapping[3] == 3
+
+
+def test_a_statement_that_changes_other_modules_state_is_seen() -> None:
+    assert shaped(b"import policy\npolicy.MODE['value'] = 'strict'\n").mutates
+    assert shaped(b"import policy\npolicy.setup()\n").mutates
+    assert not shaped(b"import policy\nVALUE = 1\n").mutates
+
+
+def test_shapes_survive_json_and_bad_syntax_has_none() -> None:
+    s = shaped(SOURCE)
+    assert from_json(to_json(s)) == s
+    assert shape(b"def broken(:\n") is None

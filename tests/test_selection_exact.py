@@ -1,0 +1,256 @@
+"""Five shapes in which a selected check once passed what a full run refuses.
+
+Each commit is checked twice on the same staged tree: ``ratchet check`` (the
+selection) and ``ratchet check --full``.  Exit code, verdict and every file's
+numbers must agree; and the full run must refuse, or the shape tests nothing.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ratchet import errors
+from testing.project import Project, pyproject
+
+# Every file is in a tier with a target, so a statement added to a 0% file
+# (its gap grows) is refused, as a drop is.
+TIERS = """\
+select-max-share = 1.0
+watch = ["data/**", "flags/*"]
+
+[[tool.ratchet.tiers]]
+name = "Tier 1"
+min-statements = 1
+below-percent = 100
+target = 90
+"""
+
+
+def judged(doc: dict[str, object]) -> dict[str, tuple[object, object]]:
+    files = doc["files"]
+    assert isinstance(files, list)
+    return {f["path"]: (f["verdict"], f["current"]) for f in files}
+
+
+def both_ways(p: Project) -> dict[str, object]:
+    """Check the staged tree selected, then in full; they must agree."""
+    selected = p.ratchet("check", "--format", "json")
+    full = p.ratchet("check", "--full", "--format", "json")
+    assert full.code == errors.BLOCKED, full.out  # The shape must matter.
+    assert selected.code == full.code, (selected.out, full.out)
+    s: dict[str, object] = json.loads(selected.out)
+    f: dict[str, object] = json.loads(full.out)
+    assert s["passed"] == f["passed"]
+    assert judged(s) == judged(f)
+    return s
+
+
+@pytest.fixture
+def start(project: Project) -> Project:
+    project.write("pyproject.toml", pyproject(TIERS, branch=True))
+    project.git("rm", "-q", "tests/test_mod.py")
+    return project
+
+
+def baselined(p: Project) -> None:
+    p.commit("start")
+    init = p.ratchet("init")
+    assert init.code == errors.PASSED, init.err
+    p.commit("baseline")
+
+
+def test_an_edited_file_no_test_imports_is_measured_again(start: Project) -> None:
+    start.write("pkg/orphan.py", "def lonely(x):\n    return x\n")
+    start.write(
+        "tests/test_other.py",
+        "from pkg import mod\n\n\ndef test_add():\n    assert mod.add(1, 2) == 3\n",
+    )
+    baselined(start)
+    start.stage("pkg/orphan.py", "def lonely(x):\n    y = x + 1\n    z = y * 2\n    return z\n")
+    doc = both_ways(start)
+    assert judged(doc)["pkg/orphan.py"][0] == "gap-grew"
+    assert doc["why"] == "ran 0 of 1 tests: 1 file(s) changed since the last run, 1 measured again"
+
+
+def test_code_that_ran_at_collection_and_stops_is_judged(start: Project) -> None:
+    start.write(
+        "pkg/cases.py", "def make_cases():\n    out = [1, 2]\n    out.append(3)\n    return out\n"
+    )
+    start.write(
+        "tests/test_cases.py",
+        "from pkg import cases, mod\n\nCASES = cases.make_cases()\n\n\n"
+        "def test_add():\n    assert mod.add(1, 2) == 3\n",
+    )
+    baselined(start)
+    start.stage(
+        "tests/test_cases.py",
+        "from pkg import cases, mod\n\n\ndef test_add():\n    assert mod.add(1, 2) == 3\n",
+    )
+    doc = both_ways(start)
+    assert judged(doc)["pkg/cases.py"][0] == "dropped"
+    # A call at module level may change anything: the safe rule.
+    assert doc["why"] == (
+        "tests/test_cases.py: its module-level code changed, and it sets state other tests can see"
+    )
+
+
+def test_deleting_the_only_test_module_that_imports_a_file_is_judged(start: Project) -> None:
+    start.write("pkg/consts.py", "LIMIT = 3\nNAMES = ('a', 'b')\n")
+    start.write(
+        "tests/test_consts.py",
+        "from pkg import consts\n\n\ndef test_limit():\n    assert consts.LIMIT == 3\n",
+    )
+    start.write(
+        "tests/test_other.py",
+        "from pkg import mod\n\n\ndef test_add():\n    assert mod.add(1, 2) == 3\n",
+    )
+    baselined(start)
+    start.git("rm", "-q", "tests/test_consts.py")
+    doc = both_ways(start)
+    assert judged(doc)["pkg/consts.py"][0] == "dropped"
+    assert doc["mode"] == "selected"
+
+
+POLICY = """\
+MODE = {"value": "lax"}
+
+
+def decide(x):
+    if MODE["value"] == "strict":
+        y = x * 2
+        y += 1
+        return y
+    return x
+"""
+
+
+def test_state_a_test_module_sets_at_import_is_seen_by_the_others(start: Project) -> None:
+    start.write("pkg/policy.py", POLICY)
+    start.write(
+        "tests/test_aaa_setter.py",
+        "from pkg import policy\n\npolicy.MODE['value'] = 'strict'\n\n\n"
+        "def test_mode():\n    assert policy.MODE\n",
+    )
+    start.write(
+        "tests/test_policy.py",
+        "from pkg import policy\n\n\ndef test_decide():\n    assert policy.decide(1) >= 1\n",
+    )
+    baselined(start)
+    start.stage(
+        "tests/test_aaa_setter.py",
+        "from pkg import policy\n\n\ndef test_mode():\n    assert policy.MODE\n",
+    )
+    doc = both_ways(start)
+    assert judged(doc)["pkg/policy.py"][0] == "dropped"
+    assert str(doc["why"]).endswith("it sets state other tests can see")
+
+
+LOADER = """\
+import pathlib
+
+TABLE = pathlib.Path("data/table.txt").read_text().split()
+
+
+def lookup(key):
+    if key in TABLE:
+        found = TABLE.index(key)
+        found += 1
+        return found
+    return 0
+"""
+
+
+def test_a_data_file_read_at_an_import_inside_a_test_reruns_its_users(start: Project) -> None:
+    start.write("pkg/loader.py", LOADER)
+    start.write("data/table.txt", "x y z\n")
+    start.write(
+        "tests/test_a_load.py",
+        "def test_load():\n    from pkg import loader\n\n    assert loader.TABLE\n",
+    )
+    start.write(
+        "tests/test_b_lookup.py",
+        "def test_lookup():\n    from pkg import loader\n\n    assert loader.lookup('x') >= 0\n",
+    )
+    baselined(start)
+    start.stage("data/table.txt", "y z\n")
+    doc = both_ways(start)
+    assert judged(doc)["pkg/loader.py"][0] == "dropped"
+    # Both tests use what the import read: both run again.
+    assert doc["why"] == "ran 2 of 2 tests: 1 file(s) changed since the last run, 1 measured again"
+
+
+FEATURE = """\
+import os
+
+
+def enabled():
+    return os.path.exists("flags/on")
+
+
+def run(x):
+    if enabled():
+        y = x + 1
+        y *= 2
+        return y
+    return x
+"""
+
+
+def test_a_watched_flag_file_checked_without_opening_it(start: Project) -> None:
+    start.write("pkg/feature.py", FEATURE)
+    start.write("flags/on", "")
+    start.write(
+        "tests/test_feature.py",
+        "from pkg import feature\n\n\ndef test_run():\n    assert feature.run(1)\n",
+    )
+    baselined(start)
+    start.git("rm", "-q", "flags/on")
+    doc = both_ways(start)
+    assert judged(doc)["pkg/feature.py"][0] == "dropped"
+    assert doc["why"] == "flags/on: a watched file changed, and no test was seen reading it"
+
+
+SHAPES = """\
+import os
+
+LIMIT = 3
+
+
+class Box:
+    size = 2
+
+    def area(self):
+        return self.size * LIMIT
+
+
+def width(x):
+    if x > LIMIT:
+        return x
+    return LIMIT
+"""
+
+
+def test_a_function_a_method_or_an_import_added_runs_no_test_and_stays_exact(
+    start: Project,
+) -> None:
+    start.write("pkg/shapes.py", SHAPES)
+    start.write(
+        "tests/test_shapes.py",
+        "from pkg import shapes\n\n\ndef test_area():\n    assert shapes.Box().area() == 6\n",
+    )
+    start.write(
+        "tests/test_other.py",
+        "from pkg import mod\n\n\ndef test_add():\n    assert mod.add(1, 2) == 3\n",
+    )
+    baselined(start)
+    added = SHAPES.replace("import os\n", "import os\nimport json\n").replace(
+        "    def area(self):",
+        "    def twice(self):\n        return 2 * self.size\n\n    def area(self):",
+    )
+    start.stage("pkg/shapes.py", added + "\n\ndef unused(y):\n    z = y + 1\n    return z\n")
+    doc = both_ways(start)
+    # The new def lines ran at import (covered); their bodies did not (a drop).
+    assert judged(doc)["pkg/shapes.py"][0] == "dropped"
+    assert doc["why"] == "ran 0 of 2 tests: 1 file(s) changed since the last run, 1 measured again"
