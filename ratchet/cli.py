@@ -51,6 +51,12 @@ def _parser() -> argparse.ArgumentParser:
         help="run the whole suite, not only the tests the change affects",
     )
     p.add_argument(
+        "--verify",
+        action="store_true",
+        help="run the selection, then the whole suite; judge by the whole suite, "
+        "and report any difference in numbers (exit 3: a bug in ratchet)",
+    )
+    p.add_argument(
         "--confirm",
         action="store_true",
         help="before refusing a file, run its tests again; a file worse in only one "
@@ -164,6 +170,7 @@ def _run(args: argparse.Namespace) -> int:
                 all_files=args.all_files or args.base is not None,
                 base=args.base,
                 full=args.full,
+                verify=args.verify,
                 data=args.data,
                 fmt=args.fmt,
                 confirm=args.confirm,

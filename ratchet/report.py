@@ -41,6 +41,8 @@ class Report(NamedTuple):
     tests_run: tuple[str, ...] | None = None  # None: the whole suite.
     baseline: str = "coverage-baseline.toml"  # Its path, for the advice printed.
     new_file_minimum: str = "0.00%"  # As displayed, for the advice printed.
+    # ``check --verify``: where the selection's numbers differ from a full run's.
+    mismatches: tuple[str, ...] = ()
 
     @property
     def passed(self) -> bool:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ratchet import git
-from ratchet.errors import BLOCKED, PASSED
+from ratchet.errors import BLOCKED, PASSED, TEST_RUN_FAILED
 from ratchet.relevance import (
     DEFAULT_BASELINE,
     any_relevant,
@@ -28,7 +28,7 @@ from ratchet.report import Report, skipped
 if TYPE_CHECKING:  # Imported for real only on the slow path, to keep the skip fast.
     from ratchet.change import Change
     from ratchet.config import Config
-    from ratchet.measurement import Measurement
+    from ratchet.measurement import FileResult, Measurement
     from ratchet.verdicts import FileVerdict
 
 
@@ -41,6 +41,7 @@ def check(
     data: Sequence[str] = (),
     fmt: str = "text",
     confirm: bool = False,
+    verify: bool = False,
     cwd: Path | None = None,
 ) -> int:
     """Judge every measured file the commit can change; the exit code.
@@ -49,16 +50,17 @@ def check(
     staged); when none can change coverage, nothing runs.  ``all_files``
     judges regardless, ``data`` judges given coverage data instead of running
     the tests.  ``confirm`` runs the tests of a worse file once more before
-    refusing it.
+    refusing it.  ``verify`` runs the selection and then the whole suite, and
+    judges by the whole suite.
     """
     here = cwd or Path.cwd()
     scope = ""
-    if not (all_files or full or data or files):
+    if not (all_files or full or data or files or verify):
         from ratchet.invocation import pre_commit_scope
 
         scope = pre_commit_scope()
         all_files = bool(scope)
-    if not all_files and not full and not data:
+    if not all_files and not full and not data and not verify:
         if files:
             from ratchet.commands.common import repo_relative
 
@@ -84,8 +86,20 @@ def check(
         why = "--full was given"
     else:
         why = "" if config.select else "select = false in [tool.ratchet]"
-    report = judge(root, config, data=data, full_reason=why, base=base, confirm=confirm)
-    return _print(report, fmt)
+    report = judge(
+        root, config, data=data, full_reason=why, base=base, confirm=confirm, verify=verify
+    )
+    code = _print(report, fmt)
+    if report.mismatches:
+        for line in report.mismatches:
+            sys.stderr.write(f"ratchet: {line}\n")
+        sys.stderr.write(
+            f"ratchet: error: the selection's numbers differ from the full run's in "
+            f"{len(report.mismatches)} file(s): a bug in ratchet; the verdict above is "
+            "the full run's (please report it, with `ratchet check --verify` output)\n"
+        )
+        return TEST_RUN_FAILED
+    return code
 
 
 def _print(report: Report, fmt: str) -> int:
@@ -117,6 +131,7 @@ def judge(
     full_reason: str = "",
     base: str | None = None,
     confirm: bool = False,
+    verify: bool = False,
 ) -> Report:
     """The report on the commit being made (or, with ``base``, on the branch)."""
     from ratchet import measure
@@ -138,11 +153,38 @@ def judge(
                     "file(s) left out"
                 )
             measurement = measure.run(ws, select=True, full_reason=full_reason)
+            mismatches: tuple[str, ...] = ()
+            if verify:
+                selected = measurement
+                measurement = measure.run(ws, full_reason="--verify: the whole suite to compare")
+                mismatches = _differences(selected, measurement)
+                notes.append(
+                    f"--verify: the selection ({selected.mode.value}: {selected.why}) and "
+                    f"the full run {'differ' if mismatches else 'agree on every file'}"
+                )
             verdicts = _verdicts(change, measurement)
             if confirm and worse(verdicts):
                 again = measure.rerun(ws, worse(verdicts), measurement.tests_run)
                 verdicts = confirmed(verdicts, again, config.policy)
+        return _report(root, change, measurement, verdicts, notes)._replace(mismatches=mismatches)
     return _report(root, change, measurement, verdicts, notes)
+
+
+def _differences(selected: Measurement, full: Measurement) -> tuple[str, ...]:
+    """Every file whose numbers the selection got other than the full run."""
+    out = []
+    for path in sorted(selected.files.keys() | full.files.keys()):
+        a, b = selected.files.get(path), full.files.get(path)
+        if a is None or b is None or a.numbers != b.numbers:
+            out.append(f"{path}: selected {_shown(a)}, full {_shown(b)}")
+    return tuple(out)
+
+
+def _shown(result: FileResult | None) -> str:
+    if result is None:
+        return "not measured"
+    n = result.numbers
+    return f"{n.covered}/{n.statements} statements, {n.covered_branches}/{n.branches} branches"
 
 
 def _verdicts(change: Change, measurement: Measurement) -> tuple[FileVerdict, ...]:
