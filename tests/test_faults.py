@@ -239,7 +239,17 @@ def _scratch_of(pid: int) -> list[Path]:
     return list(parent.glob(f"*-{pid}-*")) if parent.is_dir() else []
 
 
-def test_the_next_run_sweeps_what_a_killed_run_left(baselined: Project, tmp_path: Path) -> None:
+def test_the_next_run_sweeps_what_a_killed_run_left(
+    baselined: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A temporary folder of its own: a ratchet run in another test process
+    # would sweep the killed run's folders before this test looks.
+    import tempfile
+
+    private = tmp_path / "tmp"
+    private.mkdir()
+    monkeypatch.setenv("TMPDIR", str(private))
+    monkeypatch.setattr(tempfile, "tempdir", str(private))
     pid_file = tmp_path / "test.pid"
     baselined.stage(
         "tests/test_slow.py",
