@@ -4,7 +4,10 @@ A generated project (modules that read each other's constants and call each
 other, tests with parametrize data, conftest fixtures of every scope) gets a
 random sequence of commits: function bodies edited, module constants
 changed, fixtures edited, parametrize data changed, tests and modules
-added, deleted and renamed, functions moved between modules.  After each,
+added, deleted and renamed, functions moved between modules; and the shapes
+that once fooled selection (a file no test imports edited, code run at
+collection removed, state a test module sets at import, a data file read by
+an import inside a test, a watched flag file created and deleted).  After each,
 ``ratchet``'s selected measurement (map numbers plus what it re-ran) is
 compared with an independent ``coverage run -m pytest`` + ``coverage json``
 for every file.
@@ -65,6 +68,14 @@ class Project:
     tests: dict[str, dict[str, Test]] = field(default_factory=dict)  # file -> name -> test
     fixtures: dict[str, tuple[str, str, int]] = field(default_factory=dict)  # scope -> target
     counter: int = 0
+    # The shapes that once fooled selection: a file no test imports, code run
+    # at collection, state a test module sets at import, a data file read by
+    # an import inside a test, a watched flag file only checked for existence.
+    orphan: int = 1  # Statements in lonely().
+    cases: bool = True  # A test module computes CASES at import.
+    strict: bool = True  # A test module sets policy.MODE at import.
+    table_x: bool = True  # data/table.txt holds "x".
+    flag: bool = True  # flags/on exists.
 
     def fresh(self, prefix: str) -> str:
         self.counter += 1
@@ -119,15 +130,90 @@ def render_conftest(fixtures: dict[str, tuple[str, str, int]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+POLICY = """\
+MODE = {"value": "lax"}
+
+
+def decide(x):
+    if MODE["value"] == "strict":
+        y = x * 2
+        y += 1
+        return y
+    return x
+"""
+
+LOADER = """\
+import pathlib
+
+TABLE = pathlib.Path("data/table.txt").read_text().split()
+
+
+def lookup(key):
+    if key in TABLE:
+        found = TABLE.index(key)
+        found += 1
+        return found
+    return 0
+"""
+
+FEATURE = """\
+import os
+
+
+def run(x):
+    if os.path.exists("flags/on"):
+        y = x + 1
+        y *= 2
+        return y
+    return x
+"""
+
+CASES = """\
+def make_cases():
+    out = [1, 2]
+    out.append(3)
+    return out
+"""
+
+
+def shape_files(p: Project) -> dict[str, str]:
+    out = {
+        "gen/orphan.py": "def lonely(x):\n" + "    x += 1\n" * p.orphan + "    return x\n",
+        "gen/policy.py": POLICY,
+        "gen/loader.py": LOADER,
+        "gen/feature.py": FEATURE,
+        "gen/cases.py": CASES,
+        "data/table.txt": "x y z\n" if p.table_x else "y z\n",
+        "tests/test_aaa_setter.py": "from gen import policy\n\n"
+        + ("policy.MODE['value'] = 'strict'\n" if p.strict else "")
+        + "\n\ndef test_mode():\n    assert policy.MODE\n",
+        "tests/test_shapes.py": "from gen import cases, feature, policy\n\n"
+        + ("CASES = cases.make_cases()\n" if p.cases else "")
+        + "\n\ndef test_decide():\n    assert policy.decide(1) >= 1\n"
+        + "\n\ndef test_feature():\n    assert feature.run(1)\n"
+        + "\n\ndef test_load():\n    from gen import loader\n\n    assert loader.TABLE\n"
+        + "\n\ndef test_lookup():\n    from gen import loader\n\n"
+        + "    assert loader.lookup('x') >= 0\n",
+    }
+    if p.flag:
+        out["flags/on"] = ""
+    return out
+
+
+BRANCH = True  # --lines turns branch measurement off (the sysmon core needs it before 3.14).
+
+
 def files(p: Project) -> dict[str, str]:
     out = {"gen/__init__.py": "", "tests/conftest.py": render_conftest(p.fixtures)}
+    out.update(shape_files(p))
     for name, mod in p.modules.items():
         out[f"gen/{name}.py"] = render_module(name, mod)
     for tfile, tests in p.tests.items():
         out[f"tests/{tfile}.py"] = render_tests(tests)
     out["pyproject.toml"] = (
-        '[tool.coverage.run]\nbranch = true\nsource = ["gen"]\n\n'
+        f'[tool.coverage.run]\nbranch = {str(BRANCH).lower()}\nsource = ["gen"]\n\n'
         '[tool.ratchet]\ntest-command = "pytest -q"\nselect-max-share = 0.9\n'
+        'watch = ["data/**", "flags/*"]\n'
         f"python = {json.dumps(sys.executable)}\n"
     )
     return out
@@ -201,9 +287,25 @@ def mutate(rng: random.Random, p: Project) -> str:
             "body", "body", "body", "const", "fixture", "params", "params",
             "add_test", "delete_test", "rename_test", "add_module", "delete_module",
             "rename_module", "move_function",
+            "orphan", "cases", "strict", "table", "flag",
         ]
     )  # fmt: skip
     funcs = all_funcs(p)
+    if kind == "orphan":
+        p.orphan = rng.choice([n for n in range(1, 5) if n != p.orphan])
+        return f"give gen/orphan.py {p.orphan} statement(s) in lonely()"
+    if kind == "cases":
+        p.cases = not p.cases
+        return "compute CASES at collection" if p.cases else "stop computing CASES"
+    if kind == "strict":
+        p.strict = not p.strict
+        return "a test module sets MODE" if p.strict else "no test module sets MODE"
+    if kind == "table":
+        p.table_x = not p.table_x
+        return "put x in data/table.txt" if p.table_x else "take x out of data/table.txt"
+    if kind == "flag":
+        p.flag = not p.flag
+        return "create flags/on" if p.flag else "delete flags/on"
     if kind == "body":
         m, f = rng.choice(funcs)
         func = p.modules[m].funcs[f]
@@ -333,7 +435,11 @@ order = order_key  # noqa: F811  Renamed modules keep their place in the order.
 
 def write(root: Path, p: Project) -> None:
     want = files(p)
-    for path in [*root.joinpath("gen").glob("*.py"), *root.joinpath("tests").glob("*.py")]:
+    for path in [
+        *root.joinpath("gen").glob("*.py"),
+        *root.joinpath("tests").glob("*.py"),
+        *root.joinpath("flags").glob("*"),
+    ]:
         rel = path.relative_to(root).as_posix()
         if rel not in want:
             path.unlink()
@@ -396,6 +502,8 @@ def soak(root: Path, commits: int, seed: int, verbose: bool = True) -> dict[str,
             mismatches.append({"commit": n, "change": what, "mode": mode, "diff": diff})
         if verbose:
             print(f"{n:4d} {'ok' if ok else 'MISMATCH':8} {what:40} {kind}: {m.why[:70]}")
+            if not ok:
+                print(f"     selected vs full: {mismatches[-1]['diff']}")
         git(root, "commit", "-qm", what, "--no-verify", "--allow-empty")
     return {
         "commits": commits,
@@ -411,10 +519,16 @@ def main() -> int:
     ap.add_argument("--commits", type=int, default=200)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--smoke", action="store_true", help="a short run for CI")
+    ap.add_argument("--lines", action="store_true", help="line coverage, not branch")
     args = ap.parse_args()
+    global BRANCH
+    BRANCH = not args.lines
     commits = 6 if args.smoke else args.commits
     with tempfile.TemporaryDirectory() as tmp:
         result = soak(Path(tmp), commits, args.seed)
+    result["core"] = os.environ.get("COVERAGE_CORE", "default")
+    result["branch"] = BRANCH
+    result["python"] = sys.version.split()[0]
     print(json.dumps(result, indent=2))
     return 1 if result["mismatches"] else 0
 
