@@ -56,6 +56,8 @@ class Measurement:
     warnings: tuple[str, ...] = ()  # What coverage.py warned about during the run.
     # The files a selected run measured exactly; None: all of them.
     judged: frozenset[str] | None = None
+    # Why this run could record no test map (then every check runs everything).
+    selection_off: str = ""
 
     @property
     def files(self) -> Mapping[str, FileResult]:

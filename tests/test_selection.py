@@ -386,3 +386,26 @@ def test_verify_compares_the_selection_with_a_full_run(suite: Project) -> None:
     assert caught.code == errors.TEST_RUN_FAILED
     assert "ratchet: pkg/a.py: selected 5/7 statements, 1/2 branches, full 6/7" in caught.err
     assert "a bug in ratchet" in caught.err
+
+
+def test_where_no_map_can_be_recorded_init_says_so_once(project: Project) -> None:
+    project.write(
+        "pyproject.toml",
+        pyproject() + "dynamic_context = 'test_function'\n",  # Contexts: not recordable.
+    )
+    project.commit("contexts")
+    init = project.ratchet("init")
+    assert init.code == errors.PASSED, init.err
+    assert (
+        "ratchet: note: test selection is off here (coverage.py's dynamic_context is set): "
+        "every check runs the whole suite" in init.out
+    )
+    project.commit("baseline")
+    project.stage("tests/test_mod.py", project.read("tests/test_mod.py") + "\n# more\n")
+    check = project.ratchet("check")
+    assert check.code == errors.PASSED, check.out
+    assert check.out.startswith(
+        "ratchet: full run (test selection cannot record here: coverage.py's dynamic_context "
+        "is set), "
+    ), check.out
+    assert "no test map" not in check.out

@@ -254,3 +254,62 @@ def test_a_function_a_method_or_an_import_added_runs_no_test_and_stays_exact(
     # The new def lines ran at import (covered); their bodies did not (a drop).
     assert judged(doc)["pkg/shapes.py"][0] == "dropped"
     assert doc["why"] == "ran 0 of 2 tests: 1 file(s) changed since the last run, 1 measured again"
+
+
+def agree(p: Project) -> dict[str, object]:
+    """Check the staged tree selected, then in full: the same exit code and
+    the same verdict and numbers for every judged file."""
+    selected = p.ratchet("check", "--format", "json")
+    full = p.ratchet("check", "--full", "--format", "json")
+    assert selected.code == full.code, (selected.out, full.out)
+    s: dict[str, object] = json.loads(selected.out)
+    assert judged(s) == judged(json.loads(full.out))
+    return s
+
+
+LAZY = """\
+TABLE = {"a": 1}
+
+
+def first(x):
+    if x:
+        return TABLE["a"]
+    return 0
+
+
+def second(x):
+    return x * 2
+"""
+
+
+@pytest.mark.parametrize(
+    "how",
+    [
+        "    from pkg import lazy\n",
+        "    import importlib\n\n    lazy = importlib.import_module('pkg.lazy')\n",
+    ],
+)
+def test_a_module_first_imported_lazily_keeps_its_import_apart(start: Project, how: str) -> None:
+    """The test (or fixture) that happens to import a module first does not
+    own its import-time lines: a body edit reruns only its callers."""
+    start.write("pkg/lazy.py", LAZY)
+    start.write(
+        "tests/conftest.py",
+        "import pytest\n\n\n@pytest.fixture\ndef loaded():\n" + how + "    return lazy\n",
+    )
+    start.write(
+        "tests/test_lazy.py",
+        "def test_first(loaded):\n    assert loaded.first(1) == 1\n\n\n"
+        "def test_second():\n" + how + "    assert lazy.second(2) == 4\n",
+    )
+    baselined(start)
+    start.stage("pkg/lazy.py", LAZY.replace("return x * 2", "return x + x"))
+    doc = agree(start)
+    assert doc["tests_run"] == ["tests/test_lazy.py::test_second"], doc["why"]
+    start.commit("second")
+    start.stage(
+        "pkg/lazy.py",
+        LAZY.replace("return x * 2", "return x + x").replace("return 0", "return -1"),
+    )
+    doc = agree(start)
+    assert doc["tests_run"] == ["tests/test_lazy.py::test_first"], doc["why"]

@@ -42,6 +42,11 @@ def init(*, data: Sequence[str] = (), force: bool = False, cwd: Path | None = No
     )
     for note in measurement_notes(measurement):
         echo(f"ratchet: note: {note}")
+    if measurement.selection_off:
+        echo(
+            f"ratchet: note: test selection is off here ({measurement.selection_off}): "
+            "every check runs the whole suite"
+        )
     for rule in config.tiers:
         members = [p for p, e in baseline.files.items() if e.tier == rule.name]
         if members:

@@ -11,6 +11,7 @@ file's lines from what ran and what the map kept
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -131,6 +132,7 @@ class Session:
         )
         self.old: Store | None = None
         self.map_error = ""
+        self.off_known = ""  # The remembered reason no map can be recorded.
         try:
             self.old = open_store(self.git_dir)
         except StoreError as e:
@@ -233,9 +235,18 @@ def repeat_pytest(
         session.close()
 
 
+# Why the last full run could record no map, and in which environment: so a
+# check says that reason, not "no test map yet", and says it without a note.
+OFF = "selection-off.json"
+
+
 def _why_not_select(session: Session) -> str:
     """Why the map cannot pick tests for this run ('' when it can)."""
     if session.old is None:
+        off = _remembered_off(session)
+        if off:
+            session.off_known = off
+            return f"test selection cannot record here: {off}"
         return session.map_error
     changed = _fingerprint_change(session.old.meta("fingerprint"), session.fingerprint)
     return f"the environment changed ({changed})" if changed else ""
@@ -252,9 +263,35 @@ def _full(session: Session, reason: str) -> Measurement:
         _save_full(session, recording, report, tracers)
     except RecordingError as e:
         _forget(session)
-        session.notes.append(f"no test map recorded: {e}; every check runs the whole suite")
+        off = str(e)
+        if off != session.off_known:
+            session.notes.append(f"no test map recorded: {off}; every check runs the whole suite")
+        _remember_off(session, off)
+    else:
+        off = ""
+        state.remove(session.git_dir, OFF)
     why = "; ".join(w for w in [reason, *session.notes] if w)
-    return Measurement(report, RunMode.FULL, session.how, why, warnings=session.warnings)
+    return Measurement(
+        report, RunMode.FULL, session.how, why, warnings=session.warnings, selection_off=off
+    )
+
+
+def _remembered_off(session: Session) -> str:
+    try:
+        doc = json.loads(state.read(session.git_dir, OFF) or b"null")
+    except (StateError, ValueError, RecursionError):
+        return ""
+    if not isinstance(doc, dict) or doc.get("fingerprint") != session.fingerprint:
+        return ""
+    reason = doc.get("reason")
+    return reason if isinstance(reason, str) else ""
+
+
+def _remember_off(session: Session, reason: str) -> None:
+    doc = {"reason": reason, "fingerprint": session.fingerprint}
+    # A cache: if it cannot be written, the next check says "no test map yet".
+    with contextlib.suppress(StateError):
+        state.write(session.git_dir, OFF, json.dumps(doc).encode())
 
 
 def _forget(session: Session) -> None:
