@@ -130,6 +130,12 @@ def test_nothing_more():
 """
 
 
+# Before coverage.py 7.10 (no `patch = subprocess`) test_cli's child is not
+# measured: a test that starts Python coverage.py does not see always runs.
+COVERAGE = tuple(int(n) for n in coverage.__version__.split(".")[:2])
+UNSEEN_CHILD = [] if COVERAGE >= (7, 10) else ["tests/test_cli.py::test_cli"]
+
+
 @pytest.fixture
 def suite(project: Project) -> Project:
     """Four modules' tests, a session fixture, a subprocess test; baselined."""
@@ -162,11 +168,15 @@ def test_a_body_change_runs_only_the_tests_that_executed_the_file(suite: Project
     assert doc["mode"] == "selected", doc["why"]
     # test_b's two tests ran shout()'s body.  shout(0) no longer runs c.py,
     # so c.py is measured again: test_cli's lines there come from the map.
-    assert doc["why"] == "ran 2 of 9 tests: 1 file(s) changed since the last run, 2 measured again"
     assert sorted(doc["tests_run"]) == [  # type: ignore[call-overload]
         "tests/test_b.py::test_shout",
         "tests/test_b.py::test_shout_no",
+        *UNSEEN_CHILD,
     ]
+    assert doc["why"] == (
+        f"ran {2 + len(UNSEEN_CHILD)} of 9 tests: 1 file(s) changed since the last run, "
+        "2 measured again"
+    )
     m = measure.run(in_place(suite.root, load_config(suite.root)), select=True)
     assert m.mode is RunMode.SELECTED
     assert m.why == "nothing changed since the last run"
@@ -194,7 +204,10 @@ def test_a_renamed_test_that_runs_other_lines_is_measured_again(suite: Project) 
     suite.stage("tests/test_b.py", other.replace('shout(1) == "YES!"', 'shout(0) == "NO!"'))
     doc = check_json(suite)
     assert doc["mode"] == "selected", doc["why"]
-    assert doc["tests_run"] == ["tests/test_b.py::test_other"]
+    assert sorted(doc["tests_run"]) == [  # type: ignore[call-overload]
+        "tests/test_b.py::test_other",
+        *UNSEEN_CHILD,
+    ]
     assert numbers(
         measure.run(in_place(suite.root, load_config(suite.root)), select=True)
     ) == full_numbers(suite.root)
@@ -295,7 +308,7 @@ def test_selection_works_with_pytest_xdist(suite: Project) -> None:
     suite.stage("pkg/b.py", B.replace('+ "!"', '+ "!" if x else "NO!"'))
     doc = check_json(suite)
     assert doc["mode"] == "selected", doc["why"]
-    assert str(doc["why"]).startswith("ran 2 of 9 tests")
+    assert str(doc["why"]).startswith(f"ran {2 + len(UNSEEN_CHILD)} of 9 tests")
     m = measure.run(in_place(suite.root, load_config(suite.root)), select=True)
     assert numbers(m) == full_numbers(suite.root)
 
