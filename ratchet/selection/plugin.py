@@ -378,11 +378,12 @@ class Recorder:
             if rel is None or not values:
                 continue
             if self.branch:
-                arcs = sorted(_arcs(values, self.packed, self.layout))
-                top = max((max(abs(a), abs(b)) for a, b in arcs), default=0)
-                lines[rel] = [n for arc in arcs for n in arc]
+                arcs = sorted(_arcs(values, self.packed, self.layout, unit.spawned))
+                flat = [n for arc in arcs for n in arc]
+                top = max(map(abs, flat), default=0)
+                lines[rel] = flat
             else:
-                nums = sorted(v for v in values if isinstance(v, int) and v > 0)
+                nums = sorted(v for v in values if type(v) is int and v > 0)
                 top = nums[-1] if nums else 0
                 lines[rel] = nums
             if top > self._line_count(f):
@@ -410,24 +411,24 @@ class Recorder:
         return count
 
 
-def _arcs(values: Any, packed: bool, layout: tuple[int, int, int]) -> set[tuple[int, int]]:
+def _arcs(
+    values: Any, packed: bool, layout: tuple[int, int, int], mixed: bool = False
+) -> set[tuple[int, int]]:
+    """Arcs as pairs; ``mixed``: some are pairs already (a child's data)."""
     if not packed:
         return {v for v in values if isinstance(v, tuple)}
     bits, first_negative, second_negative = layout
     mask = (1 << bits) - 1
-    out = set()
-    for v in values:
-        if isinstance(v, tuple):  # Read from a child process's data file.
-            out.add(v)
-            continue
-        a = v & mask
-        b = (v >> bits) & mask
-        if v & (1 << first_negative):
-            a = -a
-        if v & (1 << second_negative):
-            b = -b
-        out.add((a, b))
-    return out
+    neg1, neg2 = 1 << first_negative, 1 << second_negative
+    tuples = {v for v in values if type(v) is tuple} if mixed else set()
+    packed = values - tuples if tuples else values
+    return tuples | {
+        (
+            -(v & mask) if v & neg1 else v & mask,
+            -((v >> bits) & mask) if v & neg2 else (v >> bits) & mask,
+        )
+        for v in packed
+    }
 
 
 def packed_layout(collector_class: Any) -> tuple[int, int, int] | None:
