@@ -129,8 +129,13 @@ def main() -> None:
         pins = [f"pytest=={pytest.__version__}", f"coverage=={coverage.__version__}"]
         run([tm_python, "-m", "pip", "install", "-q", "-e", ".", TESTMON, *pins,
              *project.extras], root)  # fmt: skip
-        testmon = [tm_python, "-m", "pytest", "--testmon", *pytest_args, *project.test_args]
-        warm, _ = timed(testmon, root)
+        # --testmon-forceselect: testmon otherwise stops selecting when the
+        # project's own options deselect (click's addopts has -m).
+        testmon = [tm_python, "-m", "pytest", "--testmon", "--testmon-forceselect",
+                   *pytest_args, *project.test_args]  # fmt: skip
+        warm, proc = timed(testmon, root)
+        if proc.returncode != 0 or not passed_count(proc.stdout):
+            raise SystemExit(f"testmon's first run failed:\n{proc.stdout[-3000:]}{proc.stderr}")
         print(f"pytest --testmon, first (full) run: {warm:.1f} s", flush=True)
 
         rng = random.Random(args.seed)
@@ -148,6 +153,8 @@ def main() -> None:
                 raise SystemExit(f"check exited {proc.returncode}:\n{proc.stdout}{proc.stderr}")
             doc = json.loads(proc.stdout)
             t_testmon, tm = timed(testmon, root)
+            if tm.returncode not in (0, 5):  # 5: no test selected.
+                raise SystemExit(f"testmon failed:\n{tm.stdout[-3000:]}{tm.stderr}")
             tests = doc["tests_run"]
             if doc["mode"] == "selected" and tests:
                 t_bare, _ = timed([str(python), "-m", "pytest", *pytest_args, *tests], root)
@@ -165,6 +172,8 @@ def main() -> None:
                 f"({rows[-1][5]} tests) bare {t_bare:5.2f} s full {t_full:6.1f} s",
                 flush=True,
             )
+            if doc["mode"] != "selected":
+                print(f"         check ran everything: {doc['why']}", flush=True)
             commit_all(root, f"edit {i}")
         check = [r[0] for r in rows]
         peer = [r[1] for r in rows]
