@@ -421,13 +421,13 @@ def _arcs(
     mask = (1 << bits) - 1
     neg1, neg2 = 1 << first_negative, 1 << second_negative
     tuples = {v for v in values if type(v) is tuple} if mixed else set()
-    packed = values - tuples if tuples else values
+    ints = values - tuples if tuples else values
     return tuples | {
         (
             -(v & mask) if v & neg1 else v & mask,
             -((v >> bits) & mask) if v & neg2 else (v >> bits) & mask,
         )
-        for v in packed
+        for v in ints
     }
 
 
