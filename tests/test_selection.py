@@ -422,3 +422,22 @@ def test_where_no_map_can_be_recorded_init_says_so_once(project: Project) -> Non
         "is set), "
     ), check.out
     assert "no test map" not in check.out
+
+
+@pytest.mark.parametrize(
+    "kept",
+    [b"{not json", b'{"reason": "old", "fingerprint": {}}', b'["a list"]', b'{"reason": 3}'],
+)
+def test_a_damaged_or_stale_record_of_why_no_map_is_only_a_cache(
+    project: Project, kept: bytes
+) -> None:
+    project.write("pyproject.toml", pyproject() + "dynamic_context = 'test_function'\n")
+    project.commit("contexts")
+    assert project.ratchet("init").code == errors.PASSED
+    project.commit("baseline")
+    (project.root / ".git" / "ratchet" / "selection-off.json").write_bytes(kept)
+    project.stage("tests/test_mod.py", project.read("tests/test_mod.py") + "\n# more\n")
+    check = project.ratchet("check")
+    assert check.code == errors.PASSED, check.out
+    # Not trusted: the plain reason, and the note that no map was recorded.
+    assert check.out.startswith("ratchet: full run (no test map yet; no test map recorded: ")
