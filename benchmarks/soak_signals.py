@@ -156,6 +156,9 @@ def main() -> None:
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 text=True,
+                # Ctrl-C's default action, as from a terminal (a job started
+                # in the background inherits SIGINT ignored).
+                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
             )
             time.sleep(delay)
             finished_first = proc.poll() is not None

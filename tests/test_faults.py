@@ -132,7 +132,14 @@ def _spawn(project: Project, *args: str) -> subprocess.Popen[str]:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=_as_from_a_terminal,
     )
+
+
+def _as_from_a_terminal() -> None:
+    """Ctrl-C's default action, as a shell gives a foreground command: a
+    process started in the background inherits SIGINT ignored."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _holding_the_lock(project: Project, update: subprocess.Popen[str]) -> None:
