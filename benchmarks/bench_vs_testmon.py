@@ -36,7 +36,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench_real_project import PROJECTS, compare, prepare, run
+from bench_real_project import PROJECTS, by_function, compare, prepare, run
 from common import RATCHET, commit_all
 
 TESTMON = "pytest-testmon==2.2.0"
@@ -157,7 +157,8 @@ def main() -> None:
                 raise SystemExit(f"testmon failed:\n{tm.stdout[-3000:]}{tm.stderr}")
             tests = doc["tests_run"]
             if doc["mode"] == "selected" and tests:
-                t_bare, _ = timed([str(python), "-m", "pytest", *pytest_args, *tests], root)
+                bare_run = [str(python), "-m", "pytest", *pytest_args, *by_function(tests)]
+                t_bare, _ = timed(bare_run, root)
             else:
                 t_bare = 0.0
             t_full = full_run()

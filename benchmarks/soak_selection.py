@@ -523,7 +523,7 @@ def main() -> int:
     args = ap.parse_args()
     global BRANCH
     BRANCH = not args.lines
-    commits = 6 if args.smoke else args.commits
+    commits = 4 if args.smoke else args.commits
     with tempfile.TemporaryDirectory() as tmp:
         result = soak(Path(tmp), commits, args.seed)
     result["core"] = os.environ.get("COVERAGE_CORE", "default")
