@@ -639,7 +639,10 @@ def _merge(session: Session, store: Store, plan: Plan, fresh: Recording) -> _Mer
         mapping = plan.maps.get(path) if path in plan.changed else None
         for (uid, _), values in store.lines(kept, [path]).items():
             if mapping is not None:
-                values = carried[(uid, path)] = _carry(values, mapping, branch)
+                moved = _carry(values, mapping, branch)
+                if moved != values:  # Rewritten in the map only when the lines moved.
+                    carried[(uid, path)] = moved
+                values = moved
             sets.append(values)
         for unit in [*fresh_units.values(), session_unit]:
             ran = unit.lines.get(path)

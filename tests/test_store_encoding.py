@@ -1,0 +1,26 @@
+"""The test map's line sets survive encoding exactly, whatever their shape."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ratchet.selection.store import decode, encode
+
+lines = st.lists(st.integers(1, 2**40), unique=True).map(sorted)
+arcs = st.lists(
+    st.tuples(st.integers(-(2**20), 2**20), st.integers(-(2**20), 2**20)), unique=True
+).map(lambda pairs: [n for pair in sorted(pairs) for n in pair])
+
+
+@given(st.one_of(lines, arcs))
+def test_round_trip(values: list[int]) -> None:
+    assert decode(encode(values)) == values
+
+
+def test_consecutive_lines_are_small() -> None:
+    # A covered function body: consecutive lines, one byte each before compression.
+    values = list(range(100, 1100))
+    blob = encode(values)
+    assert decode(blob) == values
+    assert len(blob) < 64
