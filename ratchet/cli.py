@@ -135,6 +135,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--window", type=int, default=28, metavar="DAYS", help="velocity window (default 28)"
     )
+    p = sub.add_parser(
+        "demo", help="show the tool at work on a sample project in a temporary folder"
+    )
+    p.add_argument("--keep", metavar="DIR", help="build the sample in DIR and leave it there")
     p = sub.add_parser("merge-driver", help="git's merge driver for the baseline (internal)")
     p.add_argument("base")
     p.add_argument("ours")
@@ -157,6 +161,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.command in ("init", "check", "update", "report", "plan"):
+        from ratchet import live
+
+        live.enable(getattr(args, "fmt", "text"))
     with error_handler() as code:
         if args.command == "init":
             from ratchet.commands.init import init
@@ -199,6 +207,10 @@ def _run(args: argparse.Namespace) -> int:
                     measure_now=args.measure,
                 )
             return progress.history(fmt=args.fmt, svg=args.svg, window=args.window)
+        if args.command == "demo":
+            from ratchet.demo import demo
+
+            return demo(keep=args.keep)
         if args.command in ("install", "uninstall", "merge-driver"):
             from ratchet.commands import install
 

@@ -13,10 +13,11 @@ import math
 import os
 import subprocess
 import time
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
+from ratchet import live
 from ratchet.errors import RatchetError, TestRunFailed
 from ratchet.measurement import TestRun
 from ratchet.nodata import coverage_warnings
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
 
 TAIL_LINES = 40
 STOP_GRACE = 5.0  # Seconds a stopped test run gets to end before it is killed.
+_TICK = 0.25  # Seconds between redraws of the progress line.
 
 
 def coverage_args(command: Sequence[str]) -> tuple[list[str], str | None]:
@@ -71,17 +73,34 @@ def run_tests(
         # library on the first run, and on every run where the user's
         # environment forbids writing bytecode.)
         env["PYTHONDONTWRITEBYTECODE"] = "1"
+    ticker = None
+    if module == "pytest" and live.enabled():
+        more, state = live.plugin_env(workdir)
+        env["PYTHONPATH"] = os.pathsep.join(
+            [
+                more.pop("RATCHET_LIVE_PATH"),
+                *([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []),
+            ]
+        )
+        env.update(more)
+        args += ["-p", live.PLUGIN]
+        ticker = live.Ticker(state)
     started = time.perf_counter()
     command = " ".join(ws.config.test_command)
     timeout = ws.config.test_timeout
     with log.open("wb") as out:
-        returncode = run_in_group(
-            [str(ws.python), "-m", "coverage", "run", f"--data-file={data_file}", *args],
-            cwd=ws.root,
-            env=env,
-            out=out,
-            timeout=timeout,
-        )
+        try:
+            returncode = run_in_group(
+                [str(ws.python), "-m", "coverage", "run", f"--data-file={data_file}", *args],
+                cwd=ws.root,
+                env=env,
+                out=out,
+                timeout=timeout,
+                tick=ticker.tick if ticker else None,
+            )
+        finally:
+            if ticker:
+                ticker.close()
     seconds = time.perf_counter() - started
     if returncode is None:
         raise TestRunFailed(
@@ -251,7 +270,13 @@ def _omit_patterns(root: Path, paths: Collection[str]) -> list[str]:
 
 
 def run_in_group(
-    args: Sequence[str], *, cwd: Path, env: Mapping[str, str], out: IO[bytes], timeout: float
+    args: Sequence[str],
+    *,
+    cwd: Path,
+    env: Mapping[str, str],
+    out: IO[bytes],
+    timeout: float,
+    tick: Callable[[], None] | None = None,
 ) -> int | None:
     """Run ``args`` in a process group of its own; its exit code, or None on timeout.
 
@@ -270,8 +295,19 @@ def run_in_group(
         )
     except OSError as e:
         raise TestRunFailed(f"could not start the test run: {e}") from None
+    limit = timeout if 0 < timeout < math.inf else None
     try:
-        return proc.wait(timeout=timeout if 0 < timeout < math.inf else None)
+        if tick is None:
+            return proc.wait(timeout=limit)
+        deadline = None if limit is None else time.monotonic() + limit
+        while True:  # Wake a few times a second to redraw the progress line.
+            step = _TICK if deadline is None else min(_TICK, deadline - time.monotonic())
+            try:
+                return proc.wait(timeout=max(step, 0))
+            except subprocess.TimeoutExpired:
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise
+                tick()
     except subprocess.TimeoutExpired:
         _stop_group(proc)
         return None
