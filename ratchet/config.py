@@ -31,6 +31,8 @@ class Config:
     select: bool = True
     # Seconds a test run may take before it is stopped; 0: no limit.
     test_timeout: float = 1800.0
+    # A passing commit hook writes the raised baseline into the commit.
+    record_gains: bool = False
 
     def is_relevant(self, path: str) -> bool:
         """Can a change to ``path`` change coverage or the verdict?"""
@@ -49,6 +51,7 @@ _KEYS = {
     "select",
     "select-max-share",
     "test-timeout",
+    "record-gains",
 }
 _TIER_KEYS = {"name", "target", "min-statements", "max-statements", "below-percent"}
 
@@ -126,6 +129,9 @@ def _config(section: Any) -> Config:
     select = section.get("select", True)
     if not isinstance(select, bool):
         raise _Problem("select must be true or false", "select")
+    record_gains = section.get("record-gains", False)
+    if not isinstance(record_gains, bool):
+        raise _Problem("record-gains must be true or false", "record-gains")
     share = section.get("select-max-share", 0.5)
     if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 <= share <= 1:
         raise _Problem("select-max-share must be a number from 0 to 1", "select-max-share")
@@ -148,6 +154,7 @@ def _config(section: Any) -> Config:
         select=select,
         select_max_share=float(share),
         test_timeout=float(timeout),
+        record_gains=record_gains,
     )
 
 

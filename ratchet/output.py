@@ -107,14 +107,17 @@ def render_text(report: Report) -> str:
         out.append(f"\n  accepted, only covered statements were deleted ({len(drops)}):\n")
         for v in drops:
             out.append(f"    {v.name}: {_move(v)}\n")
+    recorded = bool(report.recorded) and report.recorded.startswith("recorded")
     if gains:
-        out.append(f"\n  {len(gains)} file(s) gained coverage; record with `ratchet update`:\n")
+        record = "recorded below" if recorded else "record with `ratchet update`"
+        out.append(f"\n  {len(gains)} file(s) gained coverage; {record}:\n")
         for v in gains[:MAX_RANGES]:
             out.append(f"    {v.name}: {_move(v)}{_target_met(v)}\n")
         if len(gains) > MAX_RANGES:
             out.append(f"    ... and {len(gains) - MAX_RANGES} more\n")
     if new:
-        out.append(f"\n  {len(new)} new file(s), to be recorded by `ratchet update`:\n")
+        record = "recorded below" if recorded else "to be recorded by `ratchet update`"
+        out.append(f"\n  {len(new)} new file(s), {record}:\n")
         for v in new[:MAX_RANGES]:
             assert v.current is not None
             out.append(f"    {safe(v.path)}: {v.current.numbers.display()}\n")
@@ -123,7 +126,10 @@ def render_text(report: Report) -> str:
     if deleted:
         out.append(f"\n  {len(deleted)} deleted file(s); `ratchet update` drops their entries\n")
     if report.passed:
-        out.append("ratchet: passed\n" if not (gains or new) else "\nratchet: passed\n")
+        said = f"ratchet: {safe(report.recorded)}\n" if report.recorded else ""
+        out.append(
+            f"{said}ratchet: passed\n" if not (gains or new) else f"\n{said}ratchet: passed\n"
+        )
     else:
         what = []
         if blocked:
@@ -300,6 +306,7 @@ def render_json(report: Report) -> str:
         "notes": list(report.notes),
         "files": files,
         "guard": [{"path": p.path, "problem": p.message} for p in report.guard],
+        "recorded": report.recorded or None,
     }
     return json.dumps(doc, indent=2) + "\n"
 

@@ -155,6 +155,7 @@ def test_a_skipped_check_is_rendered_by_every_format() -> None:
         "notes": [],
         "files": [],
         "guard": [],
+        "recorded": None,
     }
     assert outputs["github"] == (
         "::notice title=coverage-ratchet::passed; nothing staged can change coverage\n"

@@ -246,3 +246,41 @@ def test_an_in_repository_venv_with_an_untracked_file_through_pre_commit(
     passed = project.git_commit("-m", "same tests")
     assert passed.returncode == 0, passed.stdout + passed.stderr
     assert (project.root / "scratch.py").exists()
+
+
+_TEST_UNUSED = (
+    "\n\ndef test_unused():\n    from pkg.mod import unused\n    assert unused(0) == 2\n"
+)
+
+
+def test_record_gains_under_pre_commit_stops_the_commit_once_then_it_goes_in(
+    user_project: Project, hook_repo: tuple[Path, str]
+) -> None:
+    """As after a formatter: the hook writes the raised baseline, pre-commit
+    stops the commit, the user adds the file and commits again."""
+    project = user_project
+    text = project.read("pyproject.toml").replace(
+        "[tool.ratchet]\n", "[tool.ratchet]\nrecord-gains = true\n"
+    )
+    project.write("pyproject.toml", text)
+    _config(project, *hook_repo)
+    project.commit("use the hook")
+    subprocess.run(
+        [sys.executable, "-m", "pre_commit", "install"],
+        cwd=project.root,
+        check=True,
+        capture_output=True,
+    )
+    head = project.git("rev-parse", "HEAD")
+    project.stage("tests/test_mod.py", TESTS + _TEST_UNUSED)
+    first = project.git_commit("-m", "test unused()")
+    out = first.stdout + first.stderr
+    assert first.returncode != 0, out
+    assert "files were modified by this hook" in out
+    assert "`git add coverage-baseline.toml` and commit again" in out
+    assert project.git("rev-parse", "HEAD") == head
+    project.git("add", "coverage-baseline.toml")
+    second = project.git_commit("-m", "test unused()")
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert "covered = 7" in project.git("show", "HEAD:coverage-baseline.toml")
+    assert project.git("status", "--porcelain") == ""

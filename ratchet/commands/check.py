@@ -27,6 +27,7 @@ from ratchet.report import Report, skipped
 
 if TYPE_CHECKING:  # Imported for real only on the slow path, to keep the skip fast.
     from ratchet.change import Change
+    from ratchet.commands.record import Hook
     from ratchet.config import Config
     from ratchet.measurement import FileResult, Measurement
     from ratchet.verdicts import FileVerdict
@@ -86,8 +87,19 @@ def check(
         why = "--full was given"
     else:
         why = "" if config.select else "select = false in [tool.ratchet]"
+    from ratchet.commands.record import running_hook
+
+    # Gains go into the commit being made only from a hook judging a commit.
+    hook = running_hook() if config.record_gains and not (scope or files) else None
     report = judge(
-        root, config, data=data, full_reason=why, base=base, confirm=confirm, verify=verify
+        root,
+        config,
+        data=data,
+        full_reason=why,
+        base=base,
+        confirm=confirm,
+        verify=verify,
+        record=hook,
     )
     code = _print(report, fmt)
     if report.mismatches:
@@ -132,8 +144,10 @@ def judge(
     base: str | None = None,
     confirm: bool = False,
     verify: bool = False,
+    record: Hook | None = None,
 ) -> Report:
-    """The report on the commit being made (or, with ``base``, on the branch)."""
+    """The report on the commit being made (or, with ``base``, on the branch);
+    with ``record``, a passing one's gains are written into the commit."""
     from ratchet import measure
     from ratchet.change import gather
     from ratchet.invocation import amending
@@ -152,6 +166,7 @@ def judge(
                     f"measured the staged content; {ws.left_out} unstaged or untracked "
                     "file(s) left out"
                 )
+            notes += _version_skew(ws.probe.ratchet_version)
             measurement = measure.run(ws, select=True, full_reason=full_reason)
             mismatches: tuple[str, ...] = ()
             if verify:
@@ -166,8 +181,27 @@ def judge(
             if confirm and worse(verdicts):
                 again = measure.rerun(ws, worse(verdicts), measurement.tests_run)
                 verdicts = confirmed(verdicts, again, config.policy)
-        return _report(root, change, measurement, verdicts, notes)._replace(mismatches=mismatches)
+        report = _report(root, change, measurement, verdicts, notes)
+        if record is not None and base is None and report.passed:
+            from ratchet.commands.record import record_gains
+
+            said = record_gains(root, config, change, measurement, verdicts, record)
+            if said:
+                report = report._replace(recorded=said)
+        return report._replace(mismatches=mismatches)
     return _report(root, change, measurement, verdicts, notes)
+
+
+def _version_skew(theirs: str) -> list[str]:
+    """The hook and the ``ratchet`` command users run by hand should be one version."""
+    from ratchet import __version__
+
+    if not theirs or theirs == __version__:
+        return []
+    return [
+        f"this check is ratchet {__version__}, the project's environment has ratchet "
+        f"{theirs}: install both from the same revision (the hook's `rev:`)"
+    ]
 
 
 def _differences(selected: Measurement, full: Measurement) -> tuple[str, ...]:

@@ -36,6 +36,7 @@ def hook_script() -> str:
         f'if [ -x "$here/{CHAINED}" ]; then\n'
         f'    "$here/{CHAINED}" "$@" || exit $?\n'
         "fi\n"
+        "export RATCHET_HOOK=1\n"
         f"exec {_python()} -m ratchet check\n"
     )
 
