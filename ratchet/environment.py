@@ -118,6 +118,7 @@ class Probe:
     python_version: str = ""
     distributions: str = ""  # A digest of the installed distributions and versions.
     sys_path: tuple[str, ...] = ()  # Where its imports look, '' (the folder) left out.
+    ratchet_version: str = ""  # coverage-ratchet installed there too ("" if not).
 
 
 PROBE_MARK = "ratchet-probe 1"
@@ -137,6 +138,10 @@ import hashlib, importlib.metadata as md
 names = sorted(f"{d.metadata['Name']}=={d.version}" for d in md.distributions())
 print(hashlib.sha256("\\n".join(names).encode()).hexdigest()[:16])
 print("\\0".join(p for p in sys.path if p))
+try:
+    print(md.version("coverage-ratchet"))
+except md.PackageNotFoundError:
+    print("")
 """
 
 
@@ -171,11 +176,12 @@ def probe(python: Path, env: Mapping[str, str], root: Path, modules: list[str]) 
             f"{python} is not a Python interpreter (it answered {first!r})",
             hint="point [tool.ratchet] python at the project's interpreter",
         )
-    lines = [*said[1:], "", "", "", "", ""]
+    lines = [*said[1:], "", "", "", "", "", ""]
     return Probe(
         lines[0].strip() or None,
         tuple(lines[1].split()),
         lines[2],
         lines[3],
         tuple(p for p in lines[4].split("\0") if p),
+        lines[5].strip(),
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
 import subprocess
 import sys
@@ -144,3 +145,23 @@ def test_python_dash_m_ratchet_runs_main(
         runpy.run_module("ratchet", run_name="__main__")
     assert exit_info.value.code == 0
     assert capsys.readouterr().out.startswith("ratchet ")
+
+
+def test_a_hook_and_a_project_ratchet_of_different_versions_are_told_apart(
+    baselined: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The project's environment has this ratchet installed (the probe reads
+    its version); a hook of another version says so, and judges as usual."""
+    import ratchet
+
+    same = baselined.ratchet("check", "--full")
+    assert same.code == 0, same.err
+    assert "install both from the same revision" not in same.out
+    monkeypatch.setattr(ratchet, "__version__", "9.9.9")
+    other = baselined.ratchet("check", "--full")
+    assert other.code == 0, other.err
+    installed = importlib.metadata.version("coverage-ratchet")
+    assert (
+        "ratchet: note: this check is ratchet 9.9.9, the project's environment has "
+        f"ratchet {installed}: install both from the same revision"
+    ) in other.out
