@@ -1,3 +1,3 @@
 """coverage-ratchet: per-file coverage that only moves up."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
