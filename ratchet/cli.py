@@ -5,18 +5,61 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from ratchet import __version__, errors
 from ratchet.errors import error_handler
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a "did you mean" for a mistyped command or option."""
+
+    def error(self, message: str) -> NoReturn:
+        import difflib
+        import re
+
+        guess = None
+        choice = re.search(r"invalid choice: '([^']*)'", message)
+        unknown = re.search(r"unrecognized arguments: (-[^ =]+)", message)
+        if choice:
+            guess = difflib.get_close_matches(choice[1], _COMMANDS, n=1)
+            message = f"unknown command {choice[1]!r}"
+        elif unknown:
+            # Compared without the dashes, which every option shares.
+            options = {o[2:]: o for a in self._actions for o in a.option_strings if o[:2] == "--"}
+            close = difflib.get_close_matches(unknown[1].lstrip("-"), options, n=1)
+            guess = [options[c] for c in close]
+        if guess:
+            message += f"; did you mean {guess[0]!r}?"
+        self.print_usage(sys.stderr)
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+# The commands a user types, in the order the help lists them (merge-driver is git's).
+_COMMANDS = (
+    "init",
+    "check",
+    "update",
+    "install",
+    "uninstall",
+    "report",
+    "plan",
+    "history",
+    "demo",
+    "help",
+)
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="ratchet",
         description="Keep every coverage gain: per-file coverage may only go up.",
+        epilog="`ratchet COMMAND --help` tells more; `ratchet demo` shows it at work.",
     )
     parser.add_argument("-V", "--version", action="version", version=f"ratchet {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    sub = parser.add_subparsers(
+        dest="command", metavar="COMMAND", required=True, parser_class=_Parser
+    )
 
     def data_option(p: argparse.ArgumentParser) -> None:
         p.add_argument(
@@ -139,6 +182,8 @@ def _parser() -> argparse.ArgumentParser:
         "demo", help="show the tool at work on a sample project in a temporary folder"
     )
     p.add_argument("--keep", metavar="DIR", help="build the sample in DIR and leave it there")
+    p = sub.add_parser("help", help="list the commands, or tell more about one")
+    p.add_argument("topic", nargs="?", metavar="COMMAND")
     p = sub.add_parser("merge-driver", help="git's merge driver for the baseline (internal)")
     p.add_argument("base")
     p.add_argument("ours")
@@ -150,7 +195,21 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     if argv is None:
         errors.LATE_SIGNALS_IGNORED = True
-    args = _parser().parse_args(sys.argv[1:] if argv is None else list(argv))
+    parser = _parser()
+    words = sys.argv[1:] if argv is None else list(argv)
+    if not words:  # Bare `ratchet`: what it can do.
+        parser.print_help()
+        return 2
+    # Options a command does not know get that command's usage, not the top level's.
+    args, extra = parser.parse_known_args(words)
+    if extra:
+        _subparser(parser, args.command).error(f"unrecognized arguments: {' '.join(extra)}")
+    if args.command == "help":
+        if args.topic is None:
+            parser.print_help()
+        else:
+            _subparser(parser, args.topic).print_help()
+        return 0
     try:
         return _run(args)
     finally:
@@ -158,6 +217,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             from ratchet import git
 
             git.close()
+
+
+def _subparser(parser: argparse.ArgumentParser, command: str) -> argparse.ArgumentParser:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            found: argparse.ArgumentParser | None = action.choices.get(command)
+            if found is not None:
+                return found
+    parser.error(f"invalid choice: {command!r}")
 
 
 def _run(args: argparse.Namespace) -> int:

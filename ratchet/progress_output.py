@@ -269,7 +269,7 @@ def _history_summary(h: History) -> list[str]:
             f"velocity: {_points(h.velocity)} per week over the last {h.window_days} days"
         )
     if h.target is None:
-        lines.append("no overall target set")
+        lines.append("no overall target set (overall-target = 80 in [tool.ratchet] sets one)")
     elif h.reached:
         lines.append(f"overall target {display_percent(h.target)} reached")
     elif h.projected is None:

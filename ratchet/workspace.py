@@ -112,10 +112,23 @@ def _build(repo: Path, root: Path, config: Config, *, tests: bool, left_out: int
     module = coverage_args(config.test_command)[1] if tests else None
     found = probe(python, env, root, [module] if module else [])
     where = f"{python} ({source})"
+    if found.coverage_version is None or found.missing_modules:
+        other = _other_venv(repo, python) if config.python is None else None
+        if other is not None:
+            # A virtualenv under another name than .venv or venv: point at it.
+            lacks = ", ".join(found.missing_modules) or "coverage.py"
+            if found.coverage_version is None:
+                lacks = "coverage.py"
+            raise RatchetError(
+                f"the project's environment {where} lacks {lacks}",
+                hint=f"is the project's environment {other}? set it in pyproject.toml: "
+                f'[tool.ratchet] python = "{other}"',
+            )
     if found.coverage_version is None:
         raise RatchetError(
             f"coverage.py is not installed in the project's environment {where}",
-            hint="install it there: python -m pip install coverage",
+            hint=f"install it there: {_quoted(python)} -m pip install coverage, or name "
+            "the right interpreter in [tool.ratchet] python",
         )
     version = tuple(int(p) for p in found.coverage_version.split(".")[:2] if p.isdigit())
     if version < MIN_COVERAGE:
@@ -127,7 +140,7 @@ def _build(repo: Path, root: Path, config: Config, *, tests: bool, left_out: int
         names = ", ".join(found.missing_modules)
         raise RatchetError(
             f"the project's environment {where} lacks {names}",
-            hint=f"install it there: python -m pip install {names}",
+            hint=f"install it there: {_quoted(python)} -m pip install {names}",
         )
     return Workspace(repo, root, config, python, source, env, found, left_out)
 
@@ -189,3 +202,23 @@ def raise_imported_from_worktree(rel: str) -> NoReturn:
         hint="stage or stash your unstaged changes, or import the project by a path "
         "relative to its folder (a src layout, an editable install)",
     )
+
+
+def _quoted(python: Path) -> str:
+    import shlex
+
+    return shlex.quote(str(python))
+
+
+def _other_venv(repo: Path, python: Path) -> str | None:
+    """A virtualenv at the repository's top (``env/``, ``.env/``, ...) that is not
+    the interpreter ratchet found, as a path to write in the configuration."""
+    try:
+        folders = sorted(p for p in repo.iterdir() if (p / "pyvenv.cfg").is_file())
+    except OSError:
+        return None
+    for folder in folders:
+        candidate = folder / "bin" / "python"
+        if candidate.exists() and folder.resolve() != python.parent.parent.resolve():
+            return f"{folder.name}/bin/python"
+    return None

@@ -53,4 +53,9 @@ def init(*, data: Sequence[str] = (), force: bool = False, cwd: Path | None = No
             target = display_percent(rule.target)
             echo(f"ratchet: {rule.name}: {len(members)} file(s), target {target}")
     echo(f"ratchet: next: git add {config.baseline} && git commit")
+    echo(
+        "ratchet: then: `pre-commit install` with the coverage-ratchet hook, and "
+        "`ratchet install --no-hook` for the baseline's merge driver; or, without "
+        "pre-commit, `ratchet install` for both"
+    )
     return PASSED

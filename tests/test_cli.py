@@ -1,0 +1,98 @@
+"""The command line as a newcomer meets it: listings, usage, "did you mean"."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ratchet.cli import main
+from testing.project import Project
+
+
+def _both(*args: str, cwd: Path) -> tuple[int, str, str]:
+    """``ratchet ARGS`` as ``python -m ratchet``: the same as the script."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "ratchet", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+def test_bare_ratchet_and_help_list_the_commands(tmp_path: Path) -> None:
+    code, out, _ = _both(cwd=tmp_path)
+    assert code == 2
+    for command in ("init", "check", "update", "install", "report", "plan", "demo", "help"):
+        assert f"\n    {command} " in out
+    code, listed, _ = _both("help", cwd=tmp_path)
+    assert (code, listed) == (0, out)
+    code, out, _ = _both("help", "check", cwd=tmp_path)
+    assert code == 0
+    assert out.startswith("usage: ratchet check ")
+
+
+@pytest.mark.parametrize(
+    ("args", "usage", "error"),
+    [
+        (
+            ["chek"],
+            "usage: ratchet [-h]",
+            "ratchet: error: unknown command 'chek'; did you mean 'check'?",
+        ),
+        (
+            ["check", "--verfy"],
+            "usage: ratchet check [-h]",
+            "ratchet check: error: unrecognized arguments: --verfy; did you mean '--verify'?",
+        ),
+        (
+            ["check", "--bogus"],
+            "usage: ratchet check [-h]",
+            "ratchet check: error: unrecognized arguments: --bogus",
+        ),
+        (["install", "--no-hok"], "usage: ratchet install [-h]", "did you mean '--no-hook'?"),
+        (["help", "nosuch"], "usage: ratchet [-h]", "ratchet: error: unknown command 'nosuch'"),
+    ],
+)
+def test_a_mistake_gets_its_commands_usage_and_a_suggestion(
+    tmp_path: Path, args: list[str], usage: str, error: str
+) -> None:
+    code, out, err = _both(*args, cwd=tmp_path)
+    assert code == 2
+    assert out == ""
+    assert err.startswith(usage)
+    assert err.rstrip("\n").splitlines()[-1].endswith(error)
+
+
+def test_in_process_main_agrees(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as stop:
+        main(["check", "--verfy"])
+    assert stop.value.code == 2
+    assert "did you mean '--verify'?" in capsys.readouterr().err
+
+
+def test_a_venv_under_another_name_is_named_in_the_advice(project: Project) -> None:
+    """With ``env/`` (not .venv or venv) and no ``python`` configured, the
+    interpreter found lacks coverage.py: the advice names ``env/bin/python``."""
+    subprocess.run(
+        [sys.executable, "-m", "venv", "--without-pip", str(project.root / "env")], check=True
+    )
+    text = project.read("pyproject.toml")
+    project.write(
+        "pyproject.toml",
+        "\n".join(line for line in text.splitlines() if not line.startswith("python =")) + "\n",
+    )
+    bare = subprocess.run(
+        [sys.executable, "-m", "venv", "--without-pip", str(project.root.parent / "bare")],
+        check=True,
+    )
+    assert bare.returncode == 0
+    project.monkeypatch.setenv("PATH", f"{project.root.parent / 'bare' / 'bin'}:/usr/bin:/bin")
+    project.monkeypatch.delenv("VIRTUAL_ENV", raising=False)
+    result = project.ratchet("init")
+    assert result.code == 2
+    assert 'set it in pyproject.toml: [tool.ratchet] python = "env/bin/python"' in result.err
