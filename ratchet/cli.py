@@ -45,6 +45,7 @@ _COMMANDS = (
     "report",
     "plan",
     "history",
+    "why",
     "demo",
     "help",
 )
@@ -173,11 +174,15 @@ def _parser() -> argparse.ArgumentParser:
         "--promote", nargs="+", default=[], metavar="PATH", help="put these files into a tier"
     )
     p = sub.add_parser("history", help="the baseline's trend over its git history")
+    p.add_argument("file", nargs="?", metavar="FILE", help="one file's trend")
     format_option(p, "json")
     p.add_argument("--svg", metavar="FILE", help="also draw the trend as an SVG chart")
     p.add_argument(
         "--window", type=int, default=28, metavar="DAYS", help="velocity window (default 28)"
     )
+    p = sub.add_parser("why", help="which tests executed a line (from the test map)")
+    p.add_argument("target", metavar="FILE:LINE")
+    format_option(p, "json")
     p = sub.add_parser(
         "demo", help="show the tool at work on a sample project in a temporary folder"
     )
@@ -274,7 +279,11 @@ def _run(args: argparse.Namespace) -> int:
                     promote=args.promote,
                     measure_now=args.measure,
                 )
-            return progress.history(fmt=args.fmt, svg=args.svg, window=args.window)
+            return progress.history(fmt=args.fmt, svg=args.svg, window=args.window, file=args.file)
+        if args.command == "why":
+            from ratchet.commands.why import why
+
+            return why(args.target, fmt=args.fmt)
         if args.command == "demo":
             from ratchet.demo import demo
 

@@ -38,6 +38,7 @@ class History:
     velocity: Fraction | None  # Percentage points per week; None: too few points.
     projected: dt.date | None  # When the overall target is reached at that pace.
     skipped: int  # Commits whose baseline could not be read.
+    file: str | None = None  # One file's trend (its target: its tier's), or the whole.
 
     @property
     def reached(self) -> bool:
@@ -48,14 +49,18 @@ class History:
         )
 
 
-def read_history(root: Path, baseline_path: str, window_days: int = 28) -> History:
-    """The baseline at every commit that changed it, oldest first."""
+def read_history(
+    root: Path, baseline_path: str, window_days: int = 28, file: str | None = None
+) -> History:
+    """The baseline at every commit that changed it, oldest first; with
+    ``file``, that file's entry at every commit that changed it (its target:
+    its tier's, if it has one)."""
     if git.resolve(root, "HEAD") is None:
         commits: list[tuple[str, str, int]] = []
     else:
         commits = list(reversed(git.commits_touching(root, "HEAD", baseline_path)))
     blobs = git.blobs(root, [f"{full}:{baseline_path}" for full, _, _ in commits])
-    points = []
+    points: list[Point] = []
     skipped = 0
     target = None
     for (_, short, stamp), raw in zip(commits, blobs, strict=True):
@@ -66,8 +71,17 @@ def read_history(root: Path, baseline_path: str, window_days: int = 28) -> Histo
         except RatchetError:
             skipped += 1
             continue
-        report = tier_report(baseline)
         when = dt.datetime.fromtimestamp(stamp, tz=dt.timezone.utc)
+        if file is not None:
+            entry = baseline.files.get(file)
+            if entry is None:
+                continue
+            if points and points[-1].percent == entry.numbers.percent:
+                continue  # The entry did not move in this commit.
+            points.append(Point(when, short, entry.numbers.percent, {}))
+            target = entry.target
+            continue
+        report = tier_report(baseline)
         tiers = {t.name: t.progress for t in report.tiers}
         points.append(Point(when, short, baseline.totals.percent, tiers))
         target = baseline.overall_target
@@ -79,6 +93,7 @@ def read_history(root: Path, baseline_path: str, window_days: int = 28) -> Histo
         velocity,
         _projection(points, target, velocity),
         skipped,
+        file,
     )
 
 

@@ -268,16 +268,19 @@ def _history_summary(h: History) -> list[str]:
         lines.append(
             f"velocity: {_points(h.velocity)} per week over the last {h.window_days} days"
         )
+    what = "target" if h.file else "overall target"
     if h.target is None:
-        lines.append("no overall target set (overall-target = 80 in [tool.ratchet] sets one)")
-    elif h.reached:
-        lines.append(f"overall target {display_percent(h.target)} reached")
-    elif h.projected is None:
-        lines.append(f"overall target {display_percent(h.target)}: no projection at this pace")
-    else:
         lines.append(
-            f"overall target {display_percent(h.target)} projected for {h.projected.isoformat()}"
+            "no target: the file is in no tier (ratchet plan --promote puts it in one)"
+            if h.file
+            else "no overall target set (overall-target = 80 in [tool.ratchet] sets one)"
         )
+    elif h.reached:
+        lines.append(f"{what} {display_percent(h.target)} reached")
+    elif h.projected is None:
+        lines.append(f"{what} {display_percent(h.target)}: no projection at this pace")
+    else:
+        lines.append(f"{what} {display_percent(h.target)} projected for {h.projected.isoformat()}")
     if h.skipped:
         lines.append(f"{h.skipped} commit(s) with an unreadable baseline skipped")
     return lines
@@ -287,7 +290,7 @@ def render_history_text(h: History) -> str:
     if not h.points:
         return "No commit has the baseline yet.\n"
     names = _history_tier_names(h)
-    headers = ("Date", "Commit", "Overall", *names)
+    headers = ("Date", "Commit", h.file or "Overall", *names)
     rows = [
         [
             p.when.date().isoformat(),
@@ -305,6 +308,7 @@ def render_history_json(h: History) -> str:
     doc = {
         "format": PROGRESS_FORMAT,
         "kind": "history",
+        "file": h.file,  # One file's trend: its percentages and its target.
         "points": [
             {
                 "date": p.when.isoformat(),

@@ -145,6 +145,7 @@ def history(
     fmt: str = "text",
     svg: str | None = None,
     window: int = 28,
+    file: str | None = None,
     cwd: Path | None = None,
 ) -> int:
     from ratchet import progress_output as out
@@ -152,9 +153,17 @@ def history(
 
     if window < 1:
         raise RatchetError("--window: at least 1 day")
-    root = git.toplevel(cwd or Path.cwd())
+    here = cwd or Path.cwd()
+    root = git.toplevel(here)
     config = load_config(root)
-    trend = read_history(root, config.baseline, window)
+    path = None
+    if file is not None:
+        from ratchet.commands.common import repo_relative
+
+        (path,) = repo_relative(root, [file], here)
+    trend = read_history(root, config.baseline, window, path)
+    if path is not None and not trend.points:
+        raise RatchetError(f"{path}: no entry in {config.baseline} in any commit")
     if svg is not None:
         from ratchet.chart import render_svg
 
