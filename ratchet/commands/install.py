@@ -166,15 +166,20 @@ def uninstall(*, cwd: Path | None = None) -> int:
 
 def merge_driver(base: str, ours: str, theirs: str, name: str = "") -> int:
     """git's merge driver: write the merged baseline over ``ours``."""
-    from ratchet.baseline import dumps, loads_bytes, read_bytes, write_atomic
+    from ratchet.baseline import loads_bytes, read_bytes, write_atomic
+    from ratchet.baseline_edit import rewrite
     from ratchet.merge import merge
 
     label = name or "the baseline"
     raw_base = read_bytes(Path(base), f"{label} (base, {base})")
+    raw_ours = read_bytes(Path(ours), f"{label} (ours, {ours})")
+    mine = loads_bytes(raw_ours, f"{label} (ours)")
     merged = merge(
         loads_bytes(raw_base, f"{label} (base)") if raw_base.strip() else None,
-        loads_bytes(read_bytes(Path(ours), f"{label} (ours, {ours})"), f"{label} (ours)"),
+        mine,
         loads_bytes(read_bytes(Path(theirs), f"{label} (theirs, {theirs})"), f"{label} (theirs)"),
     )
-    write_atomic(Path(ours), dumps(merged))
+    # Our side's comments and blank lines are kept.
+    text, _ = rewrite(raw_ours.decode("utf-8"), mine, merged)
+    write_atomic(Path(ours), text)
     return PASSED

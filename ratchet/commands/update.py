@@ -14,6 +14,7 @@ from ratchet.baseline import (
     read_bytes,
     write_atomic,
 )
+from ratchet.baseline_edit import rewrite
 from ratchet.commands.common import (
     ensure_same_mode,
     ensure_writable,
@@ -101,11 +102,12 @@ def _update(
         echo(f"ratchet: note: {line}")
     _report(changes)
     lastrun.record(root, config, measurement)
-    text = dumps(new)
+    canonical_old = dumps(baseline)
+    # The user's comments and blank lines are kept (the canonical form is rewritten).
+    text, dropped = rewrite(before.decode("utf-8"), baseline, new, canonical_old=canonical_old)
     if text.encode("utf-8") == before:
         echo(f"ratchet: {config.baseline} is up to date")
         return PASSED
-    dropped = _hand_comments(before, dumps(baseline))
     if read_bytes(path, config.baseline) != before:
         # The lock keeps other ratchet commands out, not git or an editor.
         raise RatchetError(
@@ -116,18 +118,11 @@ def _update(
     write_atomic(path, text)
     if dropped:
         echo(
-            f"ratchet: note: {dropped} comment(s) written by hand in {config.baseline} were "
-            "not kept (the file is rewritten in its canonical form); say why in commit messages"
+            f"ratchet: note: {dropped} comment(s) written by hand in {config.baseline} could "
+            "not be kept (the file is rewritten in its canonical form); say why in commit messages"
         )
     echo(f"ratchet: wrote {config.baseline}; commit it with your change")
     return PASSED
-
-
-def _hand_comments(raw: bytes, canonical: str) -> int:
-    """How many comments in ``raw`` the canonical form of the same baseline lacks."""
-    theirs = [line.partition("#")[2].strip() for line in raw.decode("utf-8").splitlines()]
-    ours = {line.partition("#")[2].strip() for line in canonical.splitlines()}
-    return sum(1 for c in theirs if c and c not in ours)
 
 
 SHOWN = 30  # Lines listed per kind of change; the rest are counted.
