@@ -114,6 +114,14 @@ def _parser() -> argparse.ArgumentParser:
         dest="fmt",
         help="github: workflow annotations; markdown: a summary for $GITHUB_STEP_SUMMARY",
     )
+    p.add_argument(
+        "--summary", metavar="FILE", help="also append the markdown summary to FILE (CI)"
+    )
+    p.add_argument(
+        "--propose",
+        metavar="FILE",
+        help="write the baseline `ratchet update` would write from this run to FILE (CI)",
+    )
 
     p = sub.add_parser("update", help="raise the baseline after improvements")
     p.add_argument("--all", action="store_true", dest="all_files", help="consider every file")
@@ -255,6 +263,8 @@ def _run(args: argparse.Namespace) -> int:
                 data=args.data,
                 fmt=args.fmt,
                 confirm=args.confirm,
+                summary=args.summary,
+                propose=args.propose,
             )
         if args.command == "update":
             from ratchet.commands.update import update

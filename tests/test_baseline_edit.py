@@ -107,9 +107,7 @@ def test_update_keeps_a_users_comments_and_blank_lines(baselined: Project) -> No
     assert result.code == 0, result.err
     assert "could not be kept" not in result.out
     after = project.read("coverage-baseline.toml")
-    assert after == (
-        mine.replace("covered = 5  # 62.50%", "covered = 7  # 87.50%")
-    )
+    assert after == (mine.replace("covered = 5  # 62.50%", "covered = 7  # 87.50%"))
 
 
 def test_the_merge_driver_keeps_our_sides_comments(tmp_path: Path) -> None:

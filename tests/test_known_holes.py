@@ -465,16 +465,28 @@ def test_plan_names_an_unknown_tier(baselined: Project) -> None:
     assert baselined.ratchet("plan", "--tier", "tier 1").code == errors.PASSED
 
 
-def test_update_says_when_it_drops_comments_written_by_hand(baselined: Project) -> None:
-    text = baselined.read("coverage-baseline.toml")
-    baselined.write("coverage-baseline.toml", "# Owned by the platform team.\n" + text)
-    baselined.write(
-        "tests/test_mod.py",
-        TESTS + "\n\ndef test_unused():\n    from pkg.mod import unused\n    unused(1)\n",
+def test_update_keeps_comments_written_by_hand_and_says_which_it_could_not(
+    baselined: Project,
+) -> None:
+    """Comments a user wrote are kept (see test_baseline_edit); one on an entry
+    that update drops goes with it, and the note says so."""
+    project = baselined
+    project.write("pkg/other.py", "def f():\n    return 1\n")
+    project.write("tests/test_other.py", "from pkg.other import f\n\n\ndef test_f():\n    f()\n")
+    assert project.ratchet("update").code == errors.PASSED
+    text = project.read("coverage-baseline.toml")
+    project.write(
+        "coverage-baseline.toml",
+        "# Owned by the platform team.\n"
+        + text.replace("statements = 2\n", "statements = 2  # other.py goes soon\n"),
     )
-    result = baselined.ratchet("update")
+    (project.root / "pkg" / "other.py").unlink()
+    (project.root / "tests" / "test_other.py").unlink()
+    result = project.ratchet("update")
     assert result.code == errors.PASSED, result.err
-    assert "1 comment(s) written by hand" in result.out
+    assert "dropped  pkg/other.py" in result.out
+    assert "1 comment(s) written by hand in coverage-baseline.toml could not be kept" in result.out
+    assert project.read("coverage-baseline.toml").startswith("# Owned by the platform team.\n")
 
 
 @pytest.mark.parametrize(

@@ -43,6 +43,8 @@ def check(
     fmt: str = "text",
     confirm: bool = False,
     verify: bool = False,
+    summary: str | None = None,
+    propose: str | None = None,
     cwd: Path | None = None,
 ) -> int:
     """Judge every measured file the commit can change; the exit code.
@@ -52,7 +54,9 @@ def check(
     judges regardless, ``data`` judges given coverage data instead of running
     the tests.  ``confirm`` runs the tests of a worse file once more before
     refusing it.  ``verify`` runs the selection and then the whole suite, and
-    judges by the whole suite.
+    judges by the whole suite.  ``summary`` is a file the markdown report is
+    appended to (CI's job summary); ``propose`` a file to write the baseline
+    ``update`` would write from this run to (never the repository's).
     """
     here = cwd or Path.cwd()
     scope = ""
@@ -100,8 +104,14 @@ def check(
         confirm=confirm,
         verify=verify,
         record=hook,
+        propose=propose,
     )
     code = _print(report, fmt)
+    if summary is not None:
+        from ratchet.output import render
+
+        with open(summary, "a", encoding="utf-8") as out:
+            out.write(render(report, "markdown"))
     if report.mismatches:
         for line in report.mismatches:
             sys.stderr.write(f"ratchet: {line}\n")
@@ -145,6 +155,7 @@ def judge(
     confirm: bool = False,
     verify: bool = False,
     record: Hook | None = None,
+    propose: str | None = None,
 ) -> Report:
     """The report on the commit being made (or, with ``base``, on the branch);
     with ``record``, a passing one's gains are written into the commit."""
@@ -188,8 +199,27 @@ def judge(
             said = record_gains(root, config, change, measurement, verdicts, record)
             if said:
                 report = report._replace(recorded=said)
+        if propose is not None:
+            report = report._replace(
+                notes=(*report.notes, _propose(root, config, change, measurement, propose))
+            )
         return report._replace(mismatches=mismatches)
     return _report(root, change, measurement, verdicts, notes)
+
+
+def _propose(
+    root: Path, config: Config, change: Change, measurement: Measurement, target: str
+) -> str:
+    """Write what ``ratchet update`` would write from this run to ``target``."""
+    from ratchet.baseline import write_atomic
+    from ratchet.commands.record import raised_baseline
+
+    raised = raised_baseline(config, change, measurement, git.index_file(root, config.baseline))
+    if raised is None:
+        return "nothing to propose: `ratchet update` would change no entry"
+    text, count = raised
+    write_atomic(Path(target), text)
+    return f"wrote the proposed baseline ({count} file(s) raised or added) to {target}"
 
 
 def _version_skew(theirs: str) -> list[str]:

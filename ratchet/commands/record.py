@@ -58,8 +58,7 @@ def record_gains(
     hook: Hook,
 ) -> str:
     """Write (and with the plain hook, stage) the raised baseline; what to say."""
-    from ratchet.baseline import dumps, write_atomic
-    from ratchet.ledger import raise_baseline
+    from ratchet.baseline import write_atomic
     from ratchet.lock import baseline_lock
 
     if not any(v.outcome in _GAINS for v in verdicts):
@@ -75,26 +74,13 @@ def record_gains(
             f"gains not recorded: {config.baseline} has unstaged changes; "
             "run `ratchet update` and add it"
         )
-    measured = {p: r.numbers for p, r in measurement.files.items()}
-    new, changes = raise_baseline(
-        change.baseline,
-        measured,
-        change.exists,
-        config,
-        renamed=change.renamed,
-        today=datetime.date.today().isoformat(),
-    )
-    if changes.lowered:  # pragma: no cover - nothing is lowered without --allow-lower
-        raise AssertionError("recording gains lowered an entry")
-    raised = len(changes.raised) + len(changes.added)
-    if not raised:
+    raised = raised_baseline(config, change, measurement, staged)
+    if raised is None:
         return ""
-    text = dumps(replace(new, coverage_version=measurement.coverage_version))
-    if staged is not None and text.encode("utf-8") == staged:
-        return ""
+    text, count = raised
     with baseline_lock(git.git_dir(root), path):
         write_atomic(path, text)
-    what = f"recorded the new numbers of {raised} file(s) in {config.baseline}"
+    what = f"recorded the new numbers of {count} file(s) in {config.baseline}"
     if hook is Hook.PRE_COMMIT:
         return (
             f"{what}: `git add {config.baseline}` and commit again "
@@ -115,3 +101,36 @@ def record_gains(
             f"`git add {config.baseline}` and commit it"
         )
     return f"{what}, staged into this commit"
+
+
+def raised_baseline(
+    config: Config, change: Change, measurement: Measurement, before: bytes | None
+) -> tuple[str, int] | None:
+    """What ``ratchet update`` would write from this run over ``before`` (the
+    baseline's text; the user's comments kept), and how many files it raises
+    or adds; None when it would raise nothing."""
+    from ratchet.baseline import dumps
+    from ratchet.baseline_edit import rewrite
+    from ratchet.ledger import raise_baseline
+
+    measured = {p: r.numbers for p, r in measurement.files.items()}
+    new, changes = raise_baseline(
+        change.baseline,
+        measured,
+        change.exists,
+        config,
+        renamed=change.renamed,
+        today=datetime.date.today().isoformat(),
+    )
+    if changes.lowered:  # pragma: no cover - nothing is lowered without --allow-lower
+        raise AssertionError("recording gains lowered an entry")
+    count = len(changes.raised) + len(changes.added)
+    if not count:
+        return None
+    new = replace(new, coverage_version=measurement.coverage_version)
+    if before is None:
+        return dumps(new), count
+    text, _ = rewrite(before.decode("utf-8", "replace"), change.baseline, new)
+    if text.encode("utf-8") == before:
+        return None
+    return text, count
