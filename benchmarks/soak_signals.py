@@ -87,7 +87,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--smoke", action="store_true")
     args = parser.parse_args()
-    trials = 6 if args.smoke else args.trials
+    trials = 3 if args.smoke else args.trials
     rng = random.Random(args.seed)
     env = git_env()
     with tempfile.TemporaryDirectory() as tmp:

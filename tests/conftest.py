@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+# First, before anything imports ratchet: CI measures this suite's own run here
+# (a no-op unless RATCHET_SELF_COVERAGE is set; see testing/self_coverage.py).
+from testing.self_coverage import pytest_unconfigure  # isort: skip  # noqa: F401
+
 import os
 from pathlib import Path
 

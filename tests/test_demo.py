@@ -46,15 +46,12 @@ def test_the_demo_shows_a_baseline_a_refusal_and_a_recorded_gain(tmp_path: Path)
     assert list(tmp_path.iterdir()) == []
 
 
-def test_keep_leaves_the_sample_repository(tmp_path: Path) -> None:
-    done = _demo("--keep", "sample", cwd=tmp_path)
-    assert done.returncode == 0, done.stdout + done.stderr
-    sample = tmp_path / "sample"
-    log = subprocess.run(
-        ["git", "log", "--format=%s"], cwd=sample, capture_output=True, text=True, check=True
-    ).stdout.splitlines()
-    assert log == ["Add discount(), tested", "Sample project with its baseline"]
-    assert "left in" in done.stdout
-    again = _demo("--keep", "sample", cwd=tmp_path)
-    assert again.returncode == 2
-    assert again.stderr.startswith("ratchet: error: demo: sample exists and is not empty")
+def test_keep_will_not_build_in_a_folder_that_holds_anything(tmp_path: Path) -> None:
+    (tmp_path / "sample").mkdir()
+    (tmp_path / "sample" / "notes.txt").write_text("mine\n")
+    refused = _demo("--keep", "sample", cwd=tmp_path)
+    assert refused.returncode == 2
+    assert refused.stderr == (
+        "ratchet: error: demo: sample exists and is not empty (name a new folder)\n"
+    )
+    assert [p.name for p in (tmp_path / "sample").iterdir()] == ["notes.txt"]

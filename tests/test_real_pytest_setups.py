@@ -64,8 +64,13 @@ def _env() -> dict[str, str]:
 ADDOPTS = ["--cov=pkg", "-n 2", "--cov=pkg --cov-branch -n 2 --cov-fail-under=100"]
 
 
-@pytest.mark.parametrize("branch", [False, True], ids=["statements", "branches"])
-@pytest.mark.parametrize("addopts", ADDOPTS)
+@pytest.mark.parametrize(
+    ("addopts", "branch"),
+    # Each setup once, in the mode where it can go wrong more easily (the
+    # three together cover both modes).
+    [(ADDOPTS[0], True), (ADDOPTS[1], False), (ADDOPTS[2], True)],
+    ids=["cov-branches", "xdist-statements", "cov-xdist-branches"],
+)
 def test_pytest_cov_and_xdist_in_addopts_measure_exactly(
     project: Project, monkeypatch: pytest.MonkeyPatch, addopts: str, branch: bool
 ) -> None:

@@ -96,3 +96,22 @@ def test_unstaged_baseline_edits_are_never_overwritten(baselined: Project) -> No
     out = done.stdout + done.stderr
     assert "gains not recorded: coverage-baseline.toml has unstaged changes" in out
     assert project.read("coverage-baseline.toml") == mine
+
+
+def test_only_a_check_of_a_commit_records(baselined: Project) -> None:
+    """--all (a push, CI) and named files are not a commit being made."""
+    project = baselined
+    project.write("pyproject.toml", pyproject("record-gains = true"))
+    project.commit("record gains")
+    before = project.read("coverage-baseline.toml")
+    project.stage("tests/test_mod.py", MORE_TESTS)
+    project.monkeypatch.setenv("PRE_COMMIT", "1")
+    for args in (["--all"], ["tests/test_mod.py"]):
+        result = project.ratchet("check", *args)
+        assert result.code == 0, result.err
+        assert "record with `ratchet update`" in result.out
+        assert project.read("coverage-baseline.toml") == before
+    result = project.ratchet("check")
+    assert result.code == 0, result.err
+    assert "`git add coverage-baseline.toml` and commit again" in result.out
+    assert "covered = 7" in project.read("coverage-baseline.toml")

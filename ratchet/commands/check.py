@@ -94,7 +94,8 @@ def check(
     from ratchet.commands.record import running_hook
 
     # Gains go into the commit being made only from a hook judging a commit.
-    hook = running_hook() if config.record_gains and not (scope or files) else None
+    # Not from --all or --base (nothing is being committed), nor for named files.
+    hook = running_hook() if config.record_gains and not (all_files or files) else None
     report = judge(
         root,
         config,
