@@ -11,6 +11,7 @@ from xml.sax.saxutils import escape
 from ratchet.history import History
 
 WIDTH, HEIGHT = 800, 400
+LABEL_WIDTH = 80  # Pixels a date label needs.
 LEFT, RIGHT, TOP, BOTTOM = 60, 210, 40, 60  # Margins; the legend sits on the right.
 PALETTE = ("#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf")
 
@@ -48,12 +49,16 @@ def render_svg(history: History) -> str:
         'stroke="#333"/>'
     )
     out.append(f'<line x1="{LEFT}" y1="{TOP}" x2="{LEFT}" y2="{TOP + plot_h}" stroke="#333"/>')
-    if points:  # x labels: first, middle and last commit dates.
-        for i in sorted({0, len(points) // 2, len(points) - 1}):
-            out.append(
-                f'<text x="{x(i):.1f}" y="{TOP + plot_h + 18}" text-anchor="middle">'
-                f"{points[i].when.date().isoformat()}</text>"
-            )
+    placed: list[tuple[float, str]] = []  # x labels: first, middle and last dates,
+    for i in sorted({0, len(points) // 2, len(points) - 1} if points else set()):
+        label = points[i].when.date().isoformat()
+        # each once, and never on top of another (commits of one day share a date).
+        if any(label == seen or abs(x(i) - at) < LABEL_WIDTH for at, seen in placed):
+            continue
+        placed.append((x(i), label))
+        out.append(
+            f'<text x="{x(i):.1f}" y="{TOP + plot_h + 18}" text-anchor="middle">{label}</text>'
+        )
     out.append(
         f'<text x="{LEFT + plot_w / 2:.1f}" y="{HEIGHT - 15}" text-anchor="middle">'
         "commit date</text>"

@@ -76,6 +76,12 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("init", help="measure and write the first baseline")
     data_option(p)
     p.add_argument("--force", action="store_true", help="overwrite an existing baseline")
+    p.add_argument(
+        "--save-settings",
+        action="store_true",
+        help="write the interpreter and test command found into [tool.ratchet] "
+        "of pyproject.toml (the rest of the file is kept as it is)",
+    )
 
     p = sub.add_parser(
         "check",
@@ -250,7 +256,7 @@ def _run(args: argparse.Namespace) -> int:
         if args.command == "init":
             from ratchet.commands.init import init
 
-            return init(data=args.data, force=args.force)
+            return init(data=args.data, force=args.force, save_settings=args.save_settings)
         if args.command == "check":
             from ratchet.commands.check import check
 

@@ -228,3 +228,21 @@ def test_blobs_reads_many_specs_in_one_call(baselined: Project) -> None:
     assert found[1:3] == [None, None]  # Missing, and a tree rather than a file.
     assert found[3] == (baselined.root / "pkg/mod.py").read_bytes()
     assert git.blobs(baselined.root, []) == []
+
+
+def test_the_chart_labels_a_date_once_and_never_on_top_of_another() -> None:
+    import datetime as dt
+    from fractions import Fraction
+
+    from ratchet.chart import render_svg
+    from ratchet.history import History, Point
+
+    day = dt.datetime(2026, 3, 1, 9, tzinfo=dt.timezone.utc)
+    same_day = [
+        Point(day + dt.timedelta(hours=h), f"c{h}", Fraction(50 + h), {}) for h in (0, 1, 2)
+    ]
+    later = Point(day + dt.timedelta(days=30), "c9", Fraction(60), {})
+    points = (*same_day, later)
+    svg = render_svg(History(points, None, 28, None, None, 0))
+    assert svg.count(">2026-03-01</text>") == 1
+    assert svg.count(">2026-03-31</text>") == 1

@@ -441,3 +441,19 @@ def test_a_damaged_or_stale_record_of_why_no_map_is_only_a_cache(
     assert check.code == errors.PASSED, check.out
     # Not trusted: the plain reason, and the note that no map was recorded.
     assert check.out.startswith("ratchet: full run (no test map yet; no test map recorded: ")
+
+
+def test_the_plugin_imported_as_a_library_records_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only ratchet's copy, loaded under its own name, measures and records:
+    a test importing ``ratchet.selection.plugin`` inside a recorded run must
+    not start a second recorder there."""
+    import importlib
+
+    from ratchet.selection import plugin, session
+
+    assert plugin.LOADED_AS == session.PLUGIN
+    monkeypatch.setenv("RATCHET_TESTMAP_OUT", "/nonexistent")
+    monkeypatch.setenv("PYTEST_XDIST_WORKER", "gw9")
+    again = importlib.reload(plugin)
+    assert again._RECORDER is None
+    assert again._WORKER_COVERAGE is None

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from testing.project import MOD, TESTS, Project, pyproject
+from testing.project import MOD, TESTS, Project, in_repo_venv, pyproject
 
 
 @pytest.mark.parametrize("branch", [False, True])
@@ -71,3 +71,45 @@ def test_history_of_one_file_lists_the_commits_that_moved_it(baselined: Project)
     missing = project.ratchet("history", "pkg/none.py")
     assert missing.code == 2
     assert "pkg/none.py: no entry in coverage-baseline.toml in any commit" in missing.err
+
+
+def test_init_can_save_the_settings_it_found_and_keeps_the_rest(project: Project) -> None:
+    import sys
+
+    text = project.read("pyproject.toml")
+    mine = (
+        '# The project\'s settings.\n\n[project]\nname = "x"  # keep me\n\n'
+        + "\n".join(line for line in text.splitlines() if not line.startswith("python ="))
+        + "\n"
+    )
+    project.write("pyproject.toml", mine)
+    (project.root / ".venv").symlink_to(sys.prefix)
+    result = project.ratchet("init", "--save-settings")
+    assert result.code == 0, result.err
+    assert "ratchet: pyproject.toml: saved python = '.venv/bin/python'" in result.out
+    assert "ratchet: pyproject.toml: saved test-command = 'pytest'" in result.out
+    after = project.read("pyproject.toml")
+    added = ['python = ".venv/bin/python"', 'test-command = "pytest"']
+    assert [line for line in after.splitlines() if line not in mine.splitlines()] == added
+    assert [line for line in after.splitlines() if line not in added] == mine.splitlines()
+    # Saved keys are the configuration from now on, and are never overwritten.
+    again = project.ratchet("init", "--force", "--save-settings")
+    assert again.code == 0, again.err
+    assert "saved" not in again.out
+    assert project.read("pyproject.toml") == after
+
+
+def test_an_interpreter_outside_the_repository_is_not_saved(project: Project) -> None:
+    text = project.read("pyproject.toml")
+    project.write(
+        "pyproject.toml",
+        "\n".join(line for line in text.splitlines() if not line.startswith("python =")) + "\n",
+    )
+    # The project's environment: an active virtualenv beside the repository.
+    python = in_repo_venv(project, "../outside-venv")
+    project.monkeypatch.setenv("VIRTUAL_ENV", str(python.parent.parent))
+    result = project.ratchet("init", "--save-settings")
+    assert result.code == 0, result.err
+    assert "python not saved:" in result.out
+    assert "is outside the repository; each clone finds its own" in result.out
+    assert "python =" not in project.read("pyproject.toml")

@@ -17,7 +17,13 @@ from ratchet.numbers import display_percent
 from ratchet.printable import echo
 
 
-def init(*, data: Sequence[str] = (), force: bool = False, cwd: Path | None = None) -> int:
+def init(
+    *,
+    data: Sequence[str] = (),
+    force: bool = False,
+    save_settings: bool = False,
+    cwd: Path | None = None,
+) -> int:
     root = git.toplevel(cwd or Path.cwd())
     config = load_config(root)
     path = root / config.baseline
@@ -52,6 +58,11 @@ def init(*, data: Sequence[str] = (), force: bool = False, cwd: Path | None = No
         if members:
             target = display_percent(rule.target)
             echo(f"ratchet: {rule.name}: {len(members)} file(s), target {target}")
+    if save_settings:
+        from ratchet.commands.settings import save_settings as save
+
+        for line in save(root, config):
+            echo(f"ratchet: pyproject.toml: {line}")
     echo(f"ratchet: next: git add {config.baseline} && git commit")
     echo(
         "ratchet: then: `pre-commit install` with the coverage-ratchet hook, and "

@@ -875,10 +875,16 @@ def _share_configuration() -> None:
         os.environ[RCFILE] = getattr(cov.config, "config_file", None) or ""
 
 
-_share_configuration()
-_WORKER_COVERAGE = _measure_worker()
+# Only as ratchet loads it (a copy, ``-p _ratchet_testmap``) does it measure and
+# record; imported as ``ratchet.selection.plugin`` (a library, in ratchet's own
+# tests) it must not start a second recorder inside the run that tests it.
+LOADED_AS = "_ratchet_testmap"
+_ACTIVE = __name__ == LOADED_AS
+if _ACTIVE:
+    _share_configuration()
+_WORKER_COVERAGE = _measure_worker() if _ACTIVE else None
 _RECORDER: Recorder | None = None
-if os.environ.get(OUT):
+if _ACTIVE and os.environ.get(OUT):
     # Started now, before any conftest or test module is imported, so that
     # their imports are units too.
     _RECORDER = Recorder()

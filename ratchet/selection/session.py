@@ -48,7 +48,7 @@ from ratchet.selection.store import (
 from ratchet.state import StateError
 from ratchet.workspace import Workspace, refuse_worktree_imports
 
-PLUGIN = "_ratchet_testmap"
+PLUGIN = "_ratchet_testmap"  # The plugin's LOADED_AS: only under this name does it record.
 # Variables that change what the tests import or how pytest runs them.
 _PYTEST_VARIABLES = frozenset(
     {"PYTEST_ADDOPTS", "PYTEST_PLUGINS", "PYTEST_DISABLE_PLUGIN_AUTOLOAD", "PYTHONPATH"}
