@@ -101,3 +101,21 @@ def test_a_pull_request_that_lowers_coverage_fails_with_annotations(
     assert "::error file=pkg/mod.py" in done.stdout
     assert "blocked" in summary.read_text()
     assert not output.exists() or "proposed=" not in output.read_text()
+
+
+def test_summary_and_propose_in_process(baselined: Project, tmp_path: Path) -> None:
+    project = baselined
+    _pull_request(project, TESTS + UNUSED_TEST)
+    summary, proposed = tmp_path / "summary.md", tmp_path / "proposed.toml"
+    summary.write_text("earlier steps' summary\n")
+    args = ["--summary", str(summary), "--propose", str(proposed)]
+    result = project.ratchet("check", "--base", "main", "--format", "github", *args)
+    assert result.code == 0, result.err
+    assert summary.read_text().startswith("earlier steps' summary\n### coverage-ratchet: passed")
+    assert "covered = 7  # 87.50%" in proposed.read_text()
+    proposed.unlink()
+    project.git("checkout", "-q", "main")
+    nothing = project.ratchet("check", "--base", "main", "--propose", str(proposed))
+    assert nothing.code == 0, nothing.err
+    assert "nothing to propose: `ratchet update` would change no entry" in nothing.out
+    assert not proposed.exists()

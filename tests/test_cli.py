@@ -96,3 +96,35 @@ def test_a_venv_under_another_name_is_named_in_the_advice(project: Project) -> N
     result = project.ratchet("init")
     assert result.code == 2
     assert 'set it in pyproject.toml: [tool.ratchet] python = "env/bin/python"' in result.err
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "start"),
+    [
+        ([], 2, "usage: ratchet [-h]"),
+        (["help"], 0, "usage: ratchet [-h]"),
+        (["help", "why"], 0, "usage: ratchet why [-h]"),
+    ],
+)
+def test_listings_in_process(
+    capsys: pytest.CaptureFixture[str], args: list[str], code: int, start: str
+) -> None:
+    assert main(args) == code
+    assert capsys.readouterr().out.startswith(start)
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["chek"], "unknown command 'chek'; did you mean 'check'?"),
+        (["help", "nosuch"], "unknown command 'nosuch'"),
+        (["check", "--bogus"], "unrecognized arguments: --bogus\n"),
+    ],
+)
+def test_mistakes_in_process(
+    capsys: pytest.CaptureFixture[str], args: list[str], said: str
+) -> None:
+    with pytest.raises(SystemExit) as stop:
+        main(args)
+    assert stop.value.code == 2
+    assert said in capsys.readouterr().err

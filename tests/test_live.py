@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import pty
@@ -95,3 +96,30 @@ def test_the_plugin_counts_tests_in_one_process_and_under_xdist(
         "running": None,
         "since": None,
     }
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_the_line_is_drawn_and_cleared_in_process(
+    baselined: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same, with ratchet in this process and a terminal for stderr."""
+    project = baselined
+    project.write("tests/test_mod.py", project.read("tests/test_mod.py") + SLOW_TEST)
+    project.commit("a slow test")
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    monkeypatch.delenv("NO_PROGRESS", raising=False)
+    from ratchet import live
+
+    try:
+        result = project.ratchet("check", "--full")
+    finally:
+        live.enable("json")  # Off again for the tests that follow in this process.
+    assert result.code == 0, result.err
+    drawn = terminal.getvalue()
+    assert "running longest: tests/test_mod.py::test_slow" in drawn
+    assert drawn.endswith("\r\x1b[K")
