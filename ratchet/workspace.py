@@ -215,7 +215,7 @@ def _other_venv(repo: Path, python: Path) -> str | None:
     the interpreter ratchet found, as a path to write in the configuration."""
     try:
         folders = sorted(p for p in repo.iterdir() if (p / "pyvenv.cfg").is_file())
-    except OSError:
+    except OSError:  # pragma: no cover - the top of the repository cannot be listed
         return None
     for folder in folders:
         candidate = folder / "bin" / "python"

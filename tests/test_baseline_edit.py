@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import subprocess
 import sys
 from pathlib import Path
 
@@ -12,6 +11,7 @@ from hypothesis import strategies as st
 
 from ratchet.baseline import Baseline, dumps, loads
 from ratchet.baseline_edit import rewrite
+from ratchet.cli import main
 from testing.baselines import baseline_text, covered_of
 from testing.project import TESTS, Project
 from testing.strategies import baselines
@@ -118,8 +118,7 @@ def test_the_merge_driver_keeps_our_sides_comments(tmp_path: Path) -> None:
     )
     ours.write_text(mine)
     theirs.write_text(baseline_text(a=1, b=3))
-    command = [sys.executable, "-m", "ratchet", "merge-driver", str(base), str(ours), str(theirs)]
-    assert subprocess.run(command, check=False).returncode == 0
+    assert main(["merge-driver", str(base), str(ours), str(theirs)]) == 0
     merged = ours.read_text()
     assert covered_of(merged) == {"pkg/a.py": 2, "pkg/b.py": 3}
     assert "# kept through merges\n" in merged

@@ -78,9 +78,6 @@ def test_in_process_main_agrees(capsys: pytest.CaptureFixture[str]) -> None:
 def test_a_venv_under_another_name_is_named_in_the_advice(project: Project) -> None:
     """With ``env/`` (not .venv or venv) and no ``python`` configured, the
     interpreter found lacks coverage.py: the advice names ``env/bin/python``."""
-    subprocess.run(
-        [sys.executable, "-m", "venv", "--without-pip", str(project.root / "env")], check=True
-    )
     text = project.read("pyproject.toml")
     project.write(
         "pyproject.toml",
@@ -93,6 +90,13 @@ def test_a_venv_under_another_name_is_named_in_the_advice(project: Project) -> N
     assert bare.returncode == 0
     project.monkeypatch.setenv("PATH", f"{project.root.parent / 'bare' / 'bin'}:/usr/bin:/bin")
     project.monkeypatch.delenv("VIRTUAL_ENV", raising=False)
+    # No other virtualenv in the repository: the advice is to install coverage.py.
+    plain = project.ratchet("init")
+    assert plain.code == 2
+    assert "-m pip install coverage, or name the right interpreter" in plain.err
+    subprocess.run(
+        [sys.executable, "-m", "venv", "--without-pip", str(project.root / "env")], check=True
+    )
     result = project.ratchet("init")
     assert result.code == 2
     assert 'set it in pyproject.toml: [tool.ratchet] python = "env/bin/python"' in result.err
@@ -128,3 +132,11 @@ def test_mistakes_in_process(
         main(args)
     assert stop.value.code == 2
     assert said in capsys.readouterr().err
+
+
+def test_the_demo_refuses_a_folder_that_holds_anything_in_process(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "notes.txt").write_text("mine\n")
+    assert main(["demo", "--keep", str(tmp_path)]) == 2
+    assert "exists and is not empty" in capsys.readouterr().err
