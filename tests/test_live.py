@@ -9,6 +9,7 @@ import pty
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -123,3 +124,34 @@ def test_the_line_is_drawn_and_cleared_in_process(
     drawn = terminal.getvalue()
     assert "running longest: tests/test_mod.py::test_slow" in drawn
     assert drawn.endswith("\r\x1b[K")
+
+
+def test_each_state_of_the_run_reads_as_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every state the plugin's file can be in (the real runs above reach them
+    depending on timing; here each one for sure)."""
+    from ratchet.live import Ticker
+
+    state = tmp_path / "progress.json"
+    ticker = Ticker(state)
+    assert ticker.line(0).startswith("ratchet: starting the tests, 0:0")
+    state.write_text("{not json")
+    assert ticker.line(0).startswith("ratchet: starting the tests, ")
+    state.write_text(json.dumps({"total": None, "done": 0}))
+    assert ticker.line(0).startswith("ratchet: collecting tests, ")
+    state.write_text(json.dumps({"total": 9, "done": 4, "running": None, "since": None}))
+    assert re.fullmatch(r"ratchet: 4/9 tests, 0:0\d", ticker.line(0))
+    state.write_text(json.dumps({"total": 9, "done": 4, "running": "t::a", "since": 100.0}))
+    assert ticker.line(112.4).endswith("; running longest: t::a (12 s)")
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    ticker.started = time.monotonic()  # Both ticks within the same second.
+    ticker.tick()
+    ticker.tick()  # The same line: not drawn again.
+    assert terminal.getvalue().count("\r\x1b[K") == 1
+    ticker.close()
+    assert terminal.getvalue().endswith("\r\x1b[K")
+    quiet = Ticker(state)
+    quiet.close()  # Nothing drawn, nothing to clear.
+    assert terminal.getvalue().count("\r\x1b[K") == 2
