@@ -32,13 +32,13 @@ def enabled() -> bool:
     return _enabled
 
 
-def plugin_env(workdir: Path) -> tuple[dict[str, str], Path]:
-    """The plugin copied into ``workdir``; the variables that load it, and its file."""
+def install_plugin(workdir: Path) -> Path:
+    """The plugin copied into a folder of ``workdir`` (put it on the import path);
+    the file it will write, in that folder too (``RATCHET_LIVE_FILE``)."""
     folder = workdir / "live"
     folder.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(Path(__file__).with_name("live_plugin.py"), folder / f"{PLUGIN}.py")
-    state = folder / "progress.json"
-    return {"RATCHET_LIVE_FILE": str(state), "RATCHET_LIVE_PATH": str(folder)}, state
+    return folder / "progress.json"
 
 
 class Ticker:

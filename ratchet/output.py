@@ -107,16 +107,15 @@ def render_text(report: Report) -> str:
         out.append(f"\n  accepted, only covered statements were deleted ({len(drops)}):\n")
         for v in drops:
             out.append(f"    {v.name}: {_move(v)}\n")
-    recorded = bool(report.recorded) and report.recorded.startswith("recorded")
     if gains:
-        record = "recorded below" if recorded else "record with `ratchet update`"
+        record = "recorded below" if report.gains_written else "record with `ratchet update`"
         out.append(f"\n  {len(gains)} file(s) gained coverage; {record}:\n")
         for v in gains[:MAX_RANGES]:
             out.append(f"    {v.name}: {_move(v)}{_target_met(v)}\n")
         if len(gains) > MAX_RANGES:
             out.append(f"    ... and {len(gains) - MAX_RANGES} more\n")
     if new:
-        record = "recorded below" if recorded else "to be recorded by `ratchet update`"
+        record = "recorded below" if report.gains_written else "to be recorded by `ratchet update`"
         out.append(f"\n  {len(new)} new file(s), {record}:\n")
         for v in new[:MAX_RANGES]:
             assert v.current is not None

@@ -43,8 +43,9 @@ class Report(NamedTuple):
     new_file_minimum: str = "0.00%"  # As displayed, for the advice printed.
     # ``check --verify``: where the selection's numbers differ from a full run's.
     mismatches: tuple[str, ...] = ()
-    # ``record-gains``: what was written into the commit (or why not).
+    # ``record-gains``: what was written into the commit (or why not), and whether it was.
     recorded: str = ""
+    gains_written: bool = False
 
     @property
     def passed(self) -> bool:

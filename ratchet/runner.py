@@ -61,11 +61,7 @@ def run_tests(
     data_file = workdir / ".coverage"
     log = workdir / "test-output.log"
     env = dict(ws.env, COVERAGE_FILE=str(data_file), **(extra_env or {}))
-    imports = ws.import_paths()
-    if imports:
-        env["PYTHONPATH"] = os.pathsep.join(
-            [*imports, *([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])]
-        )
+    _prepend_import_paths(env, ws.import_paths())
     if "PYTHONPYCACHEPREFIX" not in env:
         # Write no bytecode into the user's working tree.  Existing
         # __pycache__ files are still read; only uncached files compile.
@@ -75,14 +71,9 @@ def run_tests(
         env["PYTHONDONTWRITEBYTECODE"] = "1"
     ticker = None
     if module == "pytest" and live.enabled():
-        more, state = live.plugin_env(workdir)
-        env["PYTHONPATH"] = os.pathsep.join(
-            [
-                more.pop("RATCHET_LIVE_PATH"),
-                *([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []),
-            ]
-        )
-        env.update(more)
+        state = live.install_plugin(workdir)
+        _prepend_import_paths(env, [str(state.parent)])
+        env["RATCHET_LIVE_FILE"] = str(state)
         args += ["-p", live.PLUGIN]
         ticker = live.Ticker(state)
     started = time.perf_counter()
@@ -147,6 +138,13 @@ def run_tests(
             hint="check that the test command runs Python code under coverage",
         )
     return TestRun(data_file, seconds, coverage_warnings(_read(log)))
+
+
+def _prepend_import_paths(env: dict[str, str], folders: Sequence[str]) -> None:
+    """Put ``folders`` first on the test run's ``PYTHONPATH``."""
+    if folders:
+        rest = [env["PYTHONPATH"]] if env.get("PYTHONPATH") else []
+        env["PYTHONPATH"] = os.pathsep.join([*folders, *rest])
 
 
 def tracers(report: Path, root: Path) -> dict[str, str]:

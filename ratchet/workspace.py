@@ -116,9 +116,11 @@ def _build(repo: Path, root: Path, config: Config, *, tests: bool, left_out: int
         other = _other_venv(repo, python) if config.python is None else None
         if other is not None:
             # A virtualenv under another name than .venv or venv: point at it.
-            lacks = ", ".join(found.missing_modules) or "coverage.py"
-            if found.coverage_version is None:
-                lacks = "coverage.py"
+            lacks = (
+                "coverage.py"
+                if found.coverage_version is None
+                else ", ".join(found.missing_modules)
+            )
             raise RatchetError(
                 f"the project's environment {where} lacks {lacks}",
                 hint=f"is the project's environment {other}? set it in pyproject.toml: "

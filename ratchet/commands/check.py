@@ -91,11 +91,13 @@ def check(
         why = "--full was given"
     else:
         why = "" if config.select else "select = false in [tool.ratchet]"
-    from ratchet.commands.record import running_hook
-
     # Gains go into the commit being made only from a hook judging a commit.
     # Not from --all or --base (nothing is being committed), nor for named files.
-    hook = running_hook() if config.record_gains and not (all_files or files) else None
+    hook = None
+    if config.record_gains and not (all_files or files):
+        from ratchet.commands.record import running_hook
+
+        hook = running_hook()
     report = judge(
         root,
         config,
@@ -197,9 +199,8 @@ def judge(
         if record is not None and base is None and report.passed:
             from ratchet.commands.record import record_gains
 
-            said = record_gains(root, config, change, measurement, verdicts, record)
-            if said:
-                report = report._replace(recorded=said)
+            written, said = record_gains(root, config, change, measurement, verdicts, record)
+            report = report._replace(recorded=said, gains_written=written)
         if propose is not None:
             report = report._replace(
                 notes=(*report.notes, _propose(root, config, change, measurement, propose))

@@ -56,13 +56,14 @@ def record_gains(
     measurement: Measurement,
     verdicts: tuple[FileVerdict, ...],
     hook: Hook,
-) -> str:
-    """Write (and with the plain hook, stage) the raised baseline; what to say."""
+) -> tuple[bool, str]:
+    """Write (and with the plain hook, stage) the raised baseline: whether it
+    was written, and what to say."""
     from ratchet.baseline import write_atomic
     from ratchet.lock import baseline_lock
 
     if not any(v.outcome in _GAINS for v in verdicts):
-        return ""
+        return False, ""
     path = root / config.baseline
     staged = git.index_file(root, config.baseline)
     try:
@@ -70,19 +71,19 @@ def record_gains(
     except FileNotFoundError:
         on_disk = None
     if on_disk != staged:
-        return (
+        return False, (
             f"gains not recorded: {config.baseline} has unstaged changes; "
             "run `ratchet update` and add it"
         )
     raised = raised_baseline(config, change, measurement, staged)
     if raised is None:
-        return ""
+        return False, ""
     text, count = raised
     with baseline_lock(git.git_dir(root), path):
         write_atomic(path, text)
     what = f"recorded the new numbers of {count} file(s) in {config.baseline}"
     if hook is Hook.PRE_COMMIT:
-        return (
+        return True, (
             f"{what}: `git add {config.baseline}` and commit again "
             "(pre-commit stops a commit once when a hook writes a file)"
         )
@@ -96,11 +97,11 @@ def record_gains(
         check=False,
     )
     if proc.returncode != 0:
-        return (
+        return True, (
             f"{what}, but could not stage it ({proc.stderr.strip() or proc.returncode}); "
             f"`git add {config.baseline}` and commit it"
         )
-    return f"{what}, staged into this commit"
+    return True, f"{what}, staged into this commit"
 
 
 def raised_baseline(

@@ -19,17 +19,20 @@ from ratchet.errors import PASSED, RatchetError
 from ratchet.paths import check_repo_path
 from ratchet.printable import echo, safe
 
-_KINDS = {
-    "fixture": "fixture",
-    "import": "import of",
-    "module": "collection of",
-    "session": "the session",
-}
+_KINDS = {"fixture": "fixture", "import": "import of", "module": "collection of"}
 
 
 def why(target: str, *, fmt: str = "text", cwd: Path | None = None) -> int:
     from ratchet.commands.common import repo_relative
-    from ratchet.selection.store import FIXTURE, IMPORT, MODULE, TEST, StoreError, open_store
+    from ratchet.selection.store import (
+        FIXTURE,
+        IMPORT,
+        MODULE,
+        SESSION,
+        TEST,
+        StoreError,
+        open_store,
+    )
 
     here = cwd or Path.cwd()
     root = git.toplevel(here)
@@ -70,7 +73,7 @@ def why(target: str, *, fmt: str = "text", cwd: Path | None = None) -> int:
     others = sorted(
         (_KINDS[kind], key) for kind, key in keys.values() if kind in (FIXTURE, IMPORT, MODULE)
     )
-    session = any(kind == "session" for kind, _ in keys.values())
+    session = any(kind == SESSION for kind, _ in keys.values())
     if fmt == "json":
         doc = {
             "format": 1,
