@@ -457,3 +457,41 @@ def test_the_plugin_imported_as_a_library_records_nothing(monkeypatch: pytest.Mo
     again = importlib.reload(plugin)
     assert again._RECORDER is None
     assert again._WORKER_COVERAGE is None
+
+
+def _shapes(p: Project) -> tuple[str, dict[str, str | None]]:
+    s = store.open_store(p.root / ".git")
+    try:
+        return s.meta("shapes"), {path: s.shape(path) for path in ("pkg/a.py", "pkg/b.py")}
+    finally:
+        s.close()
+
+
+def test_a_full_run_keeps_recorded_shapes_only_of_unchanged_files(suite: Project) -> None:
+    from ratchet.selection import blocks, session
+
+    made_by, before = _shapes(suite)
+    assert made_by == session.SHAPES
+    # A recorded shape is kept when its file is unchanged: poison a's, which
+    # the next full run must keep, and change b, whose shape must be new.
+    s = store.open_store(suite.root / ".git")
+    with s.transaction():
+        s.set_shape("pkg/a.py", '{"poisoned": true}')
+    s.close()
+    suite.stage("pkg/b.py", neutral(2))
+    assert check_json(suite, "--full")["mode"] == "full"
+    _, after = _shapes(suite)
+    assert after["pkg/a.py"] == '{"poisoned": true}'
+    fresh_b = blocks.shape(neutral(2).encode())
+    assert fresh_b is not None
+    assert after["pkg/b.py"] == blocks.to_json(fresh_b)
+    assert after["pkg/b.py"] != before["pkg/b.py"]
+    # Shapes another version of this code (or another Python) made are not kept.
+    s = store.open_store(suite.root / ".git")
+    with s.transaction():
+        s.set_meta("shapes", "0/2.7")
+    s.close()
+    assert check_json(suite, "--full")["mode"] == "full"
+    made_by, again = _shapes(suite)
+    assert made_by == session.SHAPES
+    assert again["pkg/a.py"] == before["pkg/a.py"]

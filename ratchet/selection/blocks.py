@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import ast
 import hashlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 MODULE = ""  # The name of the module-level block.
@@ -79,25 +80,41 @@ def _digest(node: ast.AST | list[ast.stmt]) -> str:
     return hashlib.blake2b(ast.dump(node).encode(), digest_size=12).hexdigest()
 
 
-class _Stub(ast.NodeTransformer):
-    def _fn(self, fn: ast.FunctionDef | ast.AsyncFunctionDef) -> ast.AST:
-        self.generic_visit(fn)
-        fn.body = [ast.Pass()]
-        return fn
-
-    def visit_FunctionDef(self, node: ast.FunctionDef) -> ast.AST:
-        return self._fn(node)
-
-    def visit_AsyncFunctionDef(self, node: ast.AsyncFunctionDef) -> ast.AST:
-        return self._fn(node)
+_PASS = ast.Pass()  # The body every stubbed function gets; it has no position.
+_DEFS = (ast.FunctionDef, ast.AsyncFunctionDef)
 
 
-def _stub(node: ast.AST) -> ast.AST:
-    """``node`` with every function body replaced by ``pass`` (a copy)."""
-    import copy
+def _defs(nodes: Sequence[ast.AST]) -> list[ast.FunctionDef | ast.AsyncFunctionDef]:
+    """The function definitions in ``nodes`` (themselves included) that are
+    not inside another one's body.  Statements hold statements; expressions
+    never hold a definition, so they are not entered."""
+    found: list[ast.FunctionDef | ast.AsyncFunctionDef] = []
+    stack = list(nodes)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, _DEFS):
+            found.append(node)
+            continue
+        stack.extend(c for c in ast.iter_child_nodes(node) if not isinstance(c, ast.expr))
+    return found
 
-    stubbed: ast.AST = _Stub().visit(copy.deepcopy(node))
-    return stubbed
+
+@contextmanager
+def _stubbed(nodes: Sequence[ast.AST]) -> Iterator[None]:
+    """Every function body in ``nodes`` replaced by ``pass`` while inside.
+
+    The tree is changed in place and restored, not copied: copying every
+    subtree once per block made shapes quadratic in nesting and slow.
+    """
+    defs = _defs(nodes)
+    bodies = [d.body for d in defs]
+    for d in defs:
+        d.body = [_PASS]
+    try:
+        yield
+    finally:
+        for d, body in zip(defs, bodies, strict=True):
+            d.body = body
 
 
 def _positions(nodes: Sequence[ast.AST]) -> tuple[int, ...]:
@@ -137,18 +154,19 @@ def _plain_def(node: ast.AST) -> bool:
 
 
 def _item(node: ast.stmt) -> Item:
-    stub = _stub(node)
-    digest = _digest(stub)
+    with _stubbed([node]):
+        digest = _digest(node)
+        positions = _positions([node])
     if isinstance(node, ast.ClassDef):
-        import copy
-
-        bare = copy.copy(node)
-        bare.body = []
-        members = tuple(_item(s) for s in node.body)
+        body, node.body = node.body, []
+        try:
+            head = _digest(node)
+        finally:
+            node.body = body
+        members = tuple(_item(s) for s in body)
         header = [*node.decorator_list, *node.bases, *node.keywords]
         positions = (node.lineno, node.lineno, *_positions(header))
-        return Item(digest, "class", members=members, head=_digest(bare), positions=positions)
-    positions = _positions([stub])
+        return Item(digest, "class", members=members, head=head, positions=positions)
     if _plain_def(node):
         return Item(digest, "def", positions=positions)
     if isinstance(node, ast.Import):
@@ -181,17 +199,27 @@ def _mutates(statements: Sequence[ast.stmt]) -> bool:
     return False
 
 
-def _module_statements(tree: ast.Module) -> list[ast.stmt]:
-    """The statements that run at import: function bodies left out."""
-    stubbed = _stub(tree)
-    assert isinstance(stubbed, ast.Module)
-    return stubbed.body
+class _Functions:
+    """Every function body of a module, by qualified name, in the order a
+    full walk of the tree meets them (redefinitions are numbered by it).
+    Only statements are entered: an expression never holds a definition."""
 
-
-class _Functions(ast.NodeVisitor):
     def __init__(self) -> None:
         self.functions: dict[str, Function] = {}
         self.prefix: list[str] = []
+
+    def visit(self, node: ast.AST) -> None:
+        if isinstance(node, _DEFS):
+            self._fn(node)
+            return
+        named = isinstance(node, ast.ClassDef)
+        if named:
+            self.prefix.append(node.name)  # type: ignore[attr-defined]
+        for child in ast.iter_child_nodes(node):
+            if not isinstance(child, ast.expr):
+                self.visit(child)
+        if named:
+            self.prefix.pop()
 
     def _fn(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
         qualname = ".".join([*self.prefix, node.name])
@@ -200,26 +228,16 @@ class _Functions(ast.NodeVisitor):
             n += 1
             qualname = f"{'.'.join([*self.prefix, node.name])}#{n}"
         body = node.body
-        stubbed = [_stub(s) for s in body]
-        self.functions[qualname] = Function(
-            _digest(stubbed),  # type: ignore[arg-type]
-            body[0].lineno,
-            node.end_lineno or body[-1].lineno,
-            _positions(stubbed),
-        )
+        with _stubbed(body):
+            self.functions[qualname] = Function(
+                _digest(body),
+                body[0].lineno,
+                node.end_lineno or body[-1].lineno,
+                _positions(body),
+            )
         self.prefix.append(node.name)
-        self.generic_visit(node)
-        self.prefix.pop()
-
-    def visit_FunctionDef(self, node: ast.FunctionDef) -> None:
-        self._fn(node)
-
-    def visit_AsyncFunctionDef(self, node: ast.AsyncFunctionDef) -> None:
-        self._fn(node)
-
-    def visit_ClassDef(self, node: ast.ClassDef) -> None:
-        self.prefix.append(node.name)
-        self.generic_visit(node)
+        for child in body:
+            self.visit(child)
         self.prefix.pop()
 
 
@@ -238,8 +256,9 @@ def shape(source: bytes) -> Shape | None:
     finder = _Functions()
     finder.visit(tree)
     items = tuple(_item(s) for s in tree.body)
-    module = _module_statements(tree)
-    return Shape(_digest(module), items, finder.functions, _mutates(module))
+    # The module level: the statements that run at import, bodies left out.
+    with _stubbed(tree.body):
+        return Shape(_digest(tree.body), items, finder.functions, _mutates(tree.body))
 
 
 # -- storing shapes -------------------------------------------------------------------------

@@ -791,8 +791,11 @@ class Plugin:
         result["ok"] = not rec.reason  # Encoding can find a problem too.
         result["reason"] = rec.reason
         path = os.path.join(self.out, f"map-{worker or 'main'}-{os.getpid()}.json")
+        # dumps, not dump: only the one-shot encoder is json's C one (dump
+        # walks a map of megabytes in Python, a second of a full run).
+        text = json.dumps(result)
         with open(path + ".tmp", "w", encoding="utf-8") as f:
-            json.dump(result, f)
+            f.write(text)
         os.replace(path + ".tmp", path)
         _save_worker()
 

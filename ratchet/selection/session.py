@@ -16,6 +16,7 @@ import hashlib
 import json
 import os
 import shutil
+import sys
 from collections.abc import Collection, Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,9 @@ from ratchet.selection.store import (
 from ratchet.state import StateError
 from ratchet.workspace import Workspace, refuse_worktree_imports
 
+# What made the recorded shapes: the map's format, and the Python whose
+# ``ast`` they come from (its trees differ between versions).
+SHAPES = f"{FORMAT}/{sys.version_info[0]}.{sys.version_info[1]}"
 PLUGIN = "_ratchet_testmap"  # The plugin's LOADED_AS: only under this name does it record.
 # Variables that change what the tests import or how pytest runs them.
 _PYTEST_VARIABLES = frozenset(
@@ -188,12 +192,25 @@ class Session:
         return load_json_report(path, self.root), runner.tracers(path, self.root)
 
     def shapes(self, paths: Iterable[str]) -> dict[str, str | None]:
+        """The blocks of ``paths`` (JSON).  A file whose content the old map
+        described, shaped by this same code, keeps its recorded shape:
+        shaping every file again was most of a full run's own time."""
+        old = self.old
+        kept: dict[str, str] = {}
+        if old is not None and old.meta("shapes") == SHAPES:
+            kept = old.content()
         out = {}
         for path in paths:
-            if path.endswith(".py"):
+            if not path.endswith(".py"):
+                continue
+            recorded = None
+            if old is not None and path in kept and kept[path] == self.content.get(path):
+                recorded = old.shape(path)
+            if recorded is None:
                 raw = self.read(path)
                 found = shape(raw) if raw is not None else None
-                out[path] = to_json(found) if found is not None else None
+                recorded = to_json(found) if found is not None else None
+            out[path] = recorded
         return out
 
 
@@ -373,10 +390,13 @@ def _describe(
     content = {
         p: oid for p, oid in session.content.items() if tracked_kind(p, watch) or p in mentioned
     }
-    store.set_content(content)
     known_shapes = {p for p in content if p.endswith(".py")}
     wanted = known_shapes if shaped is None else set(shaped) & known_shapes
-    for path, found in session.shapes(sorted(wanted)).items():
+    # Shaped before the new content is set: the old map's content says
+    # which recorded shapes still describe their file (``store`` may be it).
+    shapes = session.shapes(sorted(wanted))
+    store.set_content(content)
+    for path, found in shapes.items():
         store.set_shape(path, found)
     store.set_numbers(numbers, replace_all=replace_all)
     mutating = set()
@@ -386,6 +406,7 @@ def _describe(
             mutating.add(path)
     store.set_active(mutating | _reaching_out(store))
     store.set_meta("fingerprint", json.dumps(session.fingerprint, sort_keys=True))
+    store.set_meta("shapes", SHAPES)
     store.set_meta("branch", "1" if recording.branch else "0")
     store.set_meta("coverage", session.ws.probe.coverage_version or "")
 
