@@ -21,6 +21,9 @@ def git_repo(root: Path) -> Path:
 
 def git_env() -> dict[str, str]:
     env = dict(os.environ)
+    # Every command runs as it would for a user: writing bytecode (pytest
+    # keeps its rewritten test modules there too), as peers do by default.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     for key in ("AUTHOR", "COMMITTER"):
         env[f"GIT_{key}_NAME"] = "bench"
         env[f"GIT_{key}_EMAIL"] = "bench@example.invalid"

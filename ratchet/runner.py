@@ -11,13 +11,14 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import shutil
 import subprocess
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
-from ratchet import live
+from ratchet import live, scratch
 from ratchet.errors import RatchetError, TestRunFailed
 from ratchet.measurement import TestRun
 from ratchet.nodata import coverage_warnings
@@ -62,13 +63,7 @@ def run_tests(
     log = workdir / "test-output.log"
     env = dict(ws.env, COVERAGE_FILE=str(data_file), **(extra_env or {}))
     _prepend_import_paths(env, ws.import_paths())
-    if "PYTHONPYCACHEPREFIX" not in env:
-        # Write no bytecode into the user's working tree.  Existing
-        # __pycache__ files are still read; only uncached files compile.
-        # (A cache prefix elsewhere would recompile the whole standard
-        # library on the first run, and on every run where the user's
-        # environment forbids writing bytecode.)
-        env["PYTHONDONTWRITEBYTECODE"] = "1"
+    bytecode = _bytecode_cache(ws, env)
     ticker = None
     if module == "pytest" and live.enabled():
         state = live.install_plugin(workdir)
@@ -93,6 +88,12 @@ def run_tests(
             if ticker:
                 ticker.close()
     seconds = time.perf_counter() - started
+    if bytecode is not None:
+        # What ran from a run's temporary folder (the plugins ratchet copies
+        # there, a snapshot of the index) is cached under a path never seen
+        # again: not kept.
+        temporary = scratch.where().resolve().relative_to("/")
+        shutil.rmtree(bytecode / temporary, ignore_errors=True)
     if returncode is None:
         raise TestRunFailed(
             f"the test run `{command}` did not finish in {timeout:g} s and was stopped; "
@@ -138,6 +139,31 @@ def run_tests(
             hint="check that the test command runs Python code under coverage",
         )
     return TestRun(data_file, seconds, coverage_warnings(_read(log)))
+
+
+def _bytecode_cache(ws: Workspace, env: dict[str, str]) -> Path | None:
+    """Where the test run keeps its bytecode: a cache of ratchet's own in the
+    git directory (``PYTHONPYCACHEPREFIX``), never the user's working tree.
+
+    Kept between runs, so a check does not compile every module, nor
+    rewrite every test module's assertions (pytest caches that as bytecode
+    too), again: without it, a run of a few tests spent most of its time
+    there.  The first run fills it.  A prefix the user set is theirs to keep.
+    """
+    if "PYTHONPYCACHEPREFIX" in env:
+        return None
+    from ratchet import git, state
+
+    try:
+        cache = state.folder(git.git_dir(ws.repo)) / "pycache"
+    except (RatchetError, state.StateError):
+        # Then no bytecode is written at all; existing __pycache__ is read.
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+        return None
+    env["PYTHONPYCACHEPREFIX"] = str(cache)
+    # Set to keep bytecode out of a tree; with the prefix none is written there.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return cache
 
 
 def _prepend_import_paths(env: dict[str, str], folders: Sequence[str]) -> None:

@@ -19,16 +19,21 @@ from contextlib import contextmanager
 from pathlib import Path
 
 
-def _parent() -> Path | None:
-    """``$TMPDIR/ratchet-<uid>``, ours alone; None when it cannot be trusted."""
+def where() -> Path:
+    """``$TMPDIR/ratchet-<uid>``: the runs' folders are in it."""
     uid = os.getuid() if hasattr(os, "getuid") else 0
-    parent = Path(tempfile.gettempdir()) / f"ratchet-{uid}"
+    return Path(tempfile.gettempdir()) / f"ratchet-{uid}"
+
+
+def _parent() -> Path | None:
+    """:func:`where`, ours alone; None when it cannot be trusted."""
+    parent = where()
     try:
         parent.mkdir(mode=0o700, exist_ok=True)
         info = parent.lstat()
     except OSError:
         return None
-    if not stat.S_ISDIR(info.st_mode) or (hasattr(os, "getuid") and info.st_uid != uid):
+    if not stat.S_ISDIR(info.st_mode) or (hasattr(os, "getuid") and info.st_uid != os.getuid()):
         return None  # A link or someone else's folder: do not use it.
     return parent
 

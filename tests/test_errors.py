@@ -258,6 +258,29 @@ def test_a_users_bytecode_prefix_is_respected(
     assert list(prefix.rglob("mod*.pyc"))
 
 
+def test_bytecode_is_cached_in_the_git_directory_not_the_tree(baselined: Project) -> None:
+    """Compiled modules and pytest's rewritten test modules are kept for the
+    next run in ratchet's own cache; none lands in the working tree, and a
+    snapshot's files (under a temporary path) are not kept."""
+    cache = baselined.root / ".git" / "ratchet" / "pycache"
+    baselined.stage("pkg/mod.py", baselined.read("pkg/mod.py") + "\n# touched\n")
+    assert baselined.ratchet("check").code == errors.PASSED
+    tree = cache / baselined.root.resolve().relative_to("/")
+    assert list(tree.rglob("mod.*.pyc"))
+    assert list(tree.rglob("test_mod.*pytest*.pyc"))  # Assertions rewritten once.
+    assert not list(baselined.root.rglob("__pycache__"))
+    before = set(cache.rglob("*.pyc"))
+    tests = baselined.read("tests/test_mod.py")
+    baselined.stage("tests/test_mod.py", tests + "\n\ndef test_more():\n    assert True\n")
+    # Not staged: the check runs on a snapshot of the index.
+    baselined.write("pkg/mod.py", baselined.read("pkg/mod.py") + "# again\n")
+    result = baselined.ratchet("check")
+    assert result.code == errors.PASSED, result.out
+    assert "measured the staged content" in result.out
+    assert "ran 1 of 3 tests" in result.out
+    assert set(cache.rglob("*.pyc")) - before == set()
+
+
 @pytest.mark.parametrize(("name", "code"), [("SIGTERM", 143), ("SIGHUP", 129)])
 def test_sigterm_and_sighup_unwind_like_ctrl_c_in_process(
     baselined: Project, monkeypatch: pytest.MonkeyPatch, name: str, code: int

@@ -1,0 +1,173 @@
+"""The test map at monorepo scale: many measured files, many tests.
+
+Generates a project of ``--files`` modules (two small functions each, one
+with a branch) and ``--tests`` tests (50 per test module, each calling one
+function of one module, so every module is used by a few tests), commits
+it, and runs, with peak memory:
+
+- ``ratchet init``: the whole suite under coverage, recording the map;
+- the map's size on disk, in bytes per test;
+- ``--edits`` times, a one-function body edit in a module chosen at random
+  (seeded), staged, then ``ratchet check``: its whole time, the test run's
+  time (as check reports it) and the difference, the hook's own time
+  (git, map, selection, analysis, verdicts).  Each edit is committed, so the
+  next check starts from the map the previous one left.
+
+Goals (issue "Monorepo scale"): at 20,000 files and 100,000 tests, the
+hook's own time at most 0.5 s, the map at most 200 bytes per test, peak
+memory at most 500 MB.
+
+    python benchmarks/bench_map_scale.py --files 20000 --tests 100000
+
+``--smoke`` runs 200 files and 1,000 tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from common import PEAK_KB, RATCHET, commit_all, git_env, git_repo, time_command
+
+REPO = Path(__file__).resolve().parent.parent
+PER_TEST_MODULE = 50
+PER_PACKAGE = 200
+
+MODULE = """\
+ID = {i}
+
+
+def f(x):
+    if x > ID % 7:
+        return x + ID
+    return -x
+
+
+def g(x):
+    y = x * 2
+    return y + ID
+"""
+
+
+def module_name(i: int) -> str:
+    return f"app.p{i // PER_PACKAGE:03d}.m{i:06d}"
+
+
+def module_path(i: int) -> str:
+    return module_name(i).replace(".", "/") + ".py"
+
+
+def generate(root: Path, files: int, tests: int, seed: int) -> None:
+    rng = random.Random(seed)
+    (root / "app").mkdir()
+    (root / "app" / "__init__.py").write_text("")
+    for p in range((files + PER_PACKAGE - 1) // PER_PACKAGE):
+        package = root / "app" / f"p{p:03d}"
+        package.mkdir()
+        (package / "__init__.py").write_text("")
+    for i in range(files):
+        (root / module_path(i)).write_text(MODULE.format(i=i))
+    (root / "tests").mkdir()
+    for t in range(0, tests, PER_TEST_MODULE):
+        uses = [(rng.randrange(files), rng.choice("fg"), rng.randint(-3, 9)) for _ in range(50)]
+        uses = uses[: min(PER_TEST_MODULE, tests - t)]
+        imports = sorted({i for i, _, _ in uses})
+        lines = [f"import {module_name(i)}" for i in imports]
+        for n, (i, fn, x) in enumerate(uses):
+            call = f"{module_name(i)}.{fn}({x})"
+            lines += ["", "", f"def test_{t + n:06d}():", f"    assert {call} != 0.5"]
+        test_module = root / "tests" / f"test_t{t // PER_TEST_MODULE:05d}.py"
+        test_module.write_text("\n".join(lines) + "\n")
+    (root / "pyproject.toml").write_text(
+        "[tool.pytest.ini_options]\n"
+        'pythonpath = ["."]\n'
+        'testpaths = ["tests"]\n'
+        "[tool.coverage.run]\n"
+        'source = ["app"]\n'
+        "branch = true\n"
+        "[tool.ratchet]\n"
+        f"python = {json.dumps(sys.executable)}\n"
+        'test-command = "pytest -q -p no:randomly"\n'
+    )
+    (root / ".gitignore").write_text("__pycache__/\n.coverage*\n")
+
+
+def edit(root: Path, i: int, n: int) -> None:
+    path = root / module_path(i)
+    text = path.read_text()
+    path.write_text(text.replace("    y = x * 2\n", f"    y = x * 2 + {n} - {n}\n", 1))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--files", type=int, default=20_000)
+    parser.add_argument("--tests", type=int, default=100_000)
+    parser.add_argument("--edits", type=int, default=5)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--smoke", action="store_true")
+    args = parser.parse_args()
+    files, tests, edits = (200, 1_000, 2) if args.smoke else (args.files, args.tests, args.edits)
+    sys.path.insert(0, str(REPO))
+    with tempfile.TemporaryDirectory() as tmp:
+        root = git_repo(Path(tmp) / "mono")
+        started = time.perf_counter()
+        generate(root, files, tests, args.seed)
+        commit_all(root, "the project")
+        print(f"{files} files, {tests} tests generated in {time.perf_counter() - started:.1f} s")
+        init = [*RATCHET, "init"]
+        (seconds,) = time_command(init, root, 1)
+        print(f"ratchet init (records the map): {seconds:.1f} s, peak {_mb(init):.0f} MB")
+        commit_all(root, "baseline")
+        from ratchet.selection.store import NAME
+
+        size = (root / ".git" / "ratchet" / NAME).stat().st_size
+        print(f"map on disk: {size / 1e6:.1f} MB, {size / tests:.0f} bytes per test")
+        rng = random.Random(args.seed + 1)
+        check = [*RATCHET, "check", "--format", "json"]
+        total: list[float] = []
+        own: list[float] = []
+        ran: list[int] = []
+        for n in range(edits):
+            edit(root, rng.randrange(files), n + 1)
+            subprocess.run(["git", "add", "-A"], cwd=root, check=True, env=git_env())
+            begun = time.perf_counter()
+            proc = subprocess.run(check, cwd=root, capture_output=True, text=True, env=git_env())
+            total.append(time.perf_counter() - begun)
+            if proc.returncode != 0:
+                raise SystemExit(f"check exited {proc.returncode}:\n{proc.stdout}{proc.stderr}")
+            doc = json.loads(proc.stdout)
+            if doc["mode"] != "selected":
+                raise SystemExit(f"check ran {doc['mode']}: {doc['why']}")
+            found = re.search(r"\(([\d.]+) s\)$", doc["measured_with"])
+            test_run = float(found.group(1)) if found else 0.0
+            own.append(total[-1] - test_run)
+            ran.append(len(doc["tests_run"]))
+            print(
+                f"edit {n + 1}: ran {ran[-1]} tests; check {total[-1]:.2f} s,"
+                f" its test run {test_run:.1f} s, its own {own[-1]:.2f} s",
+                flush=True,
+            )
+            commit_all(root, f"edit {n + 1}")
+        peak = time_command(check, root, 1)  # Nothing changed: the map is read all the same.
+        print(
+            f"one-function edits: check median {statistics.median(total):.2f} s,"
+            f" own time median {statistics.median(own):.2f} s (worst {max(own):.2f} s),"
+            f" {statistics.median(ran):g} tests run (median)"
+        )
+        print(f"check with nothing changed: {peak[0]:.2f} s, peak {_mb(check):.0f} MB")
+
+
+def _mb(args: list[str]) -> float:
+    return PEAK_KB.get(" ".join(args), 0) / 1024
+
+
+if __name__ == "__main__":
+    main()
