@@ -104,13 +104,13 @@ def for_commit(repo: Path, config: Config, *, tests: bool = True) -> Iterator[Wo
 
 
 def _build(repo: Path, root: Path, config: Config, *, tests: bool, left_out: int = 0) -> Workspace:
-    from ratchet.environment import clean_env, find_python, probe
+    from ratchet.environment import clean_env, find_python, probe_cached
     from ratchet.runner import coverage_args
 
     python, source = find_python(repo, config.python)
     env = clean_env(repo, python, os.environ)
     module = coverage_args(config.test_command)[1] if tests else None
-    found = probe(python, env, root, [module] if module else [])
+    found = probe_cached(python, env, root, [module] if module else [], _probe_cache(repo, root))
     where = f"{python} ({source})"
     if found.coverage_version is None or found.missing_modules:
         other = _other_venv(repo, python) if config.python is None else None
@@ -145,6 +145,19 @@ def _build(repo: Path, root: Path, config: Config, *, tests: bool, left_out: int
             hint=f"install it there: {_quoted(python)} -m pip install {names}",
         )
     return Workspace(repo, root, config, python, source, env, found, left_out)
+
+
+def _probe_cache(repo: Path, root: Path) -> Path | None:
+    """Where the answer of the project's interpreter is remembered (runs in
+    the repository only: a snapshot's folder is new every time)."""
+    from ratchet import git, state
+
+    if root != repo:
+        return None
+    try:
+        return state.folder(git.git_dir(repo)) / "probe.json"
+    except (RatchetError, state.StateError):
+        return None
 
 
 def export(root: Path, dest: Path) -> None:

@@ -165,3 +165,35 @@ def test_a_hook_and_a_project_ratchet_of_different_versions_are_told_apart(
         "ratchet: note: this check is ratchet 9.9.9, the project's environment has "
         f"ratchet {installed}: install both from the same revision"
     ) in other.out
+
+
+def test_the_probe_is_remembered_until_an_import_folder_changes(
+    baselined: Project, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The interpreter's answer is kept in the git directory; a folder on its
+    import path that changes (a distribution installed there) asks again."""
+    import json
+
+    site = tmp_path / "site"
+    site.mkdir()
+    monkeypatch.setenv("PYTHONPATH", str(site))
+    assert baselined.ratchet("check", "--full").code == 0
+    cache = baselined.root / ".git" / "ratchet" / "probe.json"
+    doc = json.loads(cache.read_text())
+    assert str(site) in doc["probe"]["sys_path"]
+    # Said in the remembered answer only: a check that shows it did not ask.
+    doc["probe"]["ratchet_version"] = "0.0.1"
+    cache.write_text(json.dumps(doc))
+    skew = "the project's environment has ratchet 0.0.1"
+    remembered = baselined.ratchet("check", "--full")
+    assert remembered.code == 0, remembered.err
+    assert skew in remembered.out
+    (site / "example-1.0.dist-info").mkdir()
+    asked = baselined.ratchet("check", "--full")
+    assert asked.code == 0, asked.err
+    assert skew not in asked.out
+    assert json.loads(cache.read_text())["probe"]["ratchet_version"] != "0.0.1"
+    # Another interpreter setting (a variable that moves the import path): asked again.
+    cache.write_text(json.dumps({**json.loads(cache.read_text()), "probe": doc["probe"]}))
+    monkeypatch.setenv("PYTHONPATH", f"{site}{os.pathsep}{tmp_path}")
+    assert skew not in baselined.ratchet("check", "--full").out
