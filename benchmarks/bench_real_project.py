@@ -64,6 +64,15 @@ PROJECTS = {
         ("        self.errors = dict()\n", "        self.errors = {**{}}\n"),
         "\n[tool.coverage.run]\nsource = ['marshmallow']\nbranch = true\n",
     ),
+    "dateutil": Project(
+        "python-dateutil==2.9.0.post0",
+        ("freezegun", "hypothesis"),
+        "src/dateutil/relativedelta.py",
+        "            self.microseconds = mod * s\n",
+        ("            self.microseconds = s * mod\n", "            self.microseconds = (mod * s)\n"),
+        "\n[tool.coverage.run]\nsource = ['dateutil']\nbranch = true\n",
+        test_args=("tests",),
+    ),
     "networkx": Project(
         "networkx==3.6.1",
         (),

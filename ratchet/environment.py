@@ -210,13 +210,6 @@ def probe_cached(
     import hashlib
     import json
 
-    def key() -> str:
-        info = os.stat(python)
-        parts = [str(python), f"{info.st_size}:{info.st_mtime_ns}", str(root), *modules]
-        parts += [f"{k}={v}" for k, v in sorted(env.items()) if k.startswith("PYTHON")]
-        parts += [f"{k}={env.get(k, '')}" for k in _PROBE_VARIABLES]
-        return hashlib.sha256("\0".join(parts).encode()).hexdigest()
-
     def listing(paths: tuple[str, ...]) -> str:
         digest = hashlib.sha256()
         for path in paths:
@@ -231,10 +224,11 @@ def probe_cached(
 
     if cache is None:
         return probe(python, env, root, modules)
-    try:
-        now = key()
-    except OSError:
-        return probe(python, env, root, modules)  # Which says what is wrong.
+    # The interpreter's file is listed as a folder on the path is: its size and time.
+    parts = [listing((str(python),)), str(root), *modules]
+    parts += [f"{k}={v}" for k, v in sorted(env.items()) if k.startswith("PYTHON")]
+    parts += [f"{k}={env.get(k, '')}" for k in _PROBE_VARIABLES]
+    now = hashlib.sha256("\0".join(parts).encode()).hexdigest()
     try:
         doc = json.loads(cache.read_text("utf-8"))
         if doc["key"] == now:

@@ -197,3 +197,14 @@ def test_the_probe_is_remembered_until_an_import_folder_changes(
     cache.write_text(json.dumps({**json.loads(cache.read_text()), "probe": doc["probe"]}))
     monkeypatch.setenv("PYTHONPATH", f"{site}{os.pathsep}{tmp_path}")
     assert skew not in baselined.ratchet("check", "--full").out
+
+
+def test_a_probe_that_cannot_be_remembered_is_asked_every_time(baselined: Project) -> None:
+    cache = baselined.root / ".git" / "ratchet" / "probe.json"
+    cache.unlink()  # Remembered by the check that made the baseline.
+    cache.mkdir()  # Cannot be replaced by a file.
+    for _ in range(2):
+        result = baselined.ratchet("check", "--full")
+        assert result.code == 0, result.err
+    assert cache.is_dir()
+    assert not list(cache.parent.glob(".probe.json.*"))  # Nothing left behind.
