@@ -69,7 +69,10 @@ PROJECTS = {
         ("freezegun", "hypothesis"),
         "src/dateutil/relativedelta.py",
         "            self.microseconds = mod * s\n",
-        ("            self.microseconds = s * mod\n", "            self.microseconds = (mod * s)\n"),
+        (
+            "            self.microseconds = s * mod\n",
+            "            self.microseconds = (mod * s)\n",
+        ),
         "\n[tool.coverage.run]\nsource = ['dateutil']\nbranch = true\n",
         test_args=("tests",),
     ),
