@@ -92,12 +92,21 @@ def test_a_data_key_with_an_escape_is_set_aside_and_printed_safely(baselined: Pr
     loads(baselined.read("coverage-baseline.toml"))
 
 
+def _lines(statements: int, missing: list[object]) -> dict[str, object]:
+    summary = {"num_statements": statements, "covered_lines": 1}
+    return {"summary": summary, "missing_lines": missing}
+
+
 @pytest.mark.parametrize(
     ("entry", "problem"),
     [
-        ({"summary": {"num_statements": 2, "covered_lines": 1}, "missing_lines": ["a"]}, "lines"),
-        ({"summary": {"num_statements": 2, "covered_lines": 1}, "missing_lines": [1.5]}, "lines"),
-        ({"summary": {"num_statements": 2, "covered_lines": 1}, "missing_lines": [True]}, "lines"),
+        (_lines(2, ["a"]), "lines"),
+        (_lines(2, [1.5]), "lines"),
+        (_lines(2, [True]), "lines"),
+        (_lines(2, [0]), "lines"),
+        (_lines(2, [-3]), "lines"),
+        (_lines(2, [2**64]), "lines"),
+        (_lines(3, [2, "3"]), "lines"),
         ({"summary": {"num_statements": 2**64, "covered_lines": 1}}, "counts"),
         ({"summary": {"num_statements": 2, "covered_lines": 3}}, "counts"),
     ],
