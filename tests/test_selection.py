@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -495,3 +496,31 @@ def test_a_full_run_keeps_recorded_shapes_only_of_unchanged_files(suite: Project
     made_by, again = _shapes(suite)
     assert made_by == session.SHAPES
     assert again["pkg/a.py"] == before["pkg/a.py"]
+
+
+def test_the_plugin_is_kept_in_the_git_directory_and_restored_if_changed(
+    suite: Project,
+) -> None:
+    """Kept under the digest of its text (so its bytecode is cached); a copy
+    someone changed is written again; a folder that cannot be made there
+    falls back to the run's temporary folder."""
+    import hashlib
+
+    from ratchet.selection import session
+
+    source = (Path(session.__file__).parent / "plugin.py").read_bytes()
+    folder = suite.root / ".git" / "ratchet" / f"plugin-{hashlib.sha256(source).hexdigest()[:16]}"
+    copy = folder / f"{session.PLUGIN}.py"
+    assert copy.read_bytes() == source
+    copy.write_text("raise SystemExit('a changed copy ran')\n")
+    suite.stage("pkg/b.py", neutral(2))
+    assert check_json(suite, "--full")["mode"] == "full"
+    assert copy.read_bytes() == source
+    shutil.rmtree(folder)
+    folder.write_text("not a folder\n")
+    suite.stage("pkg/b.py", neutral(3))
+    doc = check_json(suite, "--full")
+    assert doc["mode"] == "full"
+    assert not doc["notes"], doc["notes"]
+    suite.stage("pkg/b.py", neutral(4))
+    assert check_json(suite)["mode"] == "selected"  # The map was recorded all the same.

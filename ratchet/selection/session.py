@@ -15,7 +15,6 @@ import contextlib
 import hashlib
 import json
 import os
-import shutil
 import sys
 from collections.abc import Collection, Iterable, Mapping
 from pathlib import Path
@@ -92,12 +91,35 @@ def _fingerprint_change(stored: str, now: Mapping[str, str]) -> str:
     return ", ".join(changed) if changed else ""
 
 
+def _plugin_folder(git_dir: Path, workdir: Path) -> Path:
+    """A folder holding the plugin as ``_ratchet_testmap.py``.
+
+    Kept in the git directory under the digest of its text, so that its
+    bytecode (pytest rewrites a ``-p`` plugin's assertions, which costs a
+    run a tenth of a second) is cached like the project's; in ``workdir``
+    when the git directory cannot be written.
+    """
+    source = Path(__file__).with_name("plugin.py").read_bytes()
+    digest = hashlib.sha256(source).hexdigest()[:16]
+    try:
+        folder = state.folder(git_dir) / f"plugin-{digest}"
+        target = folder / f"{PLUGIN}.py"
+        if not target.is_file() or target.read_bytes() != source:
+            folder.mkdir(exist_ok=True)
+            tmp = folder / f".{PLUGIN}.{os.getpid()}"
+            tmp.write_bytes(source)
+            os.replace(tmp, target)
+        return folder
+    except (OSError, StateError):
+        folder = workdir / "plugin"
+        folder.mkdir(exist_ok=True)
+        (folder / f"{PLUGIN}.py").write_bytes(source)
+        return folder
+
+
 def _plugin_env(
-    workdir: Path, root: Path, outdir: Path, base: Mapping[str, str]
+    plugin_dir: Path, root: Path, outdir: Path, base: Mapping[str, str]
 ) -> dict[str, str]:
-    plugin_dir = workdir / "plugin"
-    plugin_dir.mkdir(exist_ok=True)
-    shutil.copyfile(Path(__file__).with_name("plugin.py"), plugin_dir / f"{PLUGIN}.py")
     outdir.mkdir(parents=True, exist_ok=True)
     path = base.get("PYTHONPATH")
     return {
@@ -161,7 +183,8 @@ class Session:
         self.rounds += 1
         here = self.workdir / f"round{self.rounds}"
         outdir = here / "map"
-        env = _plugin_env(self.workdir, self.root, outdir, self.ws.env)
+        plugin_dir = _plugin_folder(self.git_dir, self.workdir)
+        env = _plugin_env(plugin_dir, self.root, outdir, self.ws.env)
         if spec is not None:
             spec_path = here / "select.json"
             spec_path.write_text(json.dumps(spec), "utf-8")
