@@ -5,6 +5,7 @@ from __future__ import annotations
 from ratchet.selection.blocks import (
     MODULE,
     Shape,
+    attribute_probe_lines,
     changed_functions,
     from_json,
     line_map,
@@ -115,3 +116,48 @@ def test_shapes_survive_json_and_bad_syntax_has_none() -> None:
     s = shaped(SOURCE)
     assert from_json(to_json(s)) == s
     assert shape(b"def broken(:\n") is None
+
+
+PROBED = b"""\
+def __getattr__(name):
+    import warnings
+
+    if name == "Old":
+        from .core import New
+
+        warnings.warn("Old is deprecated", DeprecationWarning)
+        return New
+    elif name in ("A", "B") or name != "C":
+        return 1
+
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+"""
+
+
+def test_a_packages_getattr_probed_for_a_missing_name_runs_only_harmless_lines() -> None:
+    # def; import warnings; the two tests; the raise (what a probe runs).
+    assert sorted(attribute_probe_lines(PROBED)) == [1, 2, 4, 9, 12]
+
+
+def test_anything_else_a_getattr_runs_is_not_a_harmless_probe() -> None:
+    def lines(source: str) -> list[int]:
+        return sorted(attribute_probe_lines(source.encode()))
+
+    raise_it = "    raise AttributeError(name)\n"
+    assert lines("def __getattr__(name):\n" + raise_it) == [1, 2]
+    # A call in the test, an import of a module pytest has not loaded, a
+    # registry changed, another exception, a global formatted into it.
+    assert lines("def __getattr__(name):\n    if check(name):\n        pass\n" + raise_it) == [
+        1,
+        4,
+    ]
+    assert lines("def __getattr__(name):\n    import json\n" + raise_it) == [1, 3]
+    assert lines("def __getattr__(name):\n    SEEN.append(name)\n" + raise_it) == [1, 3]
+    assert lines("def __getattr__(name):\n    raise KeyError(name)\n") == [1]
+    assert lines("def __getattr__(name):\n    raise AttributeError(f'{THING}')\n") == [1]
+    # AttributeError rebound, a decorated __getattr__, one that is not the module's.
+    rebound = "AttributeError = list\ndef __getattr__(name):\n" + raise_it
+    assert lines(rebound) == [2]
+    assert lines("@cache\ndef __getattr__(name):\n" + raise_it) == []
+    assert lines("class C:\n    def __getattr__(self, name):\n    " + raise_it) == []
+    assert lines("def __getattr__(name:\n") == []  # Does not parse.

@@ -524,3 +524,62 @@ def test_the_plugin_is_kept_in_the_git_directory_and_restored_if_changed(
     assert not doc["notes"], doc["notes"]
     suite.stage("pkg/b.py", neutral(4))
     assert check_json(suite)["mode"] == "selected"  # The map was recorded all the same.
+
+
+GETATTR = """\
+def __getattr__(name):
+    import warnings
+
+    if name == "old":
+        from pkg.a import double
+
+        warnings.warn("old is deprecated", DeprecationWarning)
+        return double
+    raise AttributeError(name)
+"""
+
+
+def test_a_collection_that_only_probed_a_packages_getattr_is_not_collected_again(
+    project: Project,
+) -> None:
+    """pytest looks up attributes on every object of a test module; a
+    package's ``__getattr__`` that only says "no such attribute" then runs.
+    That collection changes nothing, so a selected run need not collect
+    that module; one whose ``__getattr__`` keeps a record does."""
+    project.write("pyproject.toml", pyproject(branch=True))
+    project.write("pkg/__init__.py", GETATTR)
+    project.write("pkg/a.py", A)
+    project.write("pkg/reg.py", "SEEN = []\n\n\ndef __getattr__(name):\n"
+                  "    SEEN.append(name)\n    raise AttributeError(name)\n")  # fmt: skip
+    project.write("tests/test_a.py", "import pkg\nfrom pkg import a\n\n\n"
+                  "def test_small():\n    assert a.small(5) == 'big'\n")  # fmt: skip
+    project.write("tests/test_b.py", "import pkg\nfrom pkg import a\n\n\n"
+                  "def test_double():\n    assert a.double(2) == 4\n")  # fmt: skip
+    project.write("tests/test_reg.py", "from pkg import reg\n\n\ndef test_reg():\n"
+                  "    assert reg.SEEN\n")  # fmt: skip
+    project.git("rm", "-q", "tests/test_mod.py")
+    project.commit("probed")
+    assert project.ratchet("init").code == errors.PASSED
+    project.commit("baseline")
+    s = store.open_store(project.root / ".git")
+    try:
+        probed = s.db.execute(
+            "SELECT count(*) FROM unit JOIN executed ON executed.unit_id = unit.id"
+            " JOIN path ON path.id = executed.path_id"
+            " WHERE unit.kind = ? AND unit.key = ? AND path.path = ?",
+            (store.MODULE, "tests/test_a.py", "pkg/__init__.py"),
+        ).fetchone()[0]
+        active = s.active()
+    finally:
+        s.close()
+    assert probed == 1  # pytest did look up attributes on pkg while collecting.
+    assert "tests/test_a.py" not in active
+    assert "tests/test_b.py" not in active
+    assert "tests/test_reg.py" in active
+    project.stage("pkg/a.py", A.replace("return x * 2", "return x + x"))
+    doc = check_json(project)
+    assert doc["mode"] == "selected", doc["why"]
+    assert doc["tests_run"] == ["tests/test_b.py::test_double"]
+    assert numbers(
+        measure.run(in_place(project.root, load_config(project.root)), select=True)
+    ) == full_numbers(project.root)

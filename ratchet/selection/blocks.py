@@ -398,3 +398,112 @@ def _map_items(
                 if a.kind == b.kind == "class" and a.head == b.head:
                     add(a.positions, b.positions)
                     _map_items(a.members, b.members, add)
+
+
+# -- attribute probes -----------------------------------------------------------------
+
+# Modules pytest has imported before it collects anything: importing them
+# again only binds a name.
+_LOADED = frozenset({"sys", "os", "warnings", "types", "typing", "inspect", "functools"})
+
+
+def attribute_probe_lines(source: bytes) -> frozenset[int]:
+    """The lines of a module-level ``__getattr__`` (PEP 562) that a lookup of
+    a name it does not provide runs, when those lines cannot change any state.
+
+    Collecting a test module, pytest looks up attributes such as
+    ``__test__`` or ``_fixture_function_marker`` on every object in it,
+    modules too; a package's ``__getattr__`` for deprecated names then runs
+    its ``if name == "...":`` tests and ends in ``raise AttributeError``.
+    Such a collection runs code of another file, yet changes nothing other
+    tests can see.  Recognised, and nothing else: the ``def`` line, imports
+    of modules pytest has loaded already, ``if``/``elif`` tests that compare
+    the name with constants, and ``raise AttributeError(...)`` of names,
+    constants and f-strings of those (``AttributeError`` not rebound).
+    """
+    tree = parse(source)
+    if tree is None:
+        return frozenset()
+    rebound = any(
+        (isinstance(n, ast.Name) and n.id == "AttributeError" and not isinstance(n.ctx, ast.Load))
+        or (isinstance(n, ast.alias) and (n.asname or n.name) == "AttributeError")
+        or (isinstance(n, (*_DEFS, ast.ClassDef)) and n.name == "AttributeError")
+        for n in ast.walk(tree)
+    )
+    lines: set[int] = set()
+    for node in tree.body:
+        if not (
+            isinstance(node, ast.FunctionDef)
+            and node.name == "__getattr__"
+            and not node.decorator_list
+            and len(node.args.args) == 1
+            and not (node.args.posonlyargs or node.args.kwonlyargs)
+            and not (node.args.vararg or node.args.kwarg)
+        ):
+            continue
+        name = node.args.args[0].arg
+        found: set[int] = {node.lineno}
+        _probe_statements(node.body, name, not rebound, found)
+        lines |= found
+    return frozenset(lines)
+
+
+def _probe_statements(body: Sequence[ast.stmt], name: str, raise_ok: bool, out: set[int]) -> None:
+    for stmt in body:
+        span = range(stmt.lineno, (stmt.end_lineno or stmt.lineno) + 1)
+        if isinstance(stmt, ast.Import) and all(a.name in _LOADED for a in stmt.names):
+            out.update(span)
+        elif isinstance(stmt, ast.If) and _compares_name(stmt.test, name):
+            out.update(range(stmt.test.lineno, (stmt.test.end_lineno or stmt.lineno) + 1))
+            out.add(stmt.lineno)
+            _probe_statements(stmt.orelse, name, raise_ok, out)  # elif / else
+        elif (
+            raise_ok
+            and isinstance(stmt, ast.Raise)
+            and stmt.cause is None
+            and isinstance(stmt.exc, ast.Call)
+            and isinstance(stmt.exc.func, ast.Name)
+            and stmt.exc.func.id == "AttributeError"
+            and not stmt.exc.keywords
+            and all(_plain_value(a, name) for a in stmt.exc.args)
+        ):
+            out.update(span)
+
+
+def _compares_name(test: ast.expr, name: str) -> bool:
+    """``name == "x"``, ``name in ("a", "b")``, and ``and``/``or`` of those."""
+    if isinstance(test, ast.BoolOp):
+        return all(_compares_name(v, name) for v in test.values)
+    return (
+        isinstance(test, ast.Compare)
+        and isinstance(test.left, ast.Name)
+        and test.left.id == name
+        and all(isinstance(op, (ast.Eq, ast.NotEq, ast.In, ast.NotIn)) for op in test.ops)
+        and all(_constant(c) for c in test.comparators)
+    )
+
+
+def _constant(node: ast.expr) -> bool:
+    if isinstance(node, (ast.Tuple, ast.List, ast.Set)):
+        return all(isinstance(e, ast.Constant) for e in node.elts)
+    return isinstance(node, ast.Constant)
+
+
+def _plain_value(node: ast.expr, name: str) -> bool:
+    """The looked-up name, the module's ``__name__``, a constant, or an
+    f-string of those: all strings, so building it runs no other code."""
+    if isinstance(node, ast.Constant):
+        return True
+    if isinstance(node, ast.Name):
+        return node.id in (name, "__name__")
+    if isinstance(node, ast.JoinedStr):
+        return all(
+            isinstance(v, ast.Constant)
+            or (
+                isinstance(v, ast.FormattedValue)
+                and _plain_value(v.value, name)
+                and v.format_spec is None
+            )
+            for v in node.values
+        )
+    return False

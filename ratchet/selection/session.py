@@ -16,7 +16,7 @@ import hashlib
 import json
 import os
 import sys
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,7 @@ from ratchet.numbers import Numbers
 from ratchet.relevance import CONFIG_FILES
 from ratchet.report import RunMode
 from ratchet.selection import compose
-from ratchet.selection.blocks import shape, to_json
+from ratchet.selection.blocks import attribute_probe_lines, shape, to_json
 from ratchet.selection.plan import Plan, Planner, installed_checker, tracked_kind
 from ratchet.selection.recording import Recording, RecordingError, from_outputs, union
 from ratchet.selection.store import (
@@ -198,7 +198,10 @@ class Session:
         self.warnings = tuple(dict.fromkeys([*self.warnings, *run.warnings]))
         outputs = _outputs(outdir)
         if self.ws.snapshot:
-            foreign = {p for out in outputs for p in out.get("foreign", [])}
+            # ratchet's own plugin is kept in the git directory: not the project's.
+            foreign = {
+                p for out in outputs for p in out.get("foreign", []) if not p.startswith(".git/")
+            }
             refuse_worktree_imports(self.ws.repo, foreign)
         return run, outputs
 
@@ -427,24 +430,42 @@ def _describe(
         raw = store.shape(path)
         if raw is not None and '"x":true' in raw:
             mutating.add(path)
-    store.set_active(mutating | _reaching_out(store))
+    store.set_active(mutating | _reaching_out(store, session.read))
     store.set_meta("fingerprint", json.dumps(session.fingerprint, sort_keys=True))
     store.set_meta("shapes", SHAPES)
     store.set_meta("branch", "1" if recording.branch else "0")
     store.set_meta("coverage", session.ws.probe.coverage_version or "")
 
 
-def _reaching_out(store: Store) -> set[str]:
+def _reaching_out(store: Store, read: Callable[[str], bytes | None]) -> set[str]:
     """Modules whose import, and test modules whose collection, executed
-    lines of other files (a registration, a setting changed elsewhere)."""
+    lines of other files (a registration, a setting changed elsewhere).
+
+    Lines that only answered a lookup of a name a package's ``__getattr__``
+    does not have change nothing, and do not count
+    (:func:`blocks.attribute_probe_lines`): pytest looks up attributes on
+    every object of a test module it collects, and ``from pkg import mod``
+    asks ``pkg`` for ``mod`` before importing it.
+    """
     rows = store.db.execute(
-        "SELECT DISTINCT unit.key FROM unit"
+        "SELECT DISTINCT unit.id, unit.key, path.path FROM unit"
         " JOIN executed ON executed.unit_id = unit.id"
         " JOIN path ON path.id = executed.path_id"
         " WHERE unit.kind IN (?, ?) AND path.path != unit.key",
         (IMPORT, MODULE),
-    )
-    return {key for (key,) in rows}
+    ).fetchall()
+    probes: dict[str, frozenset[int]] = {}
+    for path in {path for _, _, path in rows}:
+        raw = read(path) if path.endswith(".py") else None
+        probes[path] = attribute_probe_lines(raw) if raw is not None else frozenset()
+    candidates = {uid for uid, _, path in rows if probes[path]}
+    executed = store.lines(candidates, [p for p, lines in probes.items() if lines])
+    out = set()
+    for uid, key, path in rows:
+        lines = {abs(v) for v in executed.get((uid, path), ()) if v}
+        if not lines or not lines <= probes[path]:
+            out.add(key)
+    return out
 
 
 # -- only what the change needs ----------------------------------------------------------
