@@ -99,8 +99,9 @@ PROJECTS = {
 }
 
 
-def run(args: list[str], cwd: Path) -> None:
-    subprocess.run(args, cwd=cwd, check=True, env=git_env(), capture_output=True)
+def run(args: list[str], cwd: Path, extra_env: dict[str, str] | None = None) -> None:
+    env = {**git_env(), **(extra_env or {})}
+    subprocess.run(args, cwd=cwd, check=True, env=env, capture_output=True)
 
 
 def prepare(tmp: Path, project: Project) -> tuple[Path, Path]:
@@ -123,9 +124,12 @@ def prepare(tmp: Path, project: Project) -> tuple[Path, Path]:
     import pytest
 
     pins = [f"pytest=={pytest.__version__}", f"coverage=={coverage.__version__}"]
-    run([str(python), "-m", "pip", "install", "-q", "-e", ".", *pins], root)
+    # A version from git (setuptools_scm) would be 0.1.dev0 in this new
+    # repository, and a dependency asking for the project would replace it.
+    version = {"SETUPTOOLS_SCM_PRETEND_VERSION": project.requirement.split("==")[1]}
+    run([str(python), "-m", "pip", "install", "-q", "-e", ".", *pins], root, version)
     if project.extras:  # After: some (freezegun) import the project to build.
-        run([str(python), "-m", "pip", "install", "-q", *project.extras], root)
+        run([str(python), "-m", "pip", "install", "-q", *project.extras], root, version)
     (root / ".gitignore").write_text(".coverage\n.coverage.*\ncov.json\n__pycache__/\n")
     command = " ".join(["pytest", *project.test_args])
     with (root / "pyproject.toml").open("a") as f:
