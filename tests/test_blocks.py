@@ -161,3 +161,20 @@ def test_anything_else_a_getattr_runs_is_not_a_harmless_probe() -> None:
     assert lines("@cache\ndef __getattr__(name):\n" + raise_it) == []
     assert lines("class C:\n    def __getattr__(self, name):\n    " + raise_it) == []
     assert lines("def __getattr__(name:\n") == []  # Does not parse.
+
+
+def test_line_one_of_a_module_that_starts_with_a_comment_is_its_entry() -> None:
+    """Branch data name a module's entry and exit by line 1 (-1) even when a
+    comment is there; a body edit below leaves it where it is.  A statement
+    on line 1 maps as its node does."""
+    text = "# Licence header\n\n\ndef f(x):\n    return x\n\n\ndef g(x):\n    return 2\n"
+    edited = text.replace("    return 2\n", "    pass\n    return 2\n")
+    old, new = shape(text.encode()), shape(edited.encode())
+    assert old is not None
+    assert new is not None
+    assert line_map(old, new)[1] == 1
+    moved = shape(b"# a new first line\nimport os\n")
+    first = shape(b"import os\n")
+    assert moved is not None
+    assert first is not None
+    assert line_map(first, moved)[1] == 2  # The import's line, not the entry.

@@ -583,3 +583,41 @@ def test_a_collection_that_only_probed_a_packages_getattr_is_not_collected_again
     assert numbers(
         measure.run(in_place(project.root, load_config(project.root)), select=True)
     ) == full_numbers(project.root)
+
+
+LICENSED = """\
+# Copyright: a licence header, so no statement is on line 1.
+
+
+def f(x):
+    if x:
+        return 1
+    return 0
+
+
+def g(x):
+    return x * 2
+"""
+
+
+def test_a_body_edit_in_a_module_starting_with_a_comment_is_selected(project: Project) -> None:
+    """Branch data name the module's entry by line 1 whatever is there; that
+    is not a changed line, so the module's import need not run again."""
+    project.write("pyproject.toml", pyproject(branch=True))
+    project.write("pkg/lic.py", LICENSED)
+    project.write("tests/conftest.py", "from pkg import lic  # imported for the session\n")
+    project.write("tests/test_f.py", "from pkg import lic\n\n\ndef test_f():\n"
+                  "    assert lic.f(1) == 1\n")  # fmt: skip
+    project.write("tests/test_g.py", "from pkg import lic\n\n\ndef test_g():\n"
+                  "    assert lic.g(2) == 4\n")  # fmt: skip
+    project.commit("licensed")
+    assert project.ratchet("init").code == errors.PASSED
+    project.commit("baseline")
+    edited = LICENSED.replace("    return x * 2\n", "    y = x\n    return y * 2\n")
+    project.stage("pkg/lic.py", edited)
+    doc = check_json(project)
+    assert doc["mode"] == "selected", doc["why"]
+    assert doc["tests_run"] == ["tests/test_g.py::test_g"]
+    assert numbers(
+        measure.run(in_place(project.root, load_config(project.root)), select=True)
+    ) == full_numbers(project.root)

@@ -376,7 +376,16 @@ def line_map(old: Shape, new: Shape) -> dict[int, int]:
     _map_items(old.items, new.items, add)
     for line in conflicts:
         del mapping[line]
+    if not _holds_line_one(old.items):
+        # A module's code starts at line 1 whatever is there (a licence
+        # comment): its entry and exit arcs (-1) name that line in both texts.
+        mapping[1] = 1
     return mapping
+
+
+def _holds_line_one(items: Sequence[Item]) -> bool:
+    """Does a statement of the text start or run on its line 1?"""
+    return any(1 in i.positions or _holds_line_one(i.members) for i in items)
 
 
 def _map_items(
