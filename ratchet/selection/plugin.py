@@ -38,6 +38,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from itertools import compress
 from typing import Any
 
 import pytest
@@ -102,17 +103,22 @@ class Sets:
     def take(self) -> dict[str, set[Any]]:
         """Move what coverage collected since the last call into a new dict."""
         taken: dict[str, set[Any]] = {}
-        for f, s in list(self.data.items()):
-            if s:
-                kept = self.moved.get(f)
-                if kept is None:
-                    kept = self.moved[f] = set()
-                # Copy first, then remove only what was copied: a line a thread
-                # adds meanwhile stays for the next call, never lost.
-                snap = set(s)
-                s -= snap
-                kept |= snap
-                taken[f] = snap
+        data = self.data
+        # The files with new lines, found in C: this runs at every unit
+        # boundary, and a Python loop over thousands of measured files
+        # took nine tenths of a run's time.  (No Python code runs while it
+        # is built, so no other thread can add a file meanwhile.)
+        for f in list(compress(data.keys(), data.values())):
+            s = data[f]
+            kept = self.moved.get(f)
+            if kept is None:
+                kept = self.moved[f] = set()
+            # Copy first, then remove only what was copied: a line a thread
+            # adds meanwhile stays for the next call, never lost.
+            snap = set(s)
+            s -= snap
+            kept |= snap
+            taken[f] = snap
         return taken
 
     def give_back(self) -> None:
