@@ -124,9 +124,7 @@ def prepare(tmp: Path, project: Project) -> tuple[Path, Path]:
     import pytest
 
     pins = [f"pytest=={pytest.__version__}", f"coverage=={coverage.__version__}"]
-    # A version from git (setuptools_scm) would be 0.1.dev0 in this new
-    # repository, and a dependency asking for the project would replace it.
-    version = {"SETUPTOOLS_SCM_PRETEND_VERSION": project.requirement.split("==")[1]}
+    version = installed_as(project)
     run([str(python), "-m", "pip", "install", "-q", "-e", ".", *pins], root, version)
     if project.extras:  # After: some (freezegun) import the project to build.
         run([str(python), "-m", "pip", "install", "-q", *project.extras], root, version)
@@ -144,6 +142,13 @@ def prepare(tmp: Path, project: Project) -> tuple[Path, Path]:
     print(f"ratchet init (full run, records the map): {seconds:.1f} s", flush=True)
     commit_all(root, "baseline")
     return root, python
+
+
+def installed_as(project: Project) -> dict[str, str]:
+    """The environment to install the project in: a version from git
+    (setuptools_scm) would be 0.1.dev0 in the new repository, and a test
+    dependency asking for the project would replace it from PyPI."""
+    return {"SETUPTOOLS_SCM_PRETEND_VERSION": project.requirement.split("==")[1]}
 
 
 def by_function(tests: list[str]) -> list[str]:

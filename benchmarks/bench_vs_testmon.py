@@ -36,7 +36,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench_real_project import PROJECTS, by_function, compare, prepare, run
+from bench_real_project import PROJECTS, by_function, compare, installed_as, prepare, run
 from common import RATCHET, commit_all
 
 TESTMON = "pytest-testmon==2.2.0"
@@ -127,8 +127,10 @@ def main() -> None:
         import pytest
 
         pins = [f"pytest=={pytest.__version__}", f"coverage=={coverage.__version__}"]
-        run([tm_python, "-m", "pip", "install", "-q", "-e", ".", TESTMON, *pins,
-             *project.extras], root)  # fmt: skip
+        install = [tm_python, "-m", "pip", "install", "-q"]
+        run([*install, "-e", ".", TESTMON, *pins], root, installed_as(project))
+        if project.extras:  # After the project, as prepare() does.
+            run([*install, *project.extras], root, installed_as(project))
         # --testmon-forceselect: testmon otherwise stops selecting when the
         # project's own options deselect (click's addopts has -m).
         testmon = [tm_python, "-m", "pytest", "--testmon", "--testmon-forceselect",
