@@ -621,3 +621,27 @@ def test_a_body_edit_in_a_module_starting_with_a_comment_is_selected(project: Pr
     assert numbers(
         measure.run(in_place(project.root, load_config(project.root)), select=True)
     ) == full_numbers(project.root)
+
+
+def test_a_session_fixture_set_up_again_keeps_its_other_users(suite: Project) -> None:
+    """A selected run that sets a session fixture up again records it anew;
+    the tests that did not run still use it.  Deleting the module of the
+    test that ran must not drop the fixture's lines: another sets it up."""
+    suite.write("tests/test_e.py", "from pkg import a\n\n\ndef test_e(session_value):\n"
+                "    assert a.small(5) == 'big'\n")  # fmt: skip
+    suite.commit("test_e uses the session fixture")
+    check_json(suite, "--full")
+    # small() changes: test_small and test_e run (the fixture is set up
+    # again for test_e); test_double, its other user, does not.
+    suite.stage("pkg/a.py", A.replace('        return "big"', '        return "b" + "ig"'))
+    doc = check_json(suite)
+    assert doc["mode"] == "selected", doc["why"]
+    assert "tests/test_e.py::test_e" in doc["tests_run"]  # type: ignore[operator]
+    assert "tests/test_a.py::test_double" not in doc["tests_run"]  # type: ignore[operator]
+    suite.commit("small")
+    suite.git("rm", "-q", "tests/test_e.py")
+    doc = check_json(suite)
+    assert doc["mode"] == "selected", doc["why"]
+    assert numbers(
+        measure.run(in_place(suite.root, load_config(suite.root)), select=True)
+    ) == full_numbers(suite.root)

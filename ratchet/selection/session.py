@@ -641,6 +641,14 @@ def _merge(session: Session, store: Store, plan: Plan, fresh: Recording) -> _Mer
     # Fixture instances no remaining test uses.
     users = store.fixtures_of(kept_ids)
     still_used = {f for fs in users.values() for f in fs}
+    # A fixture instance set up again (a test that ran uses it) is put anew;
+    # the tests that did not run keep using it: linked again by its key.
+    fixture_keys = {uid: key for key, (uid, _, _) in old[FIXTURE].items()}
+    kept_links = {
+        tid: [fixture_keys[f] for f in fids if f in fixture_keys]
+        for tid, fids in users.items()
+        if tid not in replaced
+    }
     fresh_fixture_keys = {k for t in fresh.tests.values() for k in t.fixtures}
     for key, (uid, _, _) in old[FIXTURE].items():
         if (
@@ -754,6 +762,7 @@ def _merge(session: Session, store: Store, plan: Plan, fresh: Recording) -> _Mer
             merge(merged_session, session_unit, branch)
             store.put_unit(SESSION, "", merged_session)
             store.link_fixtures(uses)
+            store.link_fixtures(kept_links)
             names = store.module_names()
             known_names = {p for _, p in names}
             names += [(n, p) for n, p in fresh.import_order if p not in known_names]
