@@ -66,9 +66,11 @@ def candidates(root: Path, cov_json: Path, package: str) -> list[tuple[str, str,
             ):
                 body = body[1:]  # After the docstring.
             first = body[0]
-            alone = not lines[first.lineno - 1][: first.col_offset].strip()
-            if first.lineno > node.lineno and first.lineno in executed and alone:
-                out.append((path, node.name, first.lineno, first.col_offset))
+            # A decorated statement starts at its first decorator.
+            start = min([first.lineno, *(d.lineno for d in getattr(first, "decorator_list", []))])
+            alone = not lines[start - 1][: first.col_offset].strip()
+            if start > node.lineno and first.lineno in executed and alone:
+                out.append((path, node.name, start, first.col_offset))
     return out
 
 
