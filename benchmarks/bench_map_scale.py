@@ -35,7 +35,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import PEAK_KB, RATCHET, commit_all, git_env, git_repo, time_command
+from common import PEAK_KB, RATCHET, commit_all, git_env, git_repo, selected_check, time_command
 
 REPO = Path(__file__).resolve().parent.parent
 PER_TEST_MODULE = 50
@@ -138,14 +138,8 @@ def main() -> None:
         for n in range(edits):
             edit(root, rng.randrange(files), n + 1)
             subprocess.run(["git", "add", "-A"], cwd=root, check=True, env=git_env())
-            begun = time.perf_counter()
-            proc = subprocess.run(check, cwd=root, capture_output=True, text=True, env=git_env())
-            total.append(time.perf_counter() - begun)
-            if proc.returncode != 0:
-                raise SystemExit(f"check exited {proc.returncode}:\n{proc.stdout}{proc.stderr}")
-            doc = json.loads(proc.stdout)
-            if doc["mode"] != "selected":
-                raise SystemExit(f"check ran {doc['mode']}: {doc['why']}")
+            seconds, doc = selected_check(root)
+            total.append(seconds)
             found = re.search(r"\(([\d.]+) s\)$", doc["measured_with"])
             test_run = float(found.group(1)) if found else 0.0
             own.append(total[-1] - test_run)

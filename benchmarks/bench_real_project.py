@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from common import RATCHET, commit_all, git_env, git_repo, report, time_command
+from common import RATCHET, commit_all, git_env, git_repo, report, selected_check, time_command
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -210,16 +210,8 @@ def main() -> None:
         for i in range(runs):
             edited.write_text(original.replace(project.line, project.edits[i % 2]))
             run(["git", "add", project.edit], root)
-            started = time.perf_counter()
-            proc = subprocess.run(
-                [*RATCHET, "check", "--format", "json"], cwd=root, capture_output=True, text=True
-            )
-            hook.append(time.perf_counter() - started)
-            if proc.returncode != 0:
-                raise SystemExit(f"check exited {proc.returncode}:\n{proc.stdout}{proc.stderr}")
-            doc = json.loads(proc.stdout)
-            if doc["mode"] != "selected":
-                raise SystemExit(f"check ran {doc['mode']}: {doc['why']}")
+            seconds, doc = selected_check(root)
+            hook.append(seconds)
             tests = doc["tests_run"]
             ran.append(len(tests))
             total = doc["why"].split(":")[0]

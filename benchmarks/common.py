@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import os
 import statistics
 import subprocess
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 RATCHET = [sys.executable, "-m", "ratchet"]
 
@@ -28,6 +31,26 @@ def git_env() -> dict[str, str]:
         env[f"GIT_{key}_NAME"] = "bench"
         env[f"GIT_{key}_EMAIL"] = "bench@example.invalid"
     return env
+
+
+def selected_check(root: Path) -> tuple[float, dict[str, Any]]:
+    """``ratchet check --format json`` on the staged change: its seconds and
+    its report.  Exits unless it passed with a selected run."""
+    started = time.perf_counter()
+    proc = subprocess.run(
+        [*RATCHET, "check", "--format", "json"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        env=git_env(),
+    )
+    seconds = time.perf_counter() - started
+    if proc.returncode != 0:
+        raise SystemExit(f"check exited {proc.returncode}:\n{proc.stdout}{proc.stderr}")
+    doc: dict[str, Any] = json.loads(proc.stdout)
+    if doc["mode"] != "selected":
+        raise SystemExit(f"check ran {doc['mode']}: {doc['why']}")
+    return seconds, doc
 
 
 def commit_all(root: Path, message: str = "bench") -> None:
