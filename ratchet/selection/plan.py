@@ -139,7 +139,8 @@ class Planner:
             why = config_change(path)
             if why:
                 return self._full(f"{path}: {why}")
-        test_modules = {module for _, module, _ in self.tests.values()}
+        # Collected test modules, those that had no test then included.
+        test_modules = self._test_modules()
         units: set[int] = set()  # Units that must run again.
         changed_modules: dict[str, str] = {}  # Module file -> why its import changed.
         for path in sorted(plan.changed):
@@ -314,6 +315,10 @@ class Planner:
             tests |= {self.by_id[t] for t in self.store.users_of(fixtures) if t in self.by_id}
         return tests
 
+    def _test_modules(self) -> set[str]:
+        """Collected test modules, those that had no test then included."""
+        return self._modules_with_tests() | self.store.units(COLLECTION).keys()
+
     def _modules_with_tests(self) -> set[str]:
         return {module for _, module, _ in self.tests.values()}
 
@@ -327,7 +332,7 @@ class Planner:
     def _preload(self) -> list[str]:
         """Repository modules (not test modules) whose import changes other
         modules' state, in the order a full run first imported them."""
-        tests = self._modules_with_tests()
+        tests = self._test_modules()
         return [
             name
             for name, path in self.store.module_names()
