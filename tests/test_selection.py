@@ -660,3 +660,71 @@ def test_deleting_the_only_importer_of_an_active_module(suite: Project) -> None:
     assert numbers(
         measure.run(in_place(suite.root, load_config(suite.root)), select=True)
     ) == full_numbers(suite.root)
+
+
+def test_a_module_whose_import_fails_in_every_run_does_not_stop_selection(
+    project: Project,
+) -> None:
+    """A Windows-only module behind ``try: ... except ImportError`` fails to
+    import in a full run too; a module importing it again is "active" (it
+    runs the other module's lines).  Preloaded, its import fails alike: the
+    run stays selected and exact."""
+    project.write("pyproject.toml", pyproject(branch=True))
+    project.write("pkg/__init__.py", "")
+    project.write("pkg/a.py", A)
+    project.write("pkg/win.py", "import os\nSEP = os.sep\nimport winreg_not_here\n")
+    project.write("pkg/tz.py", "try:\n    from pkg import win\nexcept ImportError:\n"
+                  "    win = None\n\n\ndef zone():\n    return 'UTC'\n")  # fmt: skip
+    project.write("pkg/alias.py", "from pkg.win import *  # noqa\n")
+    project.write("tests/conftest.py", "from pkg import tz  # noqa\n")
+    project.write("tests/test_a.py", "from pkg import a\n\n\ndef test_small():\n"
+                  "    assert a.small(5) == 'big'\n\n\ndef test_double():\n"
+                  "    assert a.double(2) == 4\n")  # fmt: skip
+    project.write("tests/test_alias.py", "def test_alias():\n    try:\n"
+                  "        import pkg.alias  # noqa\n    except ImportError:\n"
+                  "        pass\n")  # fmt: skip
+    project.write("tests/test_zz.py", "try:\n    import pkg.alias  # noqa\nexcept ImportError:\n"
+                  "    pass\n\n\ndef test_zone():\n    from pkg import tz\n"
+                  "    assert tz.zone() == 'UTC'\n")  # fmt: skip
+    project.git("rm", "-q", "tests/test_mod.py")
+    project.commit("windows only")
+    assert project.ratchet("init").code == errors.PASSED
+    project.commit("baseline")
+    s = store.open_store(project.root / ".git")
+    try:
+        active = s.active()
+    finally:
+        s.close()
+    assert "pkg/alias.py" in active  # Its import ran win.py's lines again.
+    project.stage("pkg/a.py", A.replace("return x * 2", "return x + x"))
+    doc = check_json(project)
+    assert doc["mode"] == "selected", doc["why"]
+    assert doc["tests_run"] == ["tests/test_a.py::test_double"]
+    assert numbers(
+        measure.run(in_place(project.root, load_config(project.root)), select=True)
+    ) == full_numbers(project.root)
+    project.commit("double")
+    # The module now imports: its import-time code changed, so everything runs.
+    project.stage("pkg/win.py", "import os\nSEP = os.sep\n")
+    doc = check_json(project)
+    assert doc["mode"] == "full", doc["why"]
+    assert "import-time code changed" in doc["why"]  # type: ignore[operator]
+    assert numbers(
+        measure.run(in_place(project.root, load_config(project.root)), select=True)
+    ) == full_numbers(project.root)
+
+
+def test_a_test_added_to_a_module_that_had_none_runs(suite: Project) -> None:
+    """A test module whose last test was deleted is still a test module: a
+    test added to it later is new, and runs."""
+    suite.stage("tests/test_d.py", "import pytest\n")
+    assert check_json(suite)["mode"] == "selected"
+    suite.commit("test_d has no test")
+    suite.stage("tests/test_d.py", "from pkg import a\n\n\ndef test_new():\n"
+                "    assert a.double(3) == 6\n")  # fmt: skip
+    doc = check_json(suite)
+    assert doc["mode"] == "selected", doc["why"]
+    assert doc["tests_run"] == ["tests/test_d.py::test_new"]
+    assert numbers(
+        measure.run(in_place(suite.root, load_config(suite.root)), select=True)
+    ) == full_numbers(suite.root)

@@ -220,6 +220,8 @@ class Recorder:
         self.imports: dict[str, Unit] = {}  # Module file -> its import unit.
         self.modules: dict[str, Unit] = {}  # Test module -> its collection unit.
         self.import_order: list[list[str]] = []  # [module name, file], first imports.
+        self.failed_imports: set[str] = set()  # Module files whose first import raised.
+        self.preload_failures: dict[str, str] = {}  # Preloaded module name -> its error.
         self.collected: dict[str, list[str]] = {}  # Test module -> its test ids.
         self.own_data_dir = ""
         self.seen_data: set[str] = set()
@@ -532,6 +534,9 @@ class _Loader:
         rec.enter(unit)
         try:
             self._loader.exec_module(module)
+        except BaseException:
+            rec.failed_imports.add(rel)
+            raise
         finally:
             rec.leave()
 
@@ -667,7 +672,8 @@ class Plugin:
             try:
                 importlib.import_module(name)
             except Exception as e:
-                self.rec.reason = f"could not import {name} as a full run does ({e})"
+                # Fine only if a full run's import failed alike (session.py).
+                self.rec.preload_failures[name] = f"{type(e).__name__}: {e}"
         # Modules whose import-time lines moved (a function added): their
         # import is recorded again, owned by no test (session.py checks it ran
         # as before).  Already imported at start-up: recorded then.
@@ -791,6 +797,8 @@ class Plugin:
             "imports": {rel: rec.encode(u) for rel, u in rec.imports.items()},
             "modules": {rel: rec.encode(u) for rel, u in rec.modules.items()},
             "import_order": rec.import_order,
+            "failed_imports": sorted(rec.failed_imports),
+            "preload_failures": rec.preload_failures,
             "session": rec.encode(rec.session),
             "foreign": _foreign_modules(rec.root),
         }

@@ -31,6 +31,8 @@ class Recording:
     collected: dict[str, list[str]] = field(default_factory=dict)  # Test module -> test ids.
     import_order: list[tuple[str, str]] = field(default_factory=list)  # (name, file)
     foreign: set[str] = field(default_factory=set)  # Snapshot runs: working-tree imports.
+    failed_imports: set[str] = field(default_factory=set)  # Module files whose import raised.
+    preload_failures: dict[str, str] = field(default_factory=dict)  # Module name -> error.
 
 
 def _unit(raw: Mapping[str, Any]) -> UnitData:
@@ -102,6 +104,8 @@ def from_outputs(outputs: Iterable[Mapping[str, Any]]) -> Recording:
                 recording.import_order.append((name, path))
                 seen.add(path)
         recording.foreign.update(out.get("foreign", ()))
+        recording.failed_imports.update(out.get("failed_imports", ()))
+        recording.preload_failures.update(out.get("preload_failures", {}))
     if recording is None:
         raise RecordingError("the test run recorded nothing (did pytest run?)")
     return recording

@@ -383,6 +383,7 @@ def _save_full(
             store.put_unit(SESSION, "", recording.session)
             store.link_fixtures(uses)
             store.set_module_names(recording.import_order)
+            store.set_meta("failed_imports", json.dumps(sorted(recording.failed_imports)))
             _describe(session, store, recording, _numbers(report, tracers), replace_all=True)
         store.close()
         os.replace(tmp, state.path(session.git_dir, NAME))
@@ -551,6 +552,37 @@ def _imported_as_before(
             raise _CannotCarry(f"importing {path} again ran other lines")
 
 
+def _preloaded_as_before(
+    store: Store, plan: Plan, fresh: Recording, old: Mapping[str, tuple[int, str, bool]]
+) -> None:
+    """A preloaded module whose import raised is as a full run had it only if
+    a full run's first import of it raised too (a Windows-only module behind
+    ``try: ... except ImportError``), running the very same lines."""
+    if not fresh.preload_failures:
+        return
+    failed = set(json.loads(store.meta("failed_imports") or "[]"))
+    files = dict(store.module_names())
+    for name, error in sorted(fresh.preload_failures.items()):
+        path = files.get(name)
+        why = f"could not import {name} as a full run does ({error})"
+        again = fresh.imports.get(path) if path is not None else None
+        if path is None or path not in failed or path not in old or again is None:
+            raise _CannotCarry(why)
+        uid = old[path][0]
+        paths = [
+            p
+            for (p,) in store.db.execute(
+                "SELECT path.path FROM executed JOIN path ON path.id = executed.path_id"
+                " WHERE executed.unit_id = ?",
+                (uid,),
+            )
+        ]
+        before = {p: set(values) for (_, p), values in store.lines([uid], paths).items()}
+        now = {p: set(values) for p, values in again.lines.items() if values}
+        if before != now or (before.keys() | now.keys()) & set(plan.changed):
+            raise _CannotCarry(why)
+
+
 class _Merged:
     def __init__(self, report: CoverageReport, analysed: set[str], total: int) -> None:
         self.report = report
@@ -604,6 +636,7 @@ def _merge(session: Session, store: Store, plan: Plan, fresh: Recording) -> _Mer
         if key not in content:
             removed.add(uid)
     _imported_as_before(store, plan, fresh, old[IMPORT])
+    _preloaded_as_before(store, plan, fresh, old[IMPORT])
     replaced = {old[kind][key][0] for (kind, key) in fresh_units if key in old[kind]}
     if session_old is not None:
         replaced.add(session_old[0])
@@ -767,6 +800,10 @@ def _merge(session: Session, store: Store, plan: Plan, fresh: Recording) -> _Mer
             known_names = {p for _, p in names}
             names += [(n, p) for n, p in fresh.import_order if p not in known_names]
             store.set_module_names(names)
+            failed = set(json.loads(store.meta("failed_imports") or "[]"))
+            failed -= {key for (kind, key) in fresh_units if kind == IMPORT}
+            failed -= {key for key, (uid, _, _) in old[IMPORT].items() if uid in removed}
+            store.set_meta("failed_imports", json.dumps(sorted(failed | fresh.failed_imports)))
             numbers = _numbers(report, tracers)
             store.drop_numbers(analyse - numbers.keys())
             _describe(
