@@ -648,15 +648,14 @@ def test_a_session_fixture_set_up_again_keeps_its_other_users(suite: Project) ->
 
 
 @pytest.mark.skipif(COVERAGE < (7, 10), reason="the scenario needs test_cli's child measured")
-@pytest.mark.xfail(
-    strict=True,
-    reason="open bug: a module whose import is 'active' (pkg/c.py runs cli() under "
-    "__main__) stays preloaded by every selected run after its only importer's tests "
-    "are deleted, so its import-time arcs stay counted; a full run no longer imports it",
-)
 def test_deleting_the_only_importer_of_an_active_module(suite: Project) -> None:
+    """pkg/c.py's import is active (it runs cli() under __main__), so a
+    selected run imports it first, as a full run would.  Once test_b.py, its
+    only importer, is deleted, a full run no longer imports it: nor may a
+    selected run, or c.py's import-time arcs stay counted."""
     suite.git("rm", "-q", "tests/test_b.py")
-    assert check_json(suite)["mode"] == "selected"
+    doc = check_json(suite)
+    assert doc["mode"] == "selected", doc["why"]
     assert numbers(
         measure.run(in_place(suite.root, load_config(suite.root)), select=True)
     ) == full_numbers(suite.root)
@@ -725,6 +724,22 @@ def test_a_test_added_to_a_module_that_had_none_runs(suite: Project) -> None:
     doc = check_json(suite)
     assert doc["mode"] == "selected", doc["why"]
     assert doc["tests_run"] == ["tests/test_d.py::test_new"]
+    assert numbers(
+        measure.run(in_place(suite.root, load_config(suite.root)), select=True)
+    ) == full_numbers(suite.root)
+
+
+@pytest.mark.skipif(COVERAGE < (7, 10), reason="the scenario needs test_cli's child measured")
+def test_an_active_module_no_longer_imported_makes_the_selected_run_give_way(
+    suite: Project,
+) -> None:
+    """b.py stops importing c.py: the plan cannot know that before the run,
+    so the run imports c.py first, sees that nothing imports it now, and
+    gives way to a full run."""
+    suite.stage("pkg/b.py", 'def shout(x):\n    return ("YES" if x else "NO") + "!"\n')
+    doc = check_json(suite)
+    assert doc["mode"] == "full"
+    assert "pkg/c.py was imported first, but nothing a full run runs imports it" in str(doc["why"])
     assert numbers(
         measure.run(in_place(suite.root, load_config(suite.root)), select=True)
     ) == full_numbers(suite.root)

@@ -333,14 +333,37 @@ class Planner:
         """Repository modules (not test modules) whose import changes other
         modules' state, in the order a full run first imported them."""
         tests = self._test_modules()
-        return [
-            name
+        wanted = [
+            (name, path)
             for name, path in self.store.module_names()
             if path in self.active
             and path not in tests
             and path in self.content
             and not path.endswith("conftest.py")
         ]
+        gone = {m for m in tests if m not in self.content}
+        if wanted and gone:
+            reach = self._still_imported(gone)
+            wanted = [(name, path) for name, path in wanted if path in reach]
+        return [name for name, _ in wanted]
+
+    def _still_imported(self, gone: set[str]) -> set[str]:
+        """Module files something still imports once the test modules
+        ``gone`` are: a full run would not import the others."""
+        edges = self.store.import_edges()
+        imports = {key: uid for key, (uid, _, _) in self.store.units(IMPORT).items()}
+        skip = set(imports.values())
+        skip |= {uid for uid, module, _ in self.tests.values() if module in gone}
+        skip |= {uid for key, (uid, _, _) in self.store.units(COLLECTION).items() if key in gone}
+        frontier = [m for uid, modules in edges.items() if uid not in skip for m in modules]
+        reach: set[str] = set()
+        while frontier:
+            module = frontier.pop()
+            if module not in reach:
+                reach.add(module)
+                if module in imports:
+                    frontier += edges.get(imports[module], ())
+        return reach
 
 
 def _lines(values: list[int]) -> set[int]:

@@ -222,6 +222,8 @@ class Recorder:
         self.import_order: list[list[str]] = []  # [module name, file], first imports.
         self.failed_imports: set[str] = set()  # Module files whose first import raised.
         self.preload_failures: dict[str, str] = {}  # Preloaded module name -> its error.
+        self.preloading = False
+        self.preloaded: set[str] = set()  # Module files first imported by the preload.
         self.collected: dict[str, list[str]] = {}  # Test module -> its test ids.
         self.own_data_dir = ""
         self.seen_data: set[str] = set()
@@ -530,6 +532,8 @@ class _Loader:
             return
         unit = rec.imports[rel] = Unit()
         rec.current.imports.add(rel)
+        if rec.preloading:
+            rec.preloaded.add(rel)
         rec.import_order.append([self._name, rel])
         rec.enter(unit)
         try:
@@ -668,12 +672,21 @@ class Plugin:
         # full run imports them while collecting (see session.py).
         import importlib
 
-        for name in self.preload:
-            try:
-                importlib.import_module(name)
-            except Exception as e:
-                # Fine only if a full run's import failed alike (session.py).
-                self.rec.preload_failures[name] = f"{type(e).__name__}: {e}"
+        # In a unit of no one's: the session did not import these in a full
+        # run (a test module did); session.py checks one still does.
+        rec = self.rec
+        rec.enter(Unit())
+        rec.preloading = True
+        try:
+            for name in self.preload:
+                try:
+                    importlib.import_module(name)
+                except Exception as e:
+                    # Fine only if a full run's import failed alike (session.py).
+                    rec.preload_failures[name] = f"{type(e).__name__}: {e}"
+        finally:
+            rec.preloading = False
+            rec.leave()
         # Modules whose import-time lines moved (a function added): their
         # import is recorded again, owned by no test (session.py checks it ran
         # as before).  Already imported at start-up: recorded then.
@@ -799,6 +812,7 @@ class Plugin:
             "import_order": rec.import_order,
             "failed_imports": sorted(rec.failed_imports),
             "preload_failures": rec.preload_failures,
+            "preloaded": sorted(rec.preloaded),
             "session": rec.encode(rec.session),
             "foreign": _foreign_modules(rec.root),
         }

@@ -33,6 +33,7 @@ class Recording:
     foreign: set[str] = field(default_factory=set)  # Snapshot runs: working-tree imports.
     failed_imports: set[str] = field(default_factory=set)  # Module files whose import raised.
     preload_failures: dict[str, str] = field(default_factory=dict)  # Module name -> error.
+    preloaded: set[str] = field(default_factory=set)  # Module files the preload imported.
 
 
 def _unit(raw: Mapping[str, Any]) -> UnitData:
@@ -106,6 +107,7 @@ def from_outputs(outputs: Iterable[Mapping[str, Any]]) -> Recording:
         recording.foreign.update(out.get("foreign", ()))
         recording.failed_imports.update(out.get("failed_imports", ()))
         recording.preload_failures.update(out.get("preload_failures", {}))
+        recording.preloaded.update(out.get("preloaded", ()))
     if recording is None:
         raise RecordingError("the test run recorded nothing (did pytest run?)")
     return recording

@@ -671,6 +671,10 @@ def _merge(session: Session, store: Store, plan: Plan, fresh: Recording) -> _Mer
     for key, (uid, _, _) in old[IMPORT].items():
         if key not in reach and (IMPORT, key) not in fresh_units:
             removed.add(uid)
+    # A module imported first, as a full run imported it, must still be
+    # imported by something a full run runs: else that run differed from it.
+    for path in sorted(fresh.preloaded - reach):
+        raise _CannotCarry(f"{path} was imported first, but nothing a full run runs imports it")
     # Fixture instances no remaining test uses.
     users = store.fixtures_of(kept_ids)
     still_used = {f for fs in users.values() for f in fs}
