@@ -70,15 +70,30 @@ def candidates(root: Path, cov_json: Path, package: str) -> list[tuple[str, str,
             start = min([first.lineno, *(d.lineno for d in getattr(first, "decorator_list", []))])
             alone = not lines[start - 1][: first.col_offset].strip()
             if start > node.lineno and first.lineno in executed and alone:
-                out.append((path, node.name, start, first.col_offset))
+                edit = (path, node.name, start, first.col_offset)
+                if _compiles(edited(source, edit)):  # Not inside a bracket or a string.
+                    out.append(edit)
     return out
 
 
-def apply(root: Path, edit: tuple[str, str, int, int]) -> None:
-    path, _, line, indent = edit
-    lines = (root / path).read_text().splitlines(keepends=True)
+def edited(source: str, edit: tuple[str, str, int, int]) -> str:
+    _, _, line, indent = edit
+    lines = source.splitlines(keepends=True)
     lines.insert(line - 1, " " * indent + "pass\n")
-    (root / path).write_text("".join(lines))
+    return "".join(lines)
+
+
+def _compiles(source: str) -> bool:
+    try:
+        compile(source, "<edit>", "exec", dont_inherit=True)
+    except SyntaxError:
+        return False
+    return True
+
+
+def apply(root: Path, edit: tuple[str, str, int, int]) -> None:
+    file = root / edit[0]
+    file.write_text(edited(file.read_text(), edit))
 
 
 def timed(args: list[str], cwd: Path) -> tuple[float, subprocess.CompletedProcess[str]]:
