@@ -1,0 +1,83 @@
+"""The merge driver's fast path gives the general path's text, or steps aside."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ratchet.baseline import Baseline, Entry, dumps, loads
+from ratchet.baseline_edit import rewrite
+from ratchet.merge import merge
+from ratchet.merge_fast import merge_texts
+from ratchet.numbers import Numbers
+from testing.strategies import baselines
+
+
+def general(base: str, ours: str, theirs: str) -> str:
+    mine = loads(ours)
+    merged = merge(loads(base) if base.strip() else None, mine, loads(theirs))
+    return rewrite(ours, mine, merged)[0]
+
+
+@st.composite
+def side(draw: st.DrawFn, base: Baseline, other: Baseline) -> Baseline:
+    """One branch's baseline: the base's entries kept, raised, replaced or
+    dropped, some of ``other``'s added, its overall target moved."""
+    files: dict[str, Entry] = {}
+    for path, entry in base.files.items():
+        choice = draw(st.sampled_from(["keep", "keep", "raise", "replace", "drop"]))
+        n = entry.numbers
+        if choice == "keep":
+            files[path] = entry
+        elif choice == "raise" and n.covered < n.statements:
+            files[path] = replace(entry, numbers=replace(n, covered=n.covered + 1))
+        elif choice == "replace" and other.files:
+            files[path] = draw(st.sampled_from(list(other.files.values())))
+        elif choice != "drop":
+            files[path] = entry
+    for path, entry in other.files.items():
+        if draw(st.booleans()):
+            files[path] = entry
+    if other.branch != base.branch:  # Numbers of the other mode do not fit.
+        files = {p: e for p, e in files.items() if e == base.files.get(p)}
+    target = draw(st.sampled_from([base.overall_target, other.overall_target]))
+    return replace(base, files=files, overall_target=target)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data(), baselines(), baselines(), baselines())
+def test_the_fast_merge_is_the_general_merge(
+    data: st.DataObject, base: Baseline, a: Baseline, b: Baseline
+) -> None:
+    ours, theirs = data.draw(side(base, a)), data.draw(side(base, b))
+    base_text = data.draw(st.sampled_from([dumps(base), ""]))
+    texts = (base_text, dumps(ours), dumps(theirs))
+    fast = merge_texts(*texts)
+    plain = all('"' not in p and "\\" not in p for bl in (base, a, b) for p in bl.files)
+    if plain:
+        assert fast is not None
+    if fast is not None:
+        assert fast == general(*texts)
+
+
+def test_it_steps_aside_for_comments_and_other_layouts() -> None:
+    base = Baseline("7.6", False, {"a.py": Entry(Numbers(10, 5)), "b.py": Entry(Numbers(4, 1))})
+    ours = replace(base, files={**base.files, "a.py": Entry(Numbers(10, 6))})
+    theirs = replace(base, files={**base.files, "b.py": Entry(Numbers(4, 2))})
+    texts = dumps(base), dumps(ours), dumps(theirs)
+    assert merge_texts(*texts) == general(*texts)
+    assert loads(merge_texts(*texts) or "").files == {
+        "a.py": Entry(Numbers(10, 6)),
+        "b.py": Entry(Numbers(4, 2)),
+    }
+    commented = texts[1].replace("[files.", "# mine\n[files.", 1)
+    assert merge_texts(texts[0], commented, texts[2]) is None  # Our comments: tomlkit keeps them.
+    stale = texts[1].replace("60.00%", "50.00%")
+    assert merge_texts(texts[0], stale, texts[2]) is None  # Not what dumps writes.
+    other_mode = dumps(replace(base, branch=True, files={}))
+    assert merge_texts(texts[0], texts[1], other_mode) is None  # The general path refuses it.
+    assert merge_texts(texts[0], texts[1], "not toml [") is None
+    duplicate = texts[2] + texts[2][texts[2].index("\n[files.") :]
+    assert merge_texts(texts[0], texts[1], duplicate) is None
