@@ -43,8 +43,9 @@ TESTMON = "pytest-testmon==2.2.0"
 
 
 def candidates(root: Path, cov_json: Path, package: str) -> list[tuple[str, str, int, int]]:
-    """(path, function, line to insert before, indent) for every function of
-    the package whose first body statement the full run executed."""
+    """(path, function, which of the functions of that name, indent) for
+    every function of the package whose first body statement the full run
+    executed."""
     files = json.loads(cov_json.read_text())["files"]
     out = []
     for path, data in sorted(files.items()):
@@ -52,32 +53,45 @@ def candidates(root: Path, cov_json: Path, package: str) -> list[tuple[str, str,
             continue
         executed = set(data["executed_lines"])
         source = (root / path).read_text()
-        lines = source.splitlines()
-        tree = ast.parse(source)
-        for node in ast.walk(tree):
-            if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-                continue
-            body = node.body
-            if (
-                len(body) > 1
-                and isinstance(body[0], ast.Expr)
-                and isinstance(body[0].value, ast.Constant)
-                and isinstance(body[0].value.value, str)
-            ):
-                body = body[1:]  # After the docstring.
-            first = body[0]
-            # A decorated statement starts at its first decorator.
-            start = min([first.lineno, *(d.lineno for d in getattr(first, "decorator_list", []))])
-            alone = not lines[start - 1][: first.col_offset].strip()
-            if start > node.lineno and first.lineno in executed and alone:
-                edit = (path, node.name, start, first.col_offset)
-                if _compiles(edited(source, edit)):  # Not inside a bracket or a string.
-                    out.append(edit)
+        for name, nth, (_, first, indent) in _functions(source):
+            edit = (path, name, nth, indent)
+            if first in executed and _compiles(edited(source, edit)):
+                out.append(edit)
+    return out
+
+
+def _functions(source: str) -> list[tuple[str, int, tuple[int, int, int]]]:
+    """Each function's name, which of that name it is, and where a first
+    statement goes: (line to insert before, its first statement's line, indent)."""
+    lines = source.splitlines()
+    seen: dict[str, int] = {}
+    out = []
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            continue
+        nth = seen[node.name] = seen.get(node.name, -1) + 1
+        body = node.body
+        if (
+            len(body) > 1
+            and isinstance(body[0], ast.Expr)
+            and isinstance(body[0].value, ast.Constant)
+            and isinstance(body[0].value.value, str)
+        ):
+            body = body[1:]  # After the docstring.
+        first = body[0]
+        # A decorated statement starts at its first decorator.
+        start = min([first.lineno, *(d.lineno for d in getattr(first, "decorator_list", []))])
+        alone = not lines[start - 1][: first.col_offset].strip()
+        if start > node.lineno and alone:
+            out.append((node.name, nth, (start, first.lineno, first.col_offset)))
     return out
 
 
 def edited(source: str, edit: tuple[str, str, int, int]) -> str:
-    _, _, line, indent = edit
+    """``source`` with a ``pass`` before the function's first statement,
+    found again in this text (earlier edits moved lines)."""
+    _, name, nth, indent = edit
+    line = next(at[0] for n, k, at in _functions(source) if (n, k) == (name, nth))
     lines = source.splitlines(keepends=True)
     lines.insert(line - 1, " " * indent + "pass\n")
     return "".join(lines)

@@ -527,7 +527,9 @@ class _Loader:
     def exec_module(self, module: Any) -> None:
         rec = self._rec
         rel = rec.rel(self._origin)
-        if rel is None or rel in rec.imports:  # Re-executed (reload): the module's own.
+        if rel is None or rel in rec.imports:  # Re-executed (reload, a failed import tried
+            if rel is not None:  # again): the current unit's own lines, and it depends on it.
+                rec.current.imports.add(rel)
             self._loader.exec_module(module)
             return
         unit = rec.imports[rel] = Unit()
