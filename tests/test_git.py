@@ -63,6 +63,17 @@ def test_a_missing_file_is_none_and_a_failure_is_an_error(repo: Path) -> None:
         None,
         b"B = 1\n",
     ]
+    # Names git's batch reader cannot take (a line break) are asked alone.
+    (repo / "a b.py").write_text("S = 1\n")
+    (repo / "line\nbreak.py").write_text("L = 1\n")
+    sh(repo, "add", "-A")
+    assert git.blobs(repo, [":line\nbreak.py", ":a b.py", ":no\nsuch.py", "HEAD", ":a.py"]) == [
+        b"L = 1\n",
+        b"S = 1\n",
+        None,
+        None,  # A commit is no file.
+        b"A = 1\n",
+    ]
     git.close()
     (repo / ".git" / "objects").rename(repo / ".git" / "gone")
     with pytest.raises(RatchetError):
