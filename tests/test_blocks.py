@@ -178,3 +178,75 @@ def test_line_one_of_a_module_that_starts_with_a_comment_is_its_entry() -> None:
     assert moved is not None
     assert first is not None
     assert line_map(first, moved)[1] == 2  # The import's line, not the entry.
+
+
+STATEFUL = b"""\
+import sys
+_CACHE = []
+_REG = {}
+COUNT = 0
+
+
+def fill():
+    if not _CACHE:
+        _CACHE.append(1)
+    return _CACHE[0]
+
+
+def register(name, value, items):
+    _REG[name] = value
+    local = {}
+    local[name] = 1
+    local.update(x=1)
+    items.append(name)
+
+
+def bump():
+    global COUNT
+    COUNT += 1
+
+
+def shadow():
+    COUNT = 3
+    return COUNT
+
+
+class Meta(type):
+    def __call__(cls, *args):
+        if cls._instance is None:
+            cls._instance = super().__call__(*args)
+        return cls._instance
+
+
+class C:
+    def m(self):
+        self.x = 1
+        type(self).n = 2
+        sys.path.insert(0, "x")
+        setattr(sys, "flag", 1)
+
+        def inner():
+            _REG.clear()
+
+        return inner
+"""
+
+
+def test_statements_that_change_state_a_call_leaves_behind_are_found() -> None:
+    """A module's cache, a registry, a ``global``, a class through ``cls``
+    or ``type(self)``; not the function's own names, its arguments, or
+    ``self``'s attributes."""
+    found = shape(STATEFUL)
+    assert found is not None
+    lines = STATEFUL.decode().splitlines()
+    state = {name: [lines[n - 1].strip() for n in f.state] for name, f in found.functions.items()}
+    assert state == {
+        "fill": ["_CACHE.append(1)"],
+        "register": ["_REG[name] = value"],
+        "bump": ["COUNT += 1"],
+        "shadow": [],
+        "Meta.__call__": ["cls._instance = super().__call__(*args)"],
+        "C.m": ["type(self).n = 2", 'sys.path.insert(0, "x")', 'setattr(sys, "flag", 1)'],
+        "C.m.inner": ["_REG.clear()"],
+    }
+    assert from_json(to_json(found)) == found

@@ -743,3 +743,62 @@ def test_an_active_module_no_longer_imported_makes_the_selected_run_give_way(
     assert numbers(
         measure.run(in_place(suite.root, load_config(suite.root)), select=True)
     ) == full_numbers(suite.root)
+
+
+ZONES = """\
+_CACHE = []
+
+
+def load():
+    return {"v": 1}
+
+
+def get():
+    if len(_CACHE) == 0:
+        _CACHE.append(load())
+    return _CACHE[0]
+
+
+def meta():
+    if len(_CACHE) == 0:
+        _CACHE.append(load())
+    return _CACHE[0]["v"]
+"""
+
+
+def test_a_test_that_finds_a_cache_other_tests_filled_is_not_judged_alone(
+    project: Project,
+) -> None:
+    """In a full run test_get fills the module's cache first, so test_meta
+    finds it filled.  Run alone after an edit of meta(), test_meta fills it
+    itself and runs lines a full run does not: the selected run sees that
+    the test changed that state unlike in the full run, and gives way."""
+    project.write("pyproject.toml", pyproject(branch=True))
+    project.write("pkg/zones.py", ZONES)
+    project.write("tests/test_a_get.py", "from pkg import zones\n\n\ndef test_get():\n"
+                  "    assert zones.get() == {'v': 1}\n")  # fmt: skip
+    project.write("tests/test_b_meta.py", "from pkg import zones\n\n\ndef test_meta():\n"
+                  "    assert zones.meta() == 1\n")  # fmt: skip
+    project.git("rm", "-q", "tests/test_mod.py")
+    project.commit("a cache")
+    assert project.ratchet("init").code == errors.PASSED
+    project.commit("baseline")
+    edited = ZONES.replace("def meta():\n", "def meta():\n    pass\n")
+    project.stage("pkg/zones.py", edited)
+    doc = check_json(project)
+    assert doc["mode"] == "full", doc["why"]
+    assert "tests/test_b_meta.py::test_meta changed state in pkg/zones.py (meta)" in str(
+        doc["why"]
+    )
+    assert numbers(
+        measure.run(in_place(project.root, load_config(project.root)), select=True)
+    ) == full_numbers(project.root)
+    # An edit that leaves the cache alone is selected as before.
+    project.commit("meta")
+    project.stage("pkg/zones.py", edited.replace("def load():\n", "def load():\n    pass\n"))
+    doc = check_json(project)
+    assert doc["mode"] == "selected", doc["why"]
+    assert doc["tests_run"] == ["tests/test_a_get.py::test_get"]
+    assert numbers(
+        measure.run(in_place(project.root, load_config(project.root)), select=True)
+    ) == full_numbers(project.root)

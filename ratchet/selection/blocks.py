@@ -36,6 +36,8 @@ class Function:
     # The lines of the body's nodes, in a fixed walk order: two bodies with
     # the same digest pair up node by node (see :func:`line_map`).
     positions: tuple[int, ...] = ()
+    # Its statements that change state outside the call (:func:`state_lines`).
+    state: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -228,17 +230,148 @@ class _Functions:
             n += 1
             qualname = f"{'.'.join([*self.prefix, node.name])}#{n}"
         body = node.body
+        state = state_lines(node)
         with _stubbed(body):
             self.functions[qualname] = Function(
                 _digest(body),
                 body[0].lineno,
                 node.end_lineno or body[-1].lineno,
                 _positions(body),
+                state,
             )
         self.prefix.append(node.name)
         for child in body:
             self.visit(child)
         self.prefix.pop()
+
+
+# -- state outside a call -------------------------------------------------------------
+
+# Methods that change the container they are called on.
+_MUTATORS = frozenset(
+    {"append", "extend", "insert", "add", "update", "setdefault", "pop", "popitem", "clear"}
+    | {"remove", "discard", "appendleft", "extendleft", "__setitem__", "__delitem__"}
+)
+# Parameters that name a class: what is set on them outlives the call.
+_CLASS_PARAMETERS = frozenset({"cls", "mcs", "mcls", "metacls", "klass"})
+
+
+def state_lines(node: ast.FunctionDef | ast.AsyncFunctionDef) -> tuple[int, ...]:
+    """The lines of statements of this body (nested definitions are their
+    own) that change state the call leaves behind: module-level names
+    declared ``global`` and assigned, and items or attributes of names the
+    function does not bind itself (a module-level cache, a registry, a
+    class through ``cls``), set, deleted, or changed by a container method
+    (``_CACHE.append(...)``).
+
+    Such a statement runs or not depending on what earlier tests left
+    there (a cache filled by one test is found filled by the next), so a
+    test's lines through it can depend on the order tests run in.  Not
+    every such dependence is visible this way (a flag only read is not).
+    """
+    args = node.args
+    params = {a.arg for a in [*args.posonlyargs, *args.args, *args.kwonlyargs]}
+    params |= {a.arg for a in (args.vararg, args.kwarg) if a is not None}
+    statements = list(_own_statements(node.body))
+    declared = {n for st in statements if isinstance(st, ast.Global) for n in st.names}
+    bound = set(params - _CLASS_PARAMETERS)
+    for st in statements:
+        for sub in _own_nodes(st):
+            if isinstance(sub, ast.Name) and isinstance(sub.ctx, (ast.Store, ast.Del)):
+                bound.add(sub.id)
+            elif isinstance(sub, ast.alias):
+                bound.add((sub.asname or sub.name).split(".")[0])
+            elif isinstance(sub, ast.ExceptHandler) and sub.name:
+                bound.add(sub.name)
+    bound -= declared
+
+    def outside(target: ast.expr) -> bool:
+        """Does changing ``target`` change state outside the call?"""
+        if isinstance(target, ast.Name):
+            return target.id in declared
+        base = target
+        while isinstance(base, (ast.Attribute, ast.Subscript)):
+            if isinstance(base, ast.Attribute) and base.attr == "__class__":
+                return True
+            base = base.value
+        if isinstance(base, ast.Call):  # type(self).x = ...
+            return isinstance(base.func, ast.Name) and base.func.id == "type"
+        return isinstance(base, ast.Name) and base.id not in bound and target is not base
+
+    lines = set()
+    for st in statements:
+        if _changes_outside(st, outside):
+            lines.add(st.lineno)
+    return tuple(sorted(lines))
+
+
+def _changes_outside(st: ast.stmt, outside: Callable[[ast.expr], bool]) -> bool:
+    targets: list[ast.expr] = []
+    if isinstance(st, ast.Assign):
+        targets = [t for target in st.targets for t in _unpacked(target)]
+    elif isinstance(st, (ast.AugAssign, ast.AnnAssign)) and (
+        isinstance(st, ast.AugAssign) or st.value is not None
+    ):
+        targets = [st.target]
+    elif isinstance(st, ast.Delete):
+        targets = list(st.targets)
+    if any(outside(t) for t in targets):
+        return True
+    if isinstance(st, (*_DEFS, ast.ClassDef)) or not isinstance(
+        st, (ast.Expr, ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Return, ast.Delete)
+    ):
+        return False  # Compound statements: their own statements are listed.
+    for sub in _own_nodes(st):
+        if not isinstance(sub, ast.Call):
+            continue
+        func = sub.func
+        if isinstance(func, ast.Attribute) and func.attr in _MUTATORS and outside(func):
+            # The receiver (``_CACHE`` in ``_CACHE.append``): outside(func)
+            # tests the attribute's base, which is the receiver's root.
+            return True
+        if (
+            isinstance(func, ast.Name)
+            and func.id in ("setattr", "delattr")
+            and sub.args
+            and outside(ast.Attribute(value=sub.args[0], attr="_", ctx=ast.Store()))
+        ):
+            return True
+    return False
+
+
+def _unpacked(target: ast.expr) -> Iterator[ast.expr]:
+    if isinstance(target, (ast.Tuple, ast.List)):
+        for elt in target.elts:
+            yield from _unpacked(elt.value if isinstance(elt, ast.Starred) else elt)
+    else:
+        yield target
+
+
+def _own_statements(body: Sequence[ast.stmt]) -> Iterator[ast.stmt]:
+    """Every statement of a body, nested blocks' too, not nested definitions'."""
+    for st in body:
+        yield st
+        if isinstance(st, (*_DEFS, ast.ClassDef)):
+            continue
+        for field_name in ("body", "orelse", "finalbody"):
+            yield from _own_statements(getattr(st, field_name, ()))
+        for handler in getattr(st, "handlers", ()):
+            yield from _own_statements(handler.body)
+        for case in getattr(st, "cases", ()):
+            yield from _own_statements(case.body)
+
+
+def _own_nodes(st: ast.stmt) -> Iterator[ast.AST]:
+    """The nodes of one statement, without its nested statements, lambdas,
+    comprehensions' own scopes kept (their names are not the function's)."""
+    stack: list[ast.AST] = [st]
+    while stack:
+        node = stack.pop()
+        yield node
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (ast.stmt, ast.Lambda)):
+                continue
+            stack.append(child)
 
 
 def parse(source: bytes) -> ast.Module | None:
@@ -274,7 +407,10 @@ def to_json(s: Shape) -> str:
     doc = {
         "m": s.module,
         "i": [item(i) for i in s.items],
-        "f": {n: [f.digest, f.first, f.last, list(f.positions)] for n, f in s.functions.items()},
+        "f": {
+            n: [f.digest, f.first, f.last, list(f.positions), list(f.state)]
+            for n, f in s.functions.items()
+        },
         "x": s.mutates,
     }
     return json.dumps(doc, separators=(",", ":"))
@@ -292,7 +428,9 @@ def from_json(text: str) -> Shape:
         inner = tuple(item(m) for m in members)
         return Item(str(digest), str(kind), tuple(names), inner, str(head), tuple(positions))
 
-    functions = {n: Function(d, a, b, tuple(p)) for n, (d, a, b, p) in doc["f"].items()}
+    functions = {
+        n: Function(d, a, b, tuple(p), tuple(x)) for n, (d, a, b, p, x) in doc["f"].items()
+    }
     return Shape(doc["m"], tuple(item(i) for i in doc["i"]), functions, bool(doc["x"]))
 
 
@@ -430,6 +568,8 @@ def attribute_probe_lines(source: bytes) -> frozenset[int]:
     the name with constants, and ``raise AttributeError(...)`` of names,
     constants and f-strings of those (``AttributeError`` not rebound).
     """
+    if b"__getattr__" not in source:
+        return frozenset()  # Most modules: no parse needed.
     tree = parse(source)
     if tree is None:
         return frozenset()

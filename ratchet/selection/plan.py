@@ -210,10 +210,14 @@ class Planner:
             self._reimport(path)
         fns = changed_functions(old, new)
         mapping = self.plan.maps[path]
-        for (uid, _), values in self.store.lines(executed, [path]).items():
-            lines = _lines(values)
-            if any(line not in mapping or old.block_of(line) in fns for line in lines):
-                units.add(uid)
+        ran = {
+            uid: line_numbers(values)
+            for (uid, _), values in self.store.lines(executed, [path]).items()
+        }
+        # Each distinct line once: units share most of theirs.
+        seen = set().union(*ran.values()) if ran else set()
+        dirty = {n for n in seen if n not in mapping or old.block_of(n) in fns}
+        units |= {uid for uid, lines in ran.items() if not lines.isdisjoint(dirty)}
         return ""
 
     def _test_module(self, path: str, units: set[int], changed: dict[str, str]) -> str:
@@ -366,7 +370,7 @@ class Planner:
         return reach
 
 
-def _lines(values: list[int]) -> set[int]:
+def line_numbers(values: list[int]) -> set[int]:
     """The line numbers in a unit's lines, or in its flat arcs (both ends)."""
     return {abs(v) for v in values if v}
 

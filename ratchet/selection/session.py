@@ -27,8 +27,8 @@ from ratchet.numbers import Numbers
 from ratchet.relevance import CONFIG_FILES
 from ratchet.report import RunMode
 from ratchet.selection import compose
-from ratchet.selection.blocks import attribute_probe_lines, shape, to_json
-from ratchet.selection.plan import Plan, Planner, installed_checker, tracked_kind
+from ratchet.selection.blocks import Shape, attribute_probe_lines, from_json, shape, to_json
+from ratchet.selection.plan import Plan, Planner, installed_checker, line_numbers, tracked_kind
 from ratchet.selection.recording import Recording, RecordingError, from_outputs, union
 from ratchet.selection.store import (
     FIXTURE,
@@ -159,6 +159,7 @@ class Session:
         self.old: Store | None = None
         self.map_error = ""
         self.off_known = ""  # The remembered reason no map can be recorded.
+        self.shaped: dict[str, Shape | None] = {}  # Files the plan shaped, as they are now.
         try:
             self.old = open_store(self.git_dir)
         except StoreError as e:
@@ -233,8 +234,11 @@ class Session:
             if old is not None and path in kept and kept[path] == self.content.get(path):
                 recorded = old.shape(path)
             if recorded is None:
-                raw = self.read(path)
-                found = shape(raw) if raw is not None else None
+                if path in self.shaped:
+                    found = self.shaped[path]
+                else:
+                    raw = self.read(path)
+                    found = shape(raw) if raw is not None else None
                 recorded = to_json(found) if found is not None else None
             out[path] = recorded
         return out
@@ -485,6 +489,7 @@ def _selected(session: Session) -> Measurement:
         installed=installed_checker(roots),
     )
     plan = planner.decide()
+    session.shaped = plan.shapes
     if plan.full:
         return _full(session, plan.full)
     if not plan.changed:
@@ -583,6 +588,82 @@ def _preloaded_as_before(
             raise _CannotCarry(why)
 
 
+def _state_as_before(
+    store: Store, plan: Plan, fresh: Recording, old_tests: Mapping[str, tuple[int, str, bool]]
+) -> None:
+    """Each test that ran again changed state outside its calls (filled a
+    module's cache, registered something; :func:`blocks.state_lines`) as it
+    did in the full run the map holds: else what it found there came from
+    tests that ran before it then and not now, and its lines now are not
+    what a full run would see.  A new test that changes such state cannot
+    be compared: a full run decides."""
+    Known = tuple[Shape | None, Shape | None, dict[int, str], dict[int, str]]
+    known: dict[str, Known] = {}
+
+    def shapes_of(path: str) -> Known:
+        """The file's shape in the map and now, and their state lines."""
+        if path not in known:
+            raw = store.shape(path)
+            try:
+                before = from_json(raw) if raw is not None else None
+            except (ValueError, KeyError, TypeError):
+                before = None
+            now = plan.shapes.get(path) if path in plan.changed else before
+            known[path] = (before, now, _state_by_line(before), _state_by_line(now))
+        return known[path]
+
+    rerun = {key: old_tests[key][0] for key in fresh.tests if key in old_tests}
+    earlier: dict[int, dict[str, list[int]]] = {}
+    if rerun:
+        rows = store.db.execute(
+            "SELECT DISTINCT path.path FROM executed JOIN path ON path.id = executed.path_id"
+            f" WHERE executed.unit_id IN ({','.join('?' * len(rerun))})",
+            sorted(rerun.values()),
+        ).fetchall()
+        paths = [p for (p,) in rows if shapes_of(p)[2] or shapes_of(p)[3]]
+        for (uid, path), values in store.lines(rerun.values(), paths).items():
+            earlier.setdefault(uid, {})[path] = values
+    for key, data in fresh.tests.items():
+        then = earlier.get(rerun[key], {}) if key in rerun else {}
+        for path in sorted(set(data.lines) | set(then)):
+            before, now, state_then, state_now = shapes_of(path)
+            hits_now = {n for n in line_numbers(data.lines.get(path, [])) if n in state_now}
+            if key not in rerun:
+                if hits_now:
+                    raise _CannotCarry(
+                        f"{key} is new and changes state other tests can find "
+                        f"({path}:{min(hits_now)})"
+                    )
+                continue
+            hits_then = {n for n in line_numbers(then.get(path, [])) if n in state_then}
+            mapping = plan.maps.get(path) if path in plan.changed else None
+            for name in {state_then[n] for n in hits_then} | {state_now[n] for n in hits_now}:
+                a = sorted(n for n in hits_then if state_then[n] == name)
+                b = sorted(n for n in hits_now if state_now[n] == name)
+                same = _same_body(before, now, name)
+                if same and mapping is not None:
+                    a = sorted(mapping.get(n, -n) for n in a)
+                if (a != b) if same else (len(a) != len(b)):
+                    raise _CannotCarry(
+                        f"{key} changed state in {path} ({name}) other than in the full run: "
+                        "what earlier tests left there differs"
+                    )
+
+
+def _state_by_line(s: Shape | None) -> dict[int, str]:
+    """Each state-changing line of a file: the function it is in."""
+    if s is None:
+        return {}
+    return {n: name for name, f in s.functions.items() for n in f.state}
+
+
+def _same_body(before: Shape | None, now: Shape | None, name: str) -> bool:
+    if before is None or now is None:
+        return False
+    a, b = before.functions.get(name), now.functions.get(name)
+    return a is not None and b is not None and a.digest == b.digest
+
+
 class _Merged:
     def __init__(self, report: CoverageReport, analysed: set[str], total: int) -> None:
         self.report = report
@@ -637,6 +718,7 @@ def _merge(session: Session, store: Store, plan: Plan, fresh: Recording) -> _Mer
             removed.add(uid)
     _imported_as_before(store, plan, fresh, old[IMPORT])
     _preloaded_as_before(store, plan, fresh, old[IMPORT])
+    _state_as_before(store, plan, fresh, old_tests)
     replaced = {old[kind][key][0] for (kind, key) in fresh_units if key in old[kind]}
     if session_old is not None:
         replaced.add(session_old[0])

@@ -29,7 +29,7 @@ from itertools import accumulate
 from operator import sub
 from pathlib import Path
 
-FORMAT = 3
+FORMAT = 4
 NAME = "testmap.db"
 
 TEST, FIXTURE, IMPORT, MODULE, SESSION = "test", "fixture", "import", "module", "session"
