@@ -802,3 +802,64 @@ def test_a_test_that_finds_a_cache_other_tests_filled_is_not_judged_alone(
     assert numbers(
         measure.run(in_place(project.root, load_config(project.root)), select=True)
     ) == full_numbers(project.root)
+
+
+FIRST_LINE = """\
+import os
+
+MODE = os.environ.get("NO_SUCH_VARIABLE_HERE")
+
+
+def f(x):
+    return x + 1
+
+
+if MODE:
+    VALUE = 1
+"""
+
+
+def test_a_line_added_above_a_modules_first_statement_keeps_its_entry_and_exit_arcs(
+    project: Project,
+) -> None:
+    """A module's code object starts at line 1 whatever moves: its entry and
+    exit arcs name line 1 (as -1) in both texts, not where line 1's
+    statement went."""
+    project.write("pyproject.toml", pyproject(branch=True))
+    project.write("pkg/first.py", FIRST_LINE)
+    project.write("tests/test_f.py", "from pkg import first\n\n\ndef test_f():\n"
+                  "    assert first.f(1) == 2\n")  # fmt: skip
+    project.write("tests/test_g.py", "def test_g():\n    assert True\n")
+    project.git("rm", "-q", "tests/test_mod.py")
+    project.commit("first line")
+    assert project.ratchet("init").code == errors.PASSED
+    project.commit("baseline")
+    project.stage("pkg/first.py", "# a comment above it all\n" + FIRST_LINE)
+    doc = check_json(project)
+    assert doc["mode"] == "selected", doc["why"]
+    assert doc["tests_run"] == []
+    assert numbers(
+        measure.run(in_place(project.root, load_config(project.root)), select=True)
+    ) == full_numbers(project.root)
+
+
+def test_a_line_added_above_a_function_on_line_one_is_measured_exactly(
+    project: Project,
+) -> None:
+    """A def on line 1: its code starts at line 1 too, so an arc naming
+    line 1 may be the module's or the function's; exact either way."""
+    project.write("pyproject.toml", pyproject(branch=True))
+    project.write("pkg/first.py", "def f(x):\n    if x:\n        return 1\n    return 2\n")
+    project.write("tests/test_f.py", "from pkg import first\n\n\ndef test_f():\n"
+                  "    assert first.f(1) == 1\n")  # fmt: skip
+    project.write("tests/test_g.py", "def test_g():\n    assert True\n")
+    project.git("rm", "-q", "tests/test_mod.py")
+    project.commit("a def on line 1")
+    assert project.ratchet("init").code == errors.PASSED
+    project.commit("baseline")
+    project.stage("pkg/first.py", "# a comment\ndef f(x):\n    if x:\n        return 1\n"
+                  "    return 2\n")  # fmt: skip
+    check_json(project)
+    assert numbers(
+        measure.run(in_place(project.root, load_config(project.root)), select=True)
+    ) == full_numbers(project.root)

@@ -62,6 +62,9 @@ class Shape:
     # Its module level changes other modules' state when imported (assigns
     # to attributes or items, calls a function as a statement, ...).
     mutates: bool = False
+    # A def or class (its decorators included) starts on line 1: an arc that
+    # names line 1 (-1) may be its code's, not the module's.
+    def_at_one: bool = False
 
     def block_of(self, line: int) -> str:
         """The block a line belongs to: the innermost function body holding
@@ -390,8 +393,13 @@ def shape(source: bytes) -> Shape | None:
     finder.visit(tree)
     items = tuple(_item(s) for s in tree.body)
     # The module level: the statements that run at import, bodies left out.
+    def_at_one = any(
+        isinstance(st, (*_DEFS, ast.ClassDef))
+        and min([st.lineno, *(d.lineno for d in st.decorator_list)]) == 1
+        for st in tree.body
+    )
     with _stubbed(tree.body):
-        return Shape(_digest(tree.body), items, finder.functions, _mutates(tree.body))
+        return Shape(_digest(tree.body), items, finder.functions, _mutates(tree.body), def_at_one)
 
 
 # -- storing shapes -------------------------------------------------------------------------
@@ -412,6 +420,7 @@ def to_json(s: Shape) -> str:
             for n, f in s.functions.items()
         },
         "x": s.mutates,
+        "o": s.def_at_one,
     }
     return json.dumps(doc, separators=(",", ":"))
 
@@ -431,7 +440,8 @@ def from_json(text: str) -> Shape:
     functions = {
         n: Function(d, a, b, tuple(p), tuple(x)) for n, (d, a, b, p, x) in doc["f"].items()
     }
-    return Shape(doc["m"], tuple(item(i) for i in doc["i"]), functions, bool(doc["x"]))
+    items = tuple(item(i) for i in doc["i"])
+    return Shape(doc["m"], items, functions, bool(doc["x"]), bool(doc["o"]))
 
 
 # -- what changed ------------------------------------------------------------------

@@ -74,6 +74,7 @@ class Plan:
     changed: set[str] = field(default_factory=set)  # Paths whose content changed.
     shapes: dict[str, Shape | None] = field(default_factory=dict)  # Changed files', now.
     maps: dict[str, dict[int, int]] = field(default_factory=dict)  # Old line -> new.
+    def_at_one: set[str] = field(default_factory=set)  # Old text: a def or class on line 1.
     reasons: list[str] = field(default_factory=list)  # What made tests run, for people.
 
 
@@ -190,6 +191,8 @@ class Planner:
         self.plan.shapes[path] = new
         if old is not None and new is not None:
             self.plan.maps[path] = line_map(old, new)
+            if old.def_at_one:
+                self.plan.def_at_one.add(path)
         return old, new
 
     def _code_module(self, path: str, units: set[int], changed: dict[str, str]) -> str:

@@ -671,11 +671,22 @@ class _Merged:
         self.total = total
 
 
-def _carry(values: list[int], mapping: Mapping[int, int], branch: bool) -> list[int]:
+def _carry(
+    values: list[int], mapping: Mapping[int, int], branch: bool, def_at_one: bool = False
+) -> list[int]:
+    """Lines (or flat arcs) at their new numbers.
+
+    A negative number is the start of a code object (an arc entering or
+    leaving it): -1 is the module's, which starts at line 1 whatever moves,
+    unless a def or class on line 1 (``def_at_one``, the old text) makes it
+    ambiguous."""
     out = []
     for v in values:
         if v == 0:
             out.append(0)
+            continue
+        if v == -1 and (not def_at_one or mapping.get(1) == 1):
+            out.append(-1)
             continue
         moved = mapping.get(abs(v))
         if moved is None:
@@ -831,7 +842,7 @@ def _merge(session: Session, store: Store, plan: Plan, fresh: Recording) -> _Mer
         mapping = plan.maps.get(path) if path in plan.changed else None
         for (uid, _), values in store.lines(kept, [path]).items():
             if mapping is not None:
-                moved = _carry(values, mapping, branch)
+                moved = _carry(values, mapping, branch, path in plan.def_at_one)
                 if moved != values:  # Rewritten in the map only when the lines moved.
                     carried[(uid, path)] = moved
                 values = moved
@@ -842,7 +853,9 @@ def _merge(session: Session, store: Store, plan: Plan, fresh: Recording) -> _Mer
                 sets.append(ran)
         if session_old is not None:
             for (_, _), values in store.lines([session_old[0]], [path]).items():
-                sets.append(_carry(values, mapping, branch) if mapping is not None else values)
+                if mapping is not None:
+                    values = _carry(values, mapping, branch, path in plan.def_at_one)
+                sets.append(values)
         if sets:
             lines[path] = union(sets, branch)
     numbers_before = store.numbers()
