@@ -58,7 +58,7 @@ def gather(
     parent = _amended_parent(root) if amending else None
     rev = parent or "HEAD"
     where = "HEAD" if parent is None else "the amended commit's parent"
-    reference, ref_notes = _reference(root, config, rev, where, staged_raw)
+    reference, ref_notes, same = _reference(root, config, rev, where, staged_raw)
     problems: tuple[GuardProblem, ...] = ()
     if staged_raw is None:
         if reference is not None:
@@ -74,6 +74,8 @@ def gather(
             baseline = loads_bytes(
                 read_bytes(root / config.baseline, config.baseline), config.baseline
             )
+    elif same and reference is not None:
+        baseline = reference  # The same text: read once (a second at 100,000 entries).
     else:
         baseline = loads_bytes(staged_raw, config.baseline)
     # Rename detection costs a diff; it only matters for entries whose file is gone.
@@ -104,31 +106,35 @@ def baseline_path_at(root: Path, rev: str, fallback: str) -> str:
 
 def _reference(
     root: Path, config: Config, rev: str, where: str, staged_raw: bytes | None
-) -> tuple[Baseline | None, list[str]]:
+) -> tuple[Baseline | None, list[str], bool]:
     """The baseline at ``rev`` (found where ``rev``'s configuration put it),
-    or the newest readable one before it; None when there is none."""
+    or the newest readable one before it; None when there is none.  And
+    whether it was read from the very text staged now."""
     if rev == git.EMPTY_TREE:
-        return None, []
+        return None, [], False
     path = baseline_path_at(root, rev, config.baseline)
     raw = git.read_blob(root, f"{rev}:{path}")
     if raw is None and path != config.baseline:
         path = config.baseline
         raw = git.read_blob(root, f"{rev}:{path}")
     if raw is None:
-        return None, []
+        return None, [], False
     if raw == staged_raw and path == config.baseline:
-        return loads_bytes(raw, config.baseline), []  # The usual case: unchanged.
+        return loads_bytes(raw, config.baseline), [], True  # The usual case: unchanged.
     try:
-        return loads_bytes(raw, f"{path} at {where}"), []
+        return loads_bytes(raw, f"{path} at {where}"), [], False
     except RatchetError as e:
         broken = e.message
     older = _readable_before(root, rev, path)
     if older is None:
-        return None, [
-            f"{broken}; no readable baseline before it, so the baseline edit was not compared"
-        ]
+        return (
+            None,
+            [f"{broken}; no readable baseline before it, so the baseline edit was not compared"],
+            False,
+        )
     commit, baseline = older
-    return baseline, [f"{broken}; the baseline edit was compared with {path} at {commit[:12]}"]
+    note = f"{broken}; the baseline edit was compared with {path} at {commit[:12]}"
+    return baseline, [note], False
 
 
 def _readable_before(root: Path, rev: str, path: str) -> tuple[str, Baseline] | None:
