@@ -66,17 +66,8 @@ def main() -> None:
     project = PROJECTS[name]
     with tempfile.TemporaryDirectory() as tmp:
         root, python = prepare(Path(tmp), project)
-        full = [
-            str(python),
-            "-m",
-            "coverage",
-            "run",
-            "-m",
-            "pytest",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-        ]
+        pytest = ["-m", "pytest", "-q", "-p", "no:cacheprovider"]
+        full = [str(python), "-m", "coverage", "run", *pytest]
         cov_json = [str(python), "-m", "coverage", "json", "-q", "-o", "cov.json"]
         with (root / ".gitignore").open("a") as f:
             f.write("cov.json\n.coverage*\n")
