@@ -863,3 +863,61 @@ def test_a_line_added_above_a_function_on_line_one_is_measured_exactly(
     assert numbers(
         measure.run(in_place(project.root, load_config(project.root)), select=True)
     ) == full_numbers(project.root)
+
+
+REGISTRY = """\
+_REG = {}
+
+
+def register(name, value):
+    if name in _REG:
+        _REG[name].append(value)
+    else:
+        _REG[name] = [value]
+
+
+def triple(x):
+    return x * 3
+"""
+
+
+def test_a_test_that_registers_unlike_the_full_run_is_accepted_when_others_run_the_same(
+    project: Project,
+) -> None:
+    """test_three registers a name test_one registered first in a full run;
+    alone it takes the other branch.  Both branches are run by tests that
+    did not run again, so the numbers cannot differ: the run stays selected
+    and exact.  Were test_two gone, its branch would rest on test_three
+    alone, and a full run decides."""
+    project.write("pyproject.toml", pyproject(branch=True))
+    project.write("pkg/registry.py", REGISTRY)
+    for name in ("one", "two", "three"):
+        body = f"    registry.register('A', '{name}')\n"
+        if name == "three":
+            body += "    assert registry.triple(1) == 3\n"
+        project.write(
+            f"tests/test_{name}.py", f"from pkg import registry\n\n\ndef test_{name}():\n{body}"
+        )
+    others = "".join(f"def test_{n}():\n    pass\n\n\n" for n in "abcd")
+    project.write("tests/test_other.py", others)
+    project.git("rm", "-q", "tests/test_mod.py")
+    project.commit("a registry")
+    assert project.ratchet("init").code == errors.PASSED
+    project.commit("baseline")
+    edited = REGISTRY.replace("def triple(x):\n", "def triple(x):\n    pass\n")
+    project.stage("pkg/registry.py", edited)
+    doc = check_json(project)
+    assert doc["mode"] == "selected", doc["why"]
+    assert doc["tests_run"] == ["tests/test_three.py::test_three"]
+    assert numbers(
+        measure.run(in_place(project.root, load_config(project.root)), select=True)
+    ) == full_numbers(project.root)
+    project.commit("triple")
+    project.git("rm", "-q", "tests/test_two.py")
+    project.stage("pkg/registry.py", edited.replace("    pass\n", "    pass\n    pass\n"))
+    doc = check_json(project)
+    assert doc["mode"] == "full", doc["why"]
+    assert "tests/test_three.py::test_three changed state in pkg/registry.py" in str(doc["why"])
+    assert numbers(
+        measure.run(in_place(project.root, load_config(project.root)), select=True)
+    ) == full_numbers(project.root)

@@ -588,15 +588,19 @@ def _preloaded_as_before(
             raise _CannotCarry(why)
 
 
-def _state_as_before(
+def _state_divergent(
     store: Store, plan: Plan, fresh: Recording, old_tests: Mapping[str, tuple[int, str, bool]]
-) -> None:
-    """Each test that ran again changed state outside its calls (filled a
-    module's cache, registered something; :func:`blocks.state_lines`) as it
-    did in the full run the map holds: else what it found there came from
-    tests that ran before it then and not now, and its lines now are not
-    what a full run would see.  A new test that changes such state cannot
-    be compared: a full run decides."""
+) -> dict[str, tuple[str, bool]]:
+    """Tests of this run that did not change state outside their calls
+    (filled a module's cache, registered something;
+    :func:`blocks.state_lines`) as they did in the full run the map holds:
+    why, by test id, and whether it was in a function the change edited.
+
+    What such a test found there came from tests that ran before it then
+    and not now, so its lines now need not be what a full run would see
+    (:func:`_divergence_covered` decides whether that can matter).  A new
+    test that changes such state cannot be compared: a full run decides."""
+    divergent: dict[str, tuple[str, bool]] = {}
     Known = tuple[Shape | None, Shape | None, dict[int, str], dict[int, str]]
     known: dict[str, Known] = {}
 
@@ -644,10 +648,87 @@ def _state_as_before(
                 if same and mapping is not None:
                     a = sorted(mapping.get(n, -n) for n in a)
                 if (a != b) if same else (len(a) != len(b)):
-                    raise _CannotCarry(
+                    why = (
                         f"{key} changed state in {path} ({name}) other than in the full run: "
                         "what earlier tests left there differs"
                     )
+                    if not same or key not in divergent:
+                        divergent[key] = (why, not same)
+    return divergent
+
+
+def _flat(item: int | tuple[int, int]) -> tuple[int, ...]:
+    return item if isinstance(item, tuple) else (item,)
+
+
+def _items(values: list[int], branch: bool) -> set[Any]:
+    """Lines, or arcs as pairs."""
+    if branch:
+        return {(values[i], values[i + 1]) for i in range(0, len(values), 2)}
+    return set(values)
+
+
+def _divergence_covered(
+    store: Store,
+    plan: Plan,
+    fresh: Recording,
+    old_tests: Mapping[str, tuple[int, str, bool]],
+    divergent: Mapping[str, tuple[str, bool]],
+    others: Mapping[str, list[int]],
+) -> dict[str, dict[str, list[int]]]:
+    """A test whose lines may depend on what earlier tests left behind
+    changes no number if whatever it ran differently from the full run (now
+    against then, at the new line numbers) is run by other units too:
+    ``others``, per file, the union of every unit but the divergent tests.
+    What it ran in blocks the change edited cannot be compared with then;
+    where the state it changed differently is in such a block, all it ran
+    there must be run by others too.  Else a full run decides.
+
+    Returns what the map keeps for each such test: what it ran then where
+    that can be compared, what it ran now in edited blocks; its best
+    account of a full run, so that the next run compares with that, not
+    with a run alone."""
+    branch = fresh.branch
+    kept: dict[str, dict[str, list[int]]] = {}
+    for key, (why, in_edited) in sorted(divergent.items()):
+        data = fresh.tests[key]
+        uid = old_tests[key][0]
+        paths = [
+            p
+            for (p,) in store.db.execute(
+                "SELECT path.path FROM executed JOIN path ON path.id = executed.path_id"
+                " WHERE executed.unit_id = ?",
+                (uid,),
+            )
+        ]
+        then = {p: values for (_, p), values in store.lines([uid], paths).items()}
+        account: dict[str, list[int]] = {}
+        for path in sorted(set(data.lines) | set(then)):
+            now = _items(data.lines.get(path, []), branch)
+            edited: set[Any] = set()  # What it ran now in blocks the change edited.
+            mapping = plan.maps.get(path) if path in plan.changed else None
+            if mapping is not None:
+                moved = set(mapping.values())
+                edited = {i for i in now if not all(n == -1 or abs(n) in moved for n in _flat(i))}
+            before: set[Any] = set()
+            for item in _items(then.get(path, []), branch):
+                flat = list(item) if isinstance(item, tuple) else [item]
+                if mapping is not None:
+                    try:
+                        flat = _carry(flat, mapping, branch, path in plan.def_at_one)
+                    except _CannotCarry:
+                        continue  # Its block was edited: what runs there now stands for it.
+                before.add(tuple(flat) if branch else flat[0])
+            differs = (now - edited) ^ before
+            if in_edited:
+                differs |= edited
+            if differs and not differs <= _items(others.get(path, []), branch):
+                raise _CannotCarry(why)
+            values = sorted(before | edited)
+            if values:
+                account[path] = [n for v in values for n in _flat(v)]
+        kept[key] = account
+    return kept
 
 
 def _state_by_line(s: Shape | None) -> dict[int, str]:
@@ -729,7 +810,9 @@ def _merge(session: Session, store: Store, plan: Plan, fresh: Recording) -> _Mer
             removed.add(uid)
     _imported_as_before(store, plan, fresh, old[IMPORT])
     _preloaded_as_before(store, plan, fresh, old[IMPORT])
-    _state_as_before(store, plan, fresh, old_tests)
+    divergent = _state_divergent(store, plan, fresh, old_tests)
+    divergent_units = {id(fresh.tests[key]) for key in divergent}
+    others: dict[str, list[int]] = {}
     replaced = {old[kind][key][0] for (kind, key) in fresh_units if key in old[kind]}
     if session_old is not None:
         replaced.add(session_old[0])
@@ -847,17 +930,24 @@ def _merge(session: Session, store: Store, plan: Plan, fresh: Recording) -> _Mer
                     carried[(uid, path)] = moved
                 values = moved
             sets.append(values)
+        untrusted: list[list[int]] = []  # The divergent tests: see _divergence_covered.
         for unit in [*fresh_units.values(), session_unit]:
             ran = unit.lines.get(path)
             if ran:
-                sets.append(ran)
+                (untrusted if id(unit) in divergent_units else sets).append(ran)
         if session_old is not None:
             for (_, _), values in store.lines([session_old[0]], [path]).items():
                 if mapping is not None:
                     values = _carry(values, mapping, branch, path in plan.def_at_one)
                 sets.append(values)
-        if sets:
-            lines[path] = union(sets, branch)
+        if divergent:
+            others[path] = union(sets, branch)
+        if sets or untrusted:
+            lines[path] = union(sets + untrusted, branch)
+    if divergent:
+        accounts = _divergence_covered(store, plan, fresh, old_tests, divergent, others)
+        for key, account in accounts.items():
+            fresh.tests[key].lines = account  # What the map keeps for it.
     numbers_before = store.numbers()
     tracers = {p: n.tracer for p, n in numbers_before.items()}
     report = compose.report(
