@@ -16,6 +16,7 @@ Tests compare both on generated baselines.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import replace
 
 from ratchet.baseline import MAX_COUNT, Baseline, Entry, _dump_entry, dumps, loads
@@ -64,10 +65,10 @@ def _merge(base_text: str, ours_text: str, theirs_text: str) -> str:
         _head(base_head, canonical=False)
     else:
         base = {}
+    mine_entries = _entries(ours, branch)  # Kept as written: each must be canonical.
     blocks: dict[str, str] = {}
     for path, block in ours.items():
         theirs_block = theirs.get(path)
-        entry = _entry(path, block, branch)  # Kept as written: it must be canonical.
         if theirs_block is None:
             if path in base:
                 _entry(path, base[path], branch)
@@ -76,6 +77,7 @@ def _merge(base_text: str, ours_text: str, theirs_text: str) -> str:
         elif theirs_block == block:
             blocks[path] = block
         else:
+            entry = mine_entries(path)
             merged = better(entry, _entry(path, theirs_block, branch))
             blocks[path] = block if merged == entry else _dump_entry(path, merged, branch)
     for path, block in theirs.items():
@@ -109,6 +111,47 @@ def _head(text: str, *, canonical: bool) -> Baseline:
     if head.files or (canonical and dumps(head) != text):
         raise _NotCanonical
     return head
+
+
+def _entries(blocks: dict[str, str], branch: bool) -> Callable[[str], Entry]:
+    """Check that every entry is exactly what dumps writes; what reads one.
+
+    Entries with numbers only are checked by a pattern and their percentage;
+    the others (tiered, lowered) are read together, in one parse."""
+    plain = _PLAIN[branch]
+    others: dict[str, str] = {}
+    for path, block in blocks.items():
+        match = plain.fullmatch(block)
+        if match is None:
+            others[path] = block
+            continue
+        *counts, percent = match.groups()
+        if branch:
+            statements, covered, branches, covered_branches = map(int, counts)
+        else:
+            (statements, covered), branches, covered_branches = map(int, counts), 0, 0
+        units = statements + branches
+        shown = display_percent(100.0 * (covered + covered_branches) / units if units else 100.0)
+        if (
+            covered > statements
+            or covered_branches > branches
+            or max(statements, branches) > MAX_COUNT
+            or percent != shown
+            or check_repo_path(path) is not None
+        ):
+            raise _NotCanonical
+    read = loads(_MINIMAL[branch] + "".join(others.values())).files if others else {}
+    if read.keys() != others.keys():
+        raise _NotCanonical
+    for path, block in others.items():
+        if _dump_entry(path, read[path], branch) != block:
+            raise _NotCanonical
+
+    def entry(path: str) -> Entry:
+        found = read.get(path)
+        return found if found is not None else _entry(path, blocks[path], branch)
+
+    return entry
 
 
 def _entry(path: str, block: str, branch: bool) -> Entry:
