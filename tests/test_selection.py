@@ -723,7 +723,8 @@ def test_a_test_added_to_a_module_that_had_none_runs(suite: Project) -> None:
                 "    assert a.double(3) == 6\n")  # fmt: skip
     doc = check_json(suite)
     assert doc["mode"] == "selected", doc["why"]
-    assert doc["tests_run"] == ["tests/test_d.py::test_new"]
+    # (Before coverage.py 7.10 test_cli's unmeasured child makes it always run.)
+    assert sorted(doc["tests_run"]) == [*UNSEEN_CHILD, "tests/test_d.py::test_new"]  # type: ignore[call-overload]
     assert numbers(
         measure.run(in_place(suite.root, load_config(suite.root)), select=True)
     ) == full_numbers(suite.root)
