@@ -124,22 +124,8 @@ def _entries(blocks: dict[str, str], branch: bool) -> Callable[[str], Entry]:
         match = plain.fullmatch(block)
         if match is None:
             others[path] = block
-            continue
-        *counts, percent = match.groups()
-        if branch:
-            statements, covered, branches, covered_branches = map(int, counts)
         else:
-            (statements, covered), branches, covered_branches = map(int, counts), 0, 0
-        units = statements + branches
-        shown = display_percent(100.0 * (covered + covered_branches) / units if units else 100.0)
-        if (
-            covered > statements
-            or covered_branches > branches
-            or max(statements, branches) > MAX_COUNT
-            or percent != shown
-            or check_repo_path(path) is not None
-        ):
-            raise _NotCanonical
+            _plain_counts(path, match)
     read = loads(_MINIMAL[branch] + "".join(others.values())).files if others else {}
     if read.keys() != others.keys():
         raise _NotCanonical
@@ -149,40 +135,36 @@ def _entries(blocks: dict[str, str], branch: bool) -> Callable[[str], Entry]:
 
     def entry(path: str) -> Entry:
         found = read.get(path)
-        return found if found is not None else _entry(path, blocks[path], branch)
+        if found is not None:
+            return found
+        match = plain.fullmatch(blocks[path])
+        assert match is not None  # Checked above.
+        return Entry(Numbers(*_plain_counts(path, match)))
 
     return entry
+
+
+def _plain_counts(path: str, match: re.Match[str]) -> list[int]:
+    """An entry with numbers only: its counts, checked as dumps would write them."""
+    *digits, percent = match.groups()
+    counts = [int(n) for n in digits]
+    statements, covered, branches, covered_branches = [*counts, 0, 0][:4]
+    units = statements + branches
+    shown = display_percent(100.0 * (covered + covered_branches) / units if units else 100.0)
+    if (
+        covered > statements
+        or covered_branches > branches
+        or max(statements, branches) > MAX_COUNT
+        or percent != shown
+        or check_repo_path(path) is not None
+    ):
+        raise _NotCanonical
+    return counts
 
 
 def _entry(path: str, block: str, branch: bool) -> Entry:
     """One entry from its text, which must be exactly what dumps writes."""
-    match = _PLAIN[branch].fullmatch(block)
-    if match is not None:
-        *counts, percent = match.groups()
-        numbers = Numbers(*map(int, counts))
-        statements, covered, branches, covered_branches = (
-            numbers.statements,
-            numbers.covered,
-            numbers.branches,
-            numbers.covered_branches,
-        )
-        units = statements + branches
-        shown = display_percent(100.0 * (covered + covered_branches) / units if units else 100.0)
-        if (
-            covered > statements
-            or covered_branches > branches
-            or max(statements, branches) > MAX_COUNT
-            or percent != shown
-            or check_repo_path(path) is not None
-        ):
-            raise _NotCanonical
-        return Entry(numbers)
-    # Tiered or lowered entries, rarer: read through the general reader.
-    entries = loads(_MINIMAL[branch] + block).files
-    entry = entries.get(path)
-    if entry is None or len(entries) != 1 or _dump_entry(path, entry, branch) != block:
-        raise _NotCanonical
-    return entry
+    return _entries({path: block}, branch)(path)
 
 
 _MINIMAL = {b: dumps(Baseline("", b)) for b in (False, True)}
