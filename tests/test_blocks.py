@@ -229,6 +229,19 @@ class C:
             _REG.clear()
 
         return inner
+
+    def more(self, pairs):
+        try:
+            pass
+        except ValueError as err:
+            err.note = 1
+        del _REG["x"]
+        first, _REG["y"] = pairs
+        self.__class__.count = 1
+        match pairs:
+            case [x]:
+                _CACHE.append(x)
+        return first
 """
 
 
@@ -248,5 +261,11 @@ def test_statements_that_change_state_a_call_leaves_behind_are_found() -> None:
         "Meta.__call__": ["cls._instance = super().__call__(*args)"],
         "C.m": ["type(self).n = 2", 'sys.path.insert(0, "x")', 'setattr(sys, "flag", 1)'],
         "C.m.inner": ["_REG.clear()"],
+        "C.more": [
+            'del _REG["x"]',
+            'first, _REG["y"] = pairs',
+            "self.__class__.count = 1",
+            "_CACHE.append(x)",
+        ],
     }
     assert from_json(to_json(found)) == found

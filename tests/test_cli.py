@@ -140,3 +140,22 @@ def test_the_demo_refuses_a_folder_that_holds_anything_in_process(
     (tmp_path / "notes.txt").write_text("mine\n")
     assert main(["demo", "--keep", str(tmp_path)]) == 2
     assert "exists and is not empty" in capsys.readouterr().err
+
+
+def test_a_command_leaves_garbage_collection_as_it_found_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Commands run with the cyclic collector off, and put it back as it was."""
+    import gc
+
+    monkeypatch.chdir(tmp_path)  # Not a repository: the command stops at once.
+    assert gc.isenabled()
+    assert main(["report"]) != 0
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        assert main(["report"]) != 0
+        assert not gc.isenabled()  # A caller that had turned it off keeps it off.
+    finally:
+        gc.enable()
+    assert "not a git repository" in capsys.readouterr().err

@@ -66,7 +66,10 @@ def test_a_missing_file_is_none_and_a_failure_is_an_error(repo: Path) -> None:
     # Names git's batch reader cannot take (a line break) are asked alone.
     (repo / "a b.py").write_text("S = 1\n")
     (repo / "line\nbreak.py").write_text("L = 1\n")
+    (repo / "fold\ner").mkdir()
+    (repo / "fold\ner" / "x.py").write_text("X = 1\n")
     sh(repo, "add", "-A")
+    sh(repo, "commit", "-qm", "odd names")
     assert git.blobs(repo, [":line\nbreak.py", ":a b.py", ":no\nsuch.py", "HEAD", ":a.py"]) == [
         b"L = 1\n",
         b"S = 1\n",
@@ -74,8 +77,11 @@ def test_a_missing_file_is_none_and_a_failure_is_an_error(repo: Path) -> None:
         None,  # A commit is no file.
         b"A = 1\n",
     ]
+    assert git.blobs(repo, ["HEAD:fold\ner"]) == [None]  # A folder is no file.
     git.close()
     (repo / ".git" / "objects").rename(repo / ".git" / "gone")
+    with pytest.raises(RatchetError, match="git cannot read"):
+        git.blobs(repo, ["HEAD:line\nbreak.py"])
     with pytest.raises(RatchetError):
         git.read_blob(repo, "HEAD:a.py")
 

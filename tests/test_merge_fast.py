@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from dataclasses import replace
+from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -81,3 +84,18 @@ def test_it_steps_aside_for_comments_and_other_layouts() -> None:
     assert merge_texts(texts[0], texts[1], "not toml [") is None
     duplicate = texts[2] + texts[2][texts[2].index("\n[files.") :]
     assert merge_texts(texts[0], texts[1], duplicate) is None
+
+
+def test_a_baseline_that_is_not_utf8_gets_the_general_paths_error(tmp_path: Path) -> None:
+    """The fast path needs text; bytes that are not UTF-8 go to the general
+    path, which says what is wrong, and leave our side untouched."""
+    good = dumps(Baseline("7.6", False, {"a.py": Entry(Numbers(10, 5))}))
+    base, ours, theirs = (tmp_path / n for n in ("base", "ours", "theirs"))
+    base.write_text(good)
+    theirs.write_text(good)
+    ours.write_bytes(good.encode() + b"# \xff\n")
+    command = [sys.executable, "-m", "ratchet", "merge-driver", str(base), str(ours), str(theirs)]
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    assert result.returncode != 0
+    assert "ratchet:" in result.stderr
+    assert ours.read_bytes() == good.encode() + b"# \xff\n"

@@ -803,6 +803,14 @@ def test_a_test_that_finds_a_cache_other_tests_filled_is_not_judged_alone(
     assert numbers(
         measure.run(in_place(project.root, load_config(project.root)), select=True)
     ) == full_numbers(project.root)
+    # A new test that fills the cache: nothing to compare it with.
+    project.commit("load")
+    project.write("tests/test_c_new.py", "from pkg import zones\n\n\ndef test_new():\n"
+                  "    assert zones.get() == {'v': 1}\n")  # fmt: skip
+    project.git("add", "tests/test_c_new.py")
+    doc = check_json(project)
+    assert doc["mode"] == "full", doc["why"]
+    assert "tests/test_c_new.py::test_new is new and changes state" in str(doc["why"])
 
 
 FIRST_LINE = """\
