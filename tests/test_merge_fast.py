@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ratchet.baseline import Baseline, Entry, dumps, loads
 from ratchet.baseline_edit import rewrite
+from ratchet.commands.install import merge_driver
+from ratchet.errors import RatchetError
 from ratchet.merge import merge
 from ratchet.merge_fast import merge_texts
 from ratchet.numbers import Numbers
@@ -94,8 +95,6 @@ def test_a_baseline_that_is_not_utf8_gets_the_general_paths_error(tmp_path: Path
     base.write_text(good)
     theirs.write_text(good)
     ours.write_bytes(good.encode() + b"# \xff\n")
-    command = [sys.executable, "-m", "ratchet", "merge-driver", str(base), str(ours), str(theirs)]
-    result = subprocess.run(command, capture_output=True, text=True, check=False)
-    assert result.returncode != 0
-    assert "ratchet:" in result.stderr
+    with pytest.raises(RatchetError, match="ours"):
+        merge_driver(str(base), str(ours), str(theirs))
     assert ours.read_bytes() == good.encode() + b"# \xff\n"
