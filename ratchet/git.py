@@ -151,15 +151,19 @@ def _call(
     """``git ARGS`` in ``root``; its output.
 
     Plain git, as GitPython's command interface runs it (messages in the C
-    locale, which callers read) without importing GitPython: a tenth of a
-    second of every hook's start.  An exit status outside ``ok`` is a
+    locale, which callers read), without GitPython's import and reader
+    processes on every hook's start.  An exit status outside ``ok`` is a
     :class:`RatchetError` naming the command and git's first line of complaint.
     """
-    full = {**os.environ, "LANGUAGE": "C", "LC_ALL": "C", **(env or {})}
-    proc = _run(list(args), root, stdin=stdin, env=full)
+    proc = _run(list(args), root, stdin=stdin, env=_c_locale(env))
     if proc.returncode not in ok:
         raise RatchetError(f"git {args[0]} failed: {_first_line(proc.stderr)}")
     return proc.stdout
+
+
+def _c_locale(env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment, with git's messages in English: callers read them."""
+    return {**os.environ, "LANGUAGE": "C", "LC_ALL": "C", **(env or {})}
 
 
 def _paths(out: bytes) -> list[str]:
@@ -199,8 +203,7 @@ def blobs(root: Path, specs: Sequence[str]) -> list[bytes | None]:
 
 def _blob_alone(root: Path, spec: str) -> bytes | None:
     """A spec with a line break cannot go through ``--batch``: asked alone."""
-    env = {**os.environ, "LANGUAGE": "C", "LC_ALL": "C"}
-    kind = _run(["cat-file", "-t", spec], root, env=env)
+    kind = _run(["cat-file", "-t", spec], root, env=_c_locale())
     if kind.returncode != 0:
         complaint = kind.stderr.decode("utf-8", "replace")
         if any(w in complaint.lower() for w in ("does not exist", "valid object", "but not in")):
@@ -237,11 +240,10 @@ def resolve(root: Path, rev: str) -> str | None:
 
 def merge_base(root: Path, a: str, b: str) -> str:
     """The commit where ``a`` and ``b`` diverged."""
-    proc = _run(["merge-base", a, b], root, env={**os.environ, "LANGUAGE": "C", "LC_ALL": "C"})
-    status, out, err = proc.returncode, proc.stdout, proc.stderr
-    if status == 0:
-        return out.decode().strip()
-    complaint = _first_line(err)
+    proc = _run(["merge-base", a, b], root, env=_c_locale())
+    if proc.returncode == 0:
+        return proc.stdout.decode().strip()
+    complaint = _first_line(proc.stderr)
     if complaint != "no message":  # No such revision, ...
         raise RatchetError(f"git merge-base {a} {b} failed: {complaint}")
     shallow = _call(root, "rev-parse", "--is-shallow-repository").strip() == b"true"

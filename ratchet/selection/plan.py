@@ -218,7 +218,7 @@ class Planner:
             for (uid, _), values in self.store.lines(executed, [path]).items()
         }
         # Each distinct line once: units share most of theirs.
-        seen = set().union(*ran.values()) if ran else set()
+        seen: set[int] = set().union(*ran.values())
         dirty = {n for n in seen if n not in mapping or old.block_of(n) in fns}
         units |= {uid for uid, lines in ran.items() if not lines.isdisjoint(dirty)}
         return ""
@@ -362,15 +362,21 @@ class Planner:
         skip = set(imports.values())
         skip |= {uid for uid, module, _ in self.tests.values() if module in gone}
         skip |= {uid for key, (uid, _, _) in self.store.units(COLLECTION).items() if key in gone}
-        frontier = [m for uid, modules in edges.items() if uid not in skip for m in modules]
-        reach: set[str] = set()
-        while frontier:
-            module = frontier.pop()
-            if module not in reach:
-                reach.add(module)
-                if module in imports:
-                    frontier += edges.get(imports[module], ())
-        return reach
+        start = [m for uid, modules in edges.items() if uid not in skip for m in modules]
+        return import_closure(start, lambda m: edges.get(imports[m], ()) if m in imports else ())
+
+
+def import_closure(start: Iterable[str], imports_of: Callable[[str], Iterable[str]]) -> set[str]:
+    """The modules ``start`` names and, through their imports, every module
+    a run importing them imports."""
+    reach: set[str] = set()
+    frontier = list(start)
+    while frontier:
+        module = frontier.pop()
+        if module not in reach:
+            reach.add(module)
+            frontier += imports_of(module)
+    return reach
 
 
 def line_numbers(values: list[int]) -> set[int]:

@@ -28,7 +28,14 @@ from ratchet.relevance import CONFIG_FILES
 from ratchet.report import RunMode
 from ratchet.selection import compose
 from ratchet.selection.blocks import Shape, attribute_probe_lines, from_json, shape, to_json
-from ratchet.selection.plan import Plan, Planner, installed_checker, line_numbers, tracked_kind
+from ratchet.selection.plan import (
+    Plan,
+    Planner,
+    import_closure,
+    installed_checker,
+    line_numbers,
+    tracked_kind,
+)
 from ratchet.selection.recording import Recording, RecordingError, from_outputs, union
 from ratchet.selection.store import (
     FIXTURE,
@@ -387,7 +394,7 @@ def _save_full(
             store.put_unit(SESSION, "", recording.session)
             store.link_fixtures(uses)
             store.set_module_names(recording.import_order)
-            store.set_meta("failed_imports", json.dumps(sorted(recording.failed_imports)))
+            store.set_failed_imports(recording.failed_imports)
             _describe(session, store, recording, _numbers(report, tracers), replace_all=True)
         store.close()
         os.replace(tmp, state.path(session.git_dir, NAME))
@@ -565,7 +572,7 @@ def _preloaded_as_before(
     ``try: ... except ImportError``), running the very same lines."""
     if not fresh.preload_failures:
         return
-    failed = set(json.loads(store.meta("failed_imports") or "[]"))
+    failed = store.failed_imports()
     files = dict(store.module_names())
     for name, error in sorted(fresh.preload_failures.items()):
         path = files.get(name)
@@ -574,15 +581,7 @@ def _preloaded_as_before(
         if path is None or path not in failed or path not in old or again is None:
             raise _CannotCarry(why)
         uid = old[path][0]
-        paths = [
-            p
-            for (p,) in store.db.execute(
-                "SELECT path.path FROM executed JOIN path ON path.id = executed.path_id"
-                " WHERE executed.unit_id = ?",
-                (uid,),
-            )
-        ]
-        before = {p: set(values) for (_, p), values in store.lines([uid], paths).items()}
+        before = {p: set(values) for p, values in store.run_by([uid]).get(uid, {}).items()}
         now = {p: set(values) for p, values in again.lines.items() if values}
         if before != now or (before.keys() | now.keys()) & set(plan.changed):
             raise _CannotCarry(why)
@@ -617,16 +616,7 @@ def _state_divergent(
         return known[path]
 
     rerun = {key: old_tests[key][0] for key in fresh.tests if key in old_tests}
-    earlier: dict[int, dict[str, list[int]]] = {}
-    if rerun:
-        rows = store.db.execute(
-            "SELECT DISTINCT path.path FROM executed JOIN path ON path.id = executed.path_id"
-            f" WHERE executed.unit_id IN ({','.join('?' * len(rerun))})",
-            sorted(rerun.values()),
-        ).fetchall()
-        paths = [p for (p,) in rows if shapes_of(p)[2] or shapes_of(p)[3]]
-        for (uid, path), values in store.lines(rerun.values(), paths).items():
-            earlier.setdefault(uid, {})[path] = values
+    earlier = store.run_by(rerun.values(), lambda p: bool(shapes_of(p)[2] or shapes_of(p)[3]))
     for key, data in fresh.tests.items():
         then = earlier.get(rerun[key], {}) if key in rerun else {}
         for path in sorted(set(data.lines) | set(then)):
@@ -693,15 +683,7 @@ def _divergence_covered(
     for key, (why, in_edited) in sorted(divergent.items()):
         data = fresh.tests[key]
         uid = old_tests[key][0]
-        paths = [
-            p
-            for (p,) in store.db.execute(
-                "SELECT path.path FROM executed JOIN path ON path.id = executed.path_id"
-                " WHERE executed.unit_id = ?",
-                (uid,),
-            )
-        ]
-        then = {p: values for (_, p), values in store.lines([uid], paths).items()}
+        then = store.run_by([uid]).get(uid, {})
         account: dict[str, list[int]] = {}
         for path in sorted(set(data.lines) | set(then)):
             now = _items(data.lines.get(path, []), branch)
@@ -712,7 +694,7 @@ def _divergence_covered(
                 edited = {i for i in now if not all(n == -1 or abs(n) in moved for n in _flat(i))}
             before: set[Any] = set()
             for item in _items(then.get(path, []), branch):
-                flat = list(item) if isinstance(item, tuple) else [item]
+                flat = list(_flat(item))
                 if mapping is not None:
                     try:
                         flat = _carry(flat, mapping, branch, path in plan.def_at_one)
@@ -824,7 +806,6 @@ def _merge(session: Session, store: Store, plan: Plan, fresh: Recording) -> _Mer
         for (uid, _, _) in old[kind].values()
         if uid not in removed and uid not in replaced
     }
-    reach: set[str] = set()
     frontier: list[str] = []
     for uid in kept_ids:
         frontier += edges.get(uid, ())
@@ -835,15 +816,15 @@ def _merge(session: Session, store: Store, plan: Plan, fresh: Recording) -> _Mer
     if session_old is not None:
         frontier += edges.get(session_old[0], ())
     import_data = {key: data for (kind, key), data in fresh_units.items() if kind == IMPORT}
-    while frontier:
-        module = frontier.pop()
-        if module in reach:
-            continue
-        reach.add(module)
+
+    def imports_of(module: str) -> Iterable[str]:
         if module in import_data:
-            frontier += import_data[module].imports
-        elif module in old[IMPORT]:
-            frontier += edges.get(old[IMPORT][module][0], ())
+            return import_data[module].imports
+        if module in old[IMPORT]:
+            return edges.get(old[IMPORT][module][0], ())
+        return ()
+
+    reach = import_closure(frontier, imports_of)
     for key, (uid, _, _) in old[IMPORT].items():
         if key not in reach and (IMPORT, key) not in fresh_units:
             removed.add(uid)
@@ -989,10 +970,10 @@ def _merge(session: Session, store: Store, plan: Plan, fresh: Recording) -> _Mer
             known_names = {p for _, p in names}
             names += [(n, p) for n, p in fresh.import_order if p not in known_names]
             store.set_module_names(names)
-            failed = set(json.loads(store.meta("failed_imports") or "[]"))
+            failed = store.failed_imports()
             failed -= {key for (kind, key) in fresh_units if kind == IMPORT}
             failed -= {key for key, (uid, _, _) in old[IMPORT].items() if uid in removed}
-            store.set_meta("failed_imports", json.dumps(sorted(failed | fresh.failed_imports)))
+            store.set_failed_imports(failed | fresh.failed_imports)
             numbers = _numbers(report, tracers)
             store.drop_numbers(analyse - numbers.keys())
             _describe(

@@ -22,7 +22,7 @@ import json
 import sqlite3
 import zlib
 from array import array
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import accumulate
@@ -325,6 +325,32 @@ class Store:
                         values = decoded[lid] = decode(data)
                     out[(uid, path)] = values
         return out
+
+    def run_by(
+        self, unit_ids: Iterable[int], keep: Callable[[str], bool] = lambda path: True
+    ) -> dict[int, dict[str, list[int]]]:
+        """What each of ``unit_ids`` executed, by file: its lines (or flat
+        arcs); only in the files ``keep`` wants (the others are not decoded)."""
+        ids = sorted(set(unit_ids))
+        if not ids:
+            return {}
+        rows = self.db.execute(
+            "SELECT DISTINCT path.path FROM executed JOIN path ON path.id = executed.path_id"
+            f" WHERE executed.unit_id IN ({','.join('?' * len(ids))})",
+            ids,
+        )
+        paths = [p for (p,) in rows if keep(p)]
+        out: dict[int, dict[str, list[int]]] = {}
+        for (uid, path), values in self.lines(ids, paths).items():
+            out.setdefault(uid, {})[path] = values
+        return out
+
+    def failed_imports(self) -> set[str]:
+        """Module files whose first import raised in the run the map holds."""
+        return set(json.loads(self.meta("failed_imports") or "[]"))
+
+    def set_failed_imports(self, paths: Iterable[str]) -> None:
+        self.set_meta("failed_imports", json.dumps(sorted(paths)))
 
     def fixtures_of(self, test_ids: Iterable[int]) -> dict[int, set[int]]:
         out: dict[int, set[int]] = {}
