@@ -98,7 +98,7 @@ def run_tests(
         raise TestRunFailed(
             f"the test run `{command}` did not finish in {timeout:g} s and was stopped; "
             "nothing was measured",
-            detail=_tail(log),
+            detail=tail(log),
             hint="its output above ends where it hung; "
             "if it is only slow, raise [tool.ratchet] test-timeout (0: no limit)",
         )
@@ -106,7 +106,7 @@ def run_tests(
     if returncode == 5 and module == "pytest" and not may_select_none:
         raise TestRunFailed(
             f"the test run `{command}` found no tests (pytest exit 5); nothing was measured",
-            detail=_tail(log),
+            detail=tail(log),
             hint="check testpaths and python_files in the pytest configuration, "
             "and [tool.ratchet] test-command",
         )
@@ -114,7 +114,7 @@ def run_tests(
         how = f"killed by signal {-returncode}" if returncode < 0 else f"exit {returncode}"
         raise TestRunFailed(
             f"the test run `{command}` failed ({how}); nothing was measured",
-            detail=_tail(log),
+            detail=tail(log),
             hint="make the tests pass, then commit again",
         )
     # Subprocesses (pytest-xdist workers too) write beside it, or in the
@@ -135,7 +135,7 @@ def run_tests(
     if not data_file.exists():
         raise TestRunFailed(
             f"the test run `{command}` wrote no coverage data",
-            detail=_tail(log),
+            detail=tail(log),
             hint="check that the test command runs Python code under coverage",
         )
     return TestRun(data_file, seconds, coverage_warnings(_read(log)))
@@ -175,18 +175,37 @@ def _prepend_import_paths(env: dict[str, str], folders: Sequence[str]) -> None:
 
 def tracers(report: Path, root: Path) -> dict[str, str]:
     """The coverage plugins of a report's measured files (repository paths)."""
+    return {p: v for p, v in _beside(report, ".tracers", root).items() if isinstance(v, str)}
+
+
+def ran_digests(report: Path, root: Path) -> dict[str, bytes]:
+    """Per measured file (repository paths), the digest of what it executed
+    (:func:`ratchet.selection.store.ran_digest`), as the report script wrote it."""
+    out = {}
+    for path, digest in _beside(report, ".ran", root).items():
+        if isinstance(digest, str):
+            with contextlib.suppress(ValueError):
+                out[path] = bytes.fromhex(digest)
+    return out
+
+
+def _beside(report: Path, suffix: str, root: Path) -> dict[str, object]:
+    """What the report script wrote beside the report, per repository path.
+    A side file is a help, not a measurement: unreadable, it is empty."""
     import json
 
     try:
-        raw = json.loads((report.parent / (report.name + ".tracers")).read_text("utf-8"))
-    except (OSError, ValueError):
+        raw = json.loads((report.parent / (report.name + suffix)).read_text("utf-8"))
+    except (OSError, ValueError, RecursionError):
+        return {}
+    if not isinstance(raw, dict):
         return {}
     real = str(root.resolve())
-    out = {}
-    for path, tracer in raw.items():
-        if isinstance(path, str) and path.startswith(real + "/") and isinstance(tracer, str):
-            out[path[len(real) + 1 :]] = tracer
-    return out
+    return {
+        path[len(real) + 1 :]: value
+        for path, value in raw.items()
+        if isinstance(path, str) and path.startswith(real + "/")
+    }
 
 
 def json_report(
@@ -254,7 +273,7 @@ def python(
     if proc.returncode != 0:
         raise error(
             f"`{what}` failed (exit {proc.returncode})",
-            detail=_tail(log),
+            detail=tail(log),
             hint="see its output above",
         )
 
@@ -262,6 +281,7 @@ def python(
 # ``coverage json`` through the API, with more files omitted than the
 # configuration says; run by the project's interpreter.
 _JSON_REPORT = """\
+import hashlib
 import json
 import sys
 import coverage
@@ -282,6 +302,21 @@ data = cov.get_data()
 tracers = {f: data.file_tracer(f) for f in data.measured_files() if data.file_tracer(f)}
 with open(outfile + ".tracers", "w", encoding="utf-8") as f:
     json.dump(tracers, f)
+# What each reported file executed, as a digest: a selected run whose lines
+# in an unchanged file come to the same needs no new analysis of it.
+omitted = set(extra)
+arcs = data.has_arcs()
+ran = {}
+for name in data.measured_files():
+    if name not in omitted:
+        if arcs:
+            items = [n for pair in sorted(data.arcs(name) or ()) for n in pair]
+        else:
+            items = sorted(data.lines(name) or ())
+        text = " ".join(map(str, items)).encode()
+        ran[name] = hashlib.blake2b(text, digest_size=16).hexdigest()
+with open(outfile + ".ran", "w", encoding="utf-8") as f:
+    json.dump(ran, f)
 """
 # Characters that coverage.py's file patterns give a meaning to.
 _PATTERN_CHARS = frozenset("*?[]{},\\")
@@ -365,6 +400,6 @@ def _read(log: Path) -> str:
         return ""
 
 
-def _tail(log: Path, lines: int = TAIL_LINES) -> str:
+def tail(log: Path, lines: int = TAIL_LINES) -> str:
     tail = _read(log).rstrip("\n").splitlines()[-lines:]
     return "\n".join(tail)

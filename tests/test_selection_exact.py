@@ -8,10 +8,12 @@ numbers must agree; and the full run must refuse, or the shape tests nothing.
 from __future__ import annotations
 
 import json
+from dataclasses import astuple
 
 import pytest
 
 from ratchet import errors
+from ratchet.selection.store import open_store
 from testing.project import Project, pyproject
 
 # Every file is in a tier with a target, so a statement added to a 0% file
@@ -313,3 +315,45 @@ def test_a_module_first_imported_lazily_keeps_its_import_apart(start: Project, h
     )
     doc = agree(start)
     assert doc["tests_run"] == ["tests/test_lazy.py::test_first"], doc["why"]
+
+
+def test_an_unchanged_file_whose_lines_come_to_the_same_keeps_its_numbers(
+    start: Project,
+) -> None:
+    """A rerun test takes another path through an unchanged file, which other
+    tests run whole: its numbers stand without a new analysis, and equal a
+    full run's; the file a test stops running is analysed again."""
+    start.write("pkg/util.py", "def pick(x):\n    if x > 0:\n        return 1\n    return 0\n")
+    start.write("pkg/source.py", "def value():\n    return 1\n\n\ndef other():\n    return 2\n")
+    start.write(
+        "tests/test_pick.py",
+        "from pkg.util import pick\n\n\ndef test_both():\n    assert pick(1) + pick(-1) == 1\n",
+    )
+    start.write(
+        "tests/test_value.py",
+        "from pkg import source, util\n\n\n"
+        "def test_value():\n    assert util.pick(source.value()) in (0, 1)\n",
+    )
+    baselined(start)
+    start.stage("pkg/source.py", "def value():\n    return -1\n\n\ndef other():\n    return 2\n")
+    doc = agree(start)
+    assert doc["why"] == "ran 1 of 2 tests: 1 file(s) changed since the last run, 1 measured again"
+    kept = map_numbers(start)["pkg/util.py"]
+    assert start.ratchet("check", "--full").code == errors.PASSED
+    assert map_numbers(start)["pkg/util.py"] == kept  # As the full run has them.
+    # Without the test that runs both paths, the file is analysed again.
+    start.git("rm", "-q", "tests/test_pick.py")
+    doc = agree(start)
+    assert doc["why"] == "ran 0 of 1 tests: 1 file(s) changed since the last run, 2 measured again"
+    kept = map_numbers(start)["pkg/util.py"]
+    assert start.ratchet("check", "--full").code == errors.BLOCKED  # util.py dropped.
+    assert map_numbers(start)["pkg/util.py"] == kept
+
+
+def map_numbers(p: Project) -> dict[str, tuple[object, ...]]:
+    """The numbers the test map keeps per file, and what they were computed from."""
+    store = open_store(p.root / ".git")
+    try:
+        return {path: astuple(n) for path, n in store.numbers().items()}
+    finally:
+        store.close()

@@ -11,7 +11,10 @@ branch structure); ratchet never counts a line itself.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -23,17 +26,22 @@ from ratchet.measurement import CoverageReport, load_json_report
 if TYPE_CHECKING:
     from ratchet.workspace import Workspace
 
-# Run by the project's interpreter: a data file of the given lines (and the
-# unexecuted source files a full run would have touched), then its JSON
-# report of the named files.
+# Run by the project's interpreter, started while the tests run: it imports
+# coverage.py, then waits for the spec's folder on its input (none: not
+# needed), makes a data file of the given lines (and the unexecuted source
+# files a full run would have touched), and reports on the named files.
 _COMPOSE = """\
 import json
+import os
 import sys
 import warnings
 
 import coverage
 
-spec_path, data_file, outfile = sys.argv[1:4]
+folder = sys.stdin.readline().rstrip("\\n")
+if not folder:
+    sys.exit(0)
+spec_path, data_file, outfile = (os.path.join(folder, n) for n in sys.argv[1:4])
 with open(spec_path, encoding="utf-8") as f:
     spec = json.load(f)
 warnings.simplefilter("ignore")
@@ -63,36 +71,70 @@ else:
     with open(outfile, "w", encoding="utf-8") as f:
         json.dump({"meta": meta, "files": {}}, f)
 """
+_NAMES = ("compose.json", ".coverage.composed", "composed.json")
 
 
-def report(
-    ws: Workspace,
-    workdir: Path,
-    lines: Mapping[str, Sequence[int]],
-    wanted: Sequence[str],
-    *,
-    branch: bool,
-    tracers: Mapping[str, str],
-) -> CoverageReport:
-    """coverage.py's report on ``wanted`` (repository paths) given the lines
-    (or flat arcs, in ``branch`` mode) a full run would have executed."""
-    root = ws.root.resolve()
-    spec = {
-        "branch": branch,
-        "files": {str(root / p): list(v) for p, v in lines.items()},
-        "tracers": {str(root / p): t for p, t in tracers.items() if p in lines and t},
-        "report": [str(root / p) for p in wanted],
-    }
-    workdir.mkdir(parents=True, exist_ok=True)
-    spec_file = workdir / "compose.json"
-    spec_file.write_text(json.dumps(spec), "utf-8")
-    data_file = workdir / ".coverage.composed"
-    out = workdir / "composed.json"
-    runner.python(
-        ws,
-        ["-c", _COMPOSE, str(spec_file), str(data_file), str(out)],
-        "coverage json (composed)",
-        log=workdir / "compose.log",
-        error=TestRunFailed,
-    )
-    return load_json_report(out, ws.root)
+class Composer:
+    """The project's interpreter with coverage.py imported, ready to report.
+
+    Started before the selected tests run, so that its start-up (a good part
+    of a small selection's own time) overlaps theirs.  Use as a context
+    manager: unused, it is told so and exits.
+    """
+
+    def __init__(self, ws: Workspace, workdir: Path) -> None:
+        self.ws = ws
+        self.workdir = workdir
+        workdir.mkdir(parents=True, exist_ok=True)
+        self.log = workdir / "compose.log"
+        with self.log.open("ab") as out:
+            self.proc = subprocess.Popen(
+                [str(ws.python), "-c", _COMPOSE, *_NAMES],
+                cwd=ws.root,
+                env=dict(ws.env),
+                stdin=subprocess.PIPE,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+
+    def __enter__(self) -> Composer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc.returncode is None:
+            with contextlib.suppress(OSError):
+                self.proc.communicate(b"", timeout=30)
+            if self.proc.returncode is None:
+                self.proc.kill()
+                self.proc.wait()
+
+    def report(
+        self,
+        lines: Mapping[str, Sequence[int]],
+        wanted: Sequence[str],
+        *,
+        branch: bool,
+        tracers: Mapping[str, str],
+    ) -> CoverageReport:
+        """coverage.py's report on ``wanted`` (repository paths) given the lines
+        (or flat arcs, in ``branch`` mode) a full run would have executed."""
+        root = self.ws.root.resolve()
+        spec = {
+            "branch": branch,
+            "files": {str(root / p): list(v) for p, v in lines.items()},
+            "tracers": {str(root / p): t for p, t in tracers.items() if p in lines and t},
+            "report": [str(root / p) for p in wanted],
+        }
+        spec_name, _, out_name = _NAMES
+        (self.workdir / spec_name).write_text(json.dumps(spec), "utf-8")
+        try:
+            self.proc.communicate(os.fsencode(self.workdir) + b"\n")
+        except OSError:
+            self.proc.wait()
+        if self.proc.returncode != 0:
+            raise TestRunFailed(
+                f"`coverage json (composed)` failed (exit {self.proc.returncode})",
+                detail=runner.tail(self.log),
+                hint="see its output above",
+            )
+        return load_json_report(self.workdir / out_name, self.ws.root)

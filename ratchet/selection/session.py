@@ -51,6 +51,7 @@ from ratchet.selection.store import (
     UnitData,
     new_store,
     open_store,
+    ran_digest,
 )
 from ratchet.state import StateError
 from ratchet.workspace import Workspace, refuse_worktree_imports
@@ -215,15 +216,20 @@ class Session:
 
     def report(
         self, runs: list[TestRun], skip: Collection[str] = ()
-    ) -> tuple[CoverageReport, dict[str, str]]:
-        """The runs' numbers (``skip``: files not needed) and files' tracers."""
+    ) -> tuple[CoverageReport, dict[str, str], dict[str, bytes]]:
+        """The runs' numbers (``skip``: files not needed), files' tracers, and
+        digests of what each file executed."""
         data = runs[0].data_file
         if len(runs) > 1:
             combined = self.workdir / "combined"
             combined.mkdir(exist_ok=True)
             data = runner.combine(self.ws, [r.data_file for r in runs], combined)
         path = runner.json_report(self.ws, data, self.workdir, TestRunFailed, skip)
-        return load_json_report(path, self.root), runner.tracers(path, self.root)
+        return (
+            load_json_report(path, self.root),
+            runner.tracers(path, self.root),
+            runner.ran_digests(path, self.root),
+        )
 
     def shapes(self, paths: Iterable[str]) -> dict[str, str | None]:
         """The blocks of ``paths`` (JSON).  A file whose content the old map
@@ -282,7 +288,7 @@ def repeat_pytest(
             modules = sorted({t.split("::", 1)[0] for t in tests})
             spec = {"collect": modules, "select": sorted(tests), "known": [], "import": []}
         run, _ = session.run(spec)
-        report, _ = session.report([run])
+        report, _, _ = session.report([run])
         mode = RunMode.FULL if tests is None else RunMode.SELECTED
         return Measurement(report, mode, session.how, warnings=session.warnings)
     finally:
@@ -311,10 +317,10 @@ def _why_not_select(session: Session) -> str:
 
 def _full(session: Session, reason: str) -> Measurement:
     run, outputs = session.run(None)
-    report, tracers = session.report([run])
+    report, tracers, ran = session.report([run])
     try:
         recording = from_outputs(outputs)
-        _save_full(session, recording, report, tracers)
+        _save_full(session, recording, _numbers(report, tracers, ran))
     except RecordingError as e:
         _forget(session)
         off = str(e)
@@ -355,9 +361,13 @@ def _forget(session: Session) -> None:
     state.remove(session.git_dir, NAME)
 
 
-def _numbers(report: CoverageReport, tracers: Mapping[str, str]) -> dict[str, FileNumbers]:
+def _numbers(
+    report: CoverageReport, tracers: Mapping[str, str], ran: Mapping[str, bytes]
+) -> dict[str, FileNumbers]:
     return {
-        path: FileNumbers(*_counts(r.numbers), tuple(r.missing_lines), tracers.get(path, ""))
+        path: FileNumbers(
+            *_counts(r.numbers), tuple(r.missing_lines), tracers.get(path, ""), ran.get(path)
+        )
         for path, r in report.files.items()
     }
 
@@ -369,8 +379,7 @@ def _counts(n: Numbers) -> tuple[int, int, int, int]:
 def _save_full(
     session: Session,
     recording: Recording,
-    report: CoverageReport,
-    tracers: Mapping[str, str],
+    numbers: Mapping[str, FileNumbers],
 ) -> None:
     """A new map from a whole run, written aside and renamed into place."""
     try:
@@ -395,7 +404,7 @@ def _save_full(
             store.link_fixtures(uses)
             store.set_module_names(recording.import_order)
             store.set_failed_imports(recording.failed_imports)
-            _describe(session, store, recording, _numbers(report, tracers), replace_all=True)
+            _describe(session, store, recording, numbers, replace_all=True)
         store.close()
         os.replace(tmp, state.path(session.git_dir, NAME))
     except BaseException as e:
@@ -509,15 +518,20 @@ def _selected(session: Session) -> Measurement:
         "import": plan.preload,
         "reimport": sorted(plan.reimport.values()),
     }
-    _, outputs = session.run(spec)
-    try:
-        fresh = from_outputs(outputs)
-        branch = store.meta("branch") == "1"
-        if fresh.branch != branch:
-            raise RecordingError("the branch mode changed")
-        merged = _merge(session, store, plan, fresh)
-    except (RecordingError, _CannotCarry) as e:
-        return _full(session, f"the selected run could not record ({e})")
+    with compose.Composer(session.ws, session.workdir / "compose") as composer:
+        _, outputs = session.run(spec)
+        try:
+            fresh = from_outputs(outputs)
+            branch = store.meta("branch") == "1"
+            if fresh.branch != branch:
+                raise RecordingError("the branch mode changed")
+            merged = _merge(session, store, plan, fresh, composer)
+        except (RecordingError, _CannotCarry) as e:
+            failed = str(e)
+        else:
+            failed = ""
+    if failed:
+        return _full(session, f"the selected run could not record ({failed})")
     why = (
         f"ran {len(fresh.tests)} of {merged.total} tests: {len(plan.changed)} file(s) changed "
         f"since the last run, {len(merged.analysed)} measured again"
@@ -728,7 +742,7 @@ def _same_body(before: Shape | None, now: Shape | None, name: str) -> bool:
 
 
 class _Merged:
-    def __init__(self, report: CoverageReport, analysed: set[str], total: int) -> None:
+    def __init__(self, report: CoverageReport, analysed: Collection[str], total: int) -> None:
         self.report = report
         self.analysed = analysed
         self.total = total
@@ -761,7 +775,9 @@ def _carry(
     return sorted(set(out))
 
 
-def _merge(session: Session, store: Store, plan: Plan, fresh: Recording) -> _Merged:
+def _merge(
+    session: Session, store: Store, plan: Plan, fresh: Recording, composer: compose.Composer
+) -> _Merged:
     """The new full run, composed: fresh units where they ran, the map's
     elsewhere; numbers of every file that can have changed; the map updated."""
     branch = fresh.branch
@@ -931,15 +947,20 @@ def _merge(session: Session, store: Store, plan: Plan, fresh: Recording) -> _Mer
             fresh.tests[key].lines = account  # What the map keeps for it.
     numbers_before = store.numbers()
     tracers = {p: n.tracer for p, n in numbers_before.items()}
-    report = compose.report(
-        session.ws,
-        session.workdir / "compose",
-        lines,
-        sorted(analyse),
-        branch=branch,
-        tracers=tracers,
+    digests = {p: ran_digest(values) for p, values in lines.items()}
+    # An unchanged file whose lines come to what its numbers were computed
+    # from still has those numbers: coverage.py need not analyse it again.
+    measure = sorted(
+        p
+        for p in analyse
+        if p in plan.changed
+        or p not in numbers_before
+        or numbers_before[p].ran is None
+        or numbers_before[p].ran != digests.get(p)
     )
-    _agrees(report, lines)
+    composed = {p: lines[p] for p in measure if p in lines}
+    report = composer.report(composed, measure, branch=branch, tracers=tracers)
+    _agrees(report, composed)
     session_lines = (
         store.lines([session_old[0]], store.content()) if session_old is not None else {}
     )
@@ -974,8 +995,8 @@ def _merge(session: Session, store: Store, plan: Plan, fresh: Recording) -> _Mer
             failed -= {key for (kind, key) in fresh_units if kind == IMPORT}
             failed -= {key for key, (uid, _, _) in old[IMPORT].items() if uid in removed}
             store.set_failed_imports(failed | fresh.failed_imports)
-            numbers = _numbers(report, tracers)
-            store.drop_numbers(analyse - numbers.keys())
+            numbers = _numbers(report, tracers, digests)
+            store.drop_numbers(set(measure) - numbers.keys())
             _describe(
                 session,
                 store,
@@ -988,7 +1009,7 @@ def _merge(session: Session, store: Store, plan: Plan, fresh: Recording) -> _Mer
     except Exception as e:
         session.notes.append(f"the test map was not updated: {e}")
     total = len(store.units(TEST))
-    return _Merged(report, analyse, total)
+    return _Merged(report, measure, total)
 
 
 def _from_map(

@@ -29,7 +29,7 @@ from itertools import accumulate
 from operator import sub
 from pathlib import Path
 
-FORMAT = 4
+FORMAT = 5
 NAME = "testmap.db"
 
 TEST, FIXTURE, IMPORT, MODULE, SESSION = "test", "fixture", "import", "module", "session"
@@ -42,7 +42,7 @@ CREATE TABLE shape (path_id INTEGER PRIMARY KEY, shape TEXT);
 CREATE TABLE numbers (
     path_id INTEGER PRIMARY KEY, statements INTEGER NOT NULL, covered INTEGER NOT NULL,
     branches INTEGER NOT NULL, covered_branches INTEGER NOT NULL, missing BLOB NOT NULL,
-    tracer TEXT NOT NULL DEFAULT ''
+    tracer TEXT NOT NULL DEFAULT '', ran BLOB
 );
 CREATE TABLE unit (
     id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, key TEXT NOT NULL, module TEXT,
@@ -76,6 +76,14 @@ class StoreError(Exception):
 
 
 # -- line sets --------------------------------------------------------------------------
+
+
+def ran_digest(values: Sequence[int]) -> bytes:
+    """A digest of a file's executed lines (sorted) or flat arcs (sorted pairs).
+
+    The report script of :mod:`ratchet.runner`, run by the project's
+    coverage.py after a whole run, hashes the same text: the two agree."""
+    return hashlib.blake2b(" ".join(map(str, values)).encode(), digest_size=16).digest()
 
 
 def encode(values: Sequence[int]) -> bytes:
@@ -126,6 +134,9 @@ class FileNumbers:
     covered_branches: int
     missing: tuple[int, ...]
     tracer: str = ""
+    # What the numbers were computed from: :func:`ran_digest` of the lines
+    # (or arcs) executed in the file; None when not known.
+    ran: bytes | None = None
 
 
 class Store:
@@ -231,16 +242,18 @@ class Store:
 
     def numbers(self) -> dict[str, FileNumbers]:
         rows = self.db.execute(
-            "SELECT path.path, statements, covered, branches, covered_branches, missing, tracer"
-            " FROM numbers JOIN path ON path.id = numbers.path_id"
+            "SELECT path.path, statements, covered, branches, covered_branches, missing, tracer,"
+            " ran FROM numbers JOIN path ON path.id = numbers.path_id"
         )
-        return {p: FileNumbers(s, c, b, cb, tuple(decode(m)), t) for p, s, c, b, cb, m, t in rows}
+        return {
+            p: FileNumbers(s, c, b, cb, tuple(decode(m)), t, r) for p, s, c, b, cb, m, t, r in rows
+        }
 
     def set_numbers(self, numbers: Mapping[str, FileNumbers], *, replace_all: bool) -> None:
         if replace_all:
             self.db.execute("DELETE FROM numbers")
         self.db.executemany(
-            "INSERT OR REPLACE INTO numbers VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT OR REPLACE INTO numbers VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 (
                     self.path_id(p),
@@ -250,6 +263,7 @@ class Store:
                     n.covered_branches,
                     encode(sorted(n.missing)),
                     n.tracer,
+                    n.ran,
                 )
                 for p, n in numbers.items()
             ],
