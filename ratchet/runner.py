@@ -214,12 +214,15 @@ def json_report(
     workdir: Path,
     error: type[RatchetError],
     skip: Collection[str] = (),
+    *,
+    digests: bool = False,
 ) -> Path:
     """``coverage json`` of ``data_file``; ``skip``: repository paths not needed.
 
     Analysing a file is most of a report's time, so a selected run leaves
     out the files whose numbers it already has.  No data at all gives a
-    report without files.
+    report without files.  Beside it: the files' coverage plugins, and with
+    ``digests``, what each file executed (:func:`ran_digests`).
     """
     report = workdir / "coverage.json"
     # Through the API, run by the project's interpreter: the command line
@@ -230,7 +233,7 @@ def json_report(
     omit_file.write_text("\0".join(_omit_patterns(ws.root, skip)), "utf-8")
     python(
         ws,
-        ["-c", _JSON_REPORT, str(data_file), str(report), str(omit_file)],
+        ["-c", _JSON_REPORT, str(data_file), str(report), str(omit_file), str(digests)],
         "coverage json",
         log=workdir / "report.log",
         error=error,
@@ -286,7 +289,7 @@ import json
 import sys
 import coverage
 
-data_file, outfile, omit_file = sys.argv[1:4]
+data_file, outfile, omit_file, digests = sys.argv[1:5]
 cov = coverage.Coverage(data_file=data_file)
 cov.load()
 with open(omit_file, encoding="utf-8") as f:
@@ -307,7 +310,7 @@ with open(outfile + ".tracers", "w", encoding="utf-8") as f:
 omitted = set(extra)
 arcs = data.has_arcs()
 ran = {}
-for name in data.measured_files():
+for name in data.measured_files() if digests == "True" else ():
     if name not in omitted:
         if arcs:
             items = [n for pair in sorted(data.arcs(name) or ()) for n in pair]

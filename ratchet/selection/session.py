@@ -224,7 +224,7 @@ class Session:
             combined = self.workdir / "combined"
             combined.mkdir(exist_ok=True)
             data = runner.combine(self.ws, [r.data_file for r in runs], combined)
-        path = runner.json_report(self.ws, data, self.workdir, TestRunFailed, skip)
+        path = runner.json_report(self.ws, data, self.workdir, TestRunFailed, skip, digests=True)
         return (
             load_json_report(path, self.root),
             runner.tracers(path, self.root),
