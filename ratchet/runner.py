@@ -13,6 +13,7 @@ import math
 import os
 import shutil
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
@@ -358,21 +359,27 @@ def run_in_group(
     except OSError as e:
         raise TestRunFailed(f"could not start the test run: {e}") from None
     limit = timeout if 0 < timeout < math.inf else None
+    # A thread waits for the exit, so it is seen at once: ``Popen.wait`` with
+    # a timeout polls, up to 50 ms late.
+    ended = threading.Event()
+
+    def reap() -> None:
+        proc.wait()
+        ended.set()
+
+    threading.Thread(target=reap, daemon=True).start()
     try:
-        if tick is None:
-            return proc.wait(timeout=limit)
         deadline = None if limit is None else time.monotonic() + limit
         while True:  # Wake a few times a second to redraw the progress line.
-            step = _TICK if deadline is None else min(_TICK, deadline - time.monotonic())
-            try:
-                return proc.wait(timeout=max(step, 0))
-            except subprocess.TimeoutExpired:
-                if deadline is not None and time.monotonic() >= deadline:
-                    raise
+            left = None if deadline is None else deadline - time.monotonic()
+            step = left if tick is None else _TICK if left is None else min(_TICK, left)
+            if ended.wait(None if step is None else max(step, 0)):
+                return proc.returncode
+            if deadline is not None and time.monotonic() >= deadline:
+                _stop_group(proc)
+                return None
+            if tick is not None:
                 tick()
-    except subprocess.TimeoutExpired:
-        _stop_group(proc)
-        return None
     except BaseException:
         _stop_group(proc)
         raise
