@@ -229,6 +229,8 @@ class Recorder:
         self.seen_data: set[str] = set()
         self.relcache: dict[str, str | None] = {}
         self.line_counts: dict[str, int] = {}
+        # Decoded sets, by their raw content: see encode.
+        self.encoded: dict[tuple[bool, frozenset[Any]], tuple[list[int], int]] = {}
         self._start()
 
     # -- coverage.py --------------------------------------------------------------
@@ -383,19 +385,18 @@ class Recorder:
 
     def encode(self, unit: Unit) -> dict[str, Any]:
         lines: dict[str, Any] = {}
+        known = self.encoded
         for f, values in unit.lines.items():
             rel = self.rel(f)
             if rel is None or not values:
                 continue
-            if self.branch:
-                arcs = sorted(_arcs(values, self.packed, self.layout, unit.spawned))
-                flat = [n for arc in arcs for n in arc]
-                top = max(map(abs, flat), default=0)
-                lines[rel] = flat
-            else:
-                nums = sorted(v for v in values if type(v) is int and v > 0)
-                top = nums[-1] if nums else 0
-                lines[rel] = nums
+            # Most units run a file's lines exactly as some other unit did:
+            # each distinct set is decoded once (hashing it runs in C).
+            key = (unit.spawned, frozenset(values))
+            done = known.get(key)
+            if done is None:
+                done = known[key] = self._decode(values, unit.spawned)
+            lines[rel], top = done
             if top > self._line_count(f):
                 # A line past the file's end: the data were not read right.
                 self.reason = f"coverage.py's data for {rel} could not be read (line {top})"
@@ -405,6 +406,15 @@ class Recorder:
             "imports": sorted(unit.imports),
             "opaque": unit.opaque,
         }
+
+    def _decode(self, values: set[Any], spawned: bool) -> tuple[list[int], int]:
+        """Sorted lines, or sorted arcs flattened; and the highest line number."""
+        if self.branch:
+            arcs = sorted(_arcs(values, self.packed, self.layout, spawned))
+            flat = [n for arc in arcs for n in arc]
+            return flat, max(map(abs, flat), default=0)
+        nums = sorted(v for v in values if type(v) is int and v > 0)
+        return nums, nums[-1] if nums else 0
 
     def _line_count(self, path: str) -> int:
         count = self.line_counts.get(path)
