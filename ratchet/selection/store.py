@@ -146,6 +146,7 @@ class Store:
         self.db = db
         self.file = path
         self._paths: dict[str, int] = {}
+        self._linesets: dict[tuple[int, ...], int] = {}  # Line sets written, by value.
         self._names: dict[int, str] = {}
 
     def close(self) -> None:
@@ -159,6 +160,8 @@ class Store:
             yield
         except BaseException:
             self.db.rollback()
+            self._paths.clear()  # Ids given out inside are gone with it.
+            self._linesets.clear()
             raise
         self.db.commit()
 
@@ -461,6 +464,16 @@ class Store:
         return uid
 
     def _lineset(self, values: Sequence[int]) -> int:
+        # Most units' sets in a file equal another unit's: found by value first.
+        key = tuple(values)
+        lid = self._linesets.get(key)
+        if lid is None:
+            if len(self._linesets) >= 100_000:  # A bound on memory: a cache only.
+                self._linesets.clear()
+            lid = self._linesets[key] = self._lineset_row(values)
+        return lid
+
+    def _lineset_row(self, values: Sequence[int]) -> int:
         blob = encode(values)
         digest = hashlib.blake2b(blob, digest_size=16).digest()
         found = self.db.execute("SELECT id FROM lineset WHERE digest = ?", (digest,)).fetchone()
@@ -495,6 +508,7 @@ class Store:
 
     def collect_garbage(self) -> None:
         """Forget line sets and paths nothing refers to any more."""
+        self._linesets.clear()
         self.db.execute(
             "DELETE FROM lineset WHERE id NOT IN (SELECT DISTINCT lineset_id FROM executed)"
         )
