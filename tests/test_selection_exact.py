@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import astuple
+from pathlib import Path
 
 import pytest
 
@@ -63,15 +64,27 @@ def baselined(p: Project) -> None:
     p.commit("baseline")
 
 
-def test_an_edited_file_no_test_imports_is_measured_again(start: Project) -> None:
+def test_an_edited_file_no_test_imports_is_measured_again(
+    start: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     start.write("pkg/orphan.py", "def lonely(x):\n    return x\n")
     start.write(
         "tests/test_other.py",
         "from pkg import mod\n\n\ndef test_add():\n    assert mod.add(1, 2) == 3\n",
     )
+    # Each test session leaves a mark outside the repository.
+    start.write(
+        "tests/conftest.py",
+        "import os\n\n\ndef pytest_sessionstart(session):\n"
+        "    with open(os.environ['SESSIONS'], 'a') as f:\n        f.write('.')\n",
+    )
+    sessions = tmp_path / "sessions"
+    monkeypatch.setenv("SESSIONS", str(sessions))
     baselined(start)
     start.stage("pkg/orphan.py", "def lonely(x):\n    y = x + 1\n    z = y * 2\n    return z\n")
+    sessions.write_text("")
     doc = both_ways(start)
+    assert sessions.read_text() == "."  # Only the full run started a test process.
     assert judged(doc)["pkg/orphan.py"][0] == "gap-grew"
     assert doc["why"] == "ran 0 of 1 tests: 1 file(s) changed since the last run, 1 measured again"
 

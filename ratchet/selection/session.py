@@ -518,11 +518,15 @@ def _selected(session: Session) -> Measurement:
         "import": plan.preload,
         "reimport": sorted(plan.reimport.values()),
     }
+    # Nothing to run (an edit no unit executed, a comment): no test process.
+    # It would only record the session again, and the map's session unit
+    # stands, since no code it ran changed (else the plan runs everything).
+    idle = not (plan.tests or plan.collect or plan.preload or plan.reimport)
     with compose.Composer(session.ws, session.workdir / "compose") as composer:
-        _, outputs = session.run(spec)
+        outputs = [] if idle else session.run(spec)[1]
         try:
-            fresh = from_outputs(outputs)
             branch = store.meta("branch") == "1"
+            fresh = Recording("", branch) if idle else from_outputs(outputs)
             if fresh.branch != branch:
                 raise RecordingError("the branch mode changed")
             merged = _merge(session, store, plan, fresh, composer)
