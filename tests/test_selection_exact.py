@@ -370,3 +370,31 @@ def map_numbers(p: Project) -> dict[str, tuple[object, ...]]:
         return {path: astuple(n) for path, n in store.numbers().items()}
     finally:
         store.close()
+
+
+HELPER = "def setup():\n    x = 1\n    return x\n\n\ndef other(v):\n    return v + 1\n"
+
+
+def test_lines_the_session_ran_move_with_their_file(start: Project) -> None:
+    """Code the session runs (a conftest hook) in a file whose lines move: the
+    map keeps the session's lines at their new numbers, so a later check that
+    runs nothing composes them where they are."""
+    start.write("pkg/helper.py", HELPER)
+    start.write(
+        "tests/conftest.py",
+        "from pkg import helper\n\n\ndef pytest_sessionstart(session):\n    helper.setup()\n",
+    )
+    start.write(
+        "tests/test_other.py",
+        "from pkg import helper\n\n\ndef test_other():\n    assert helper.other(1) == 2\n",
+    )
+    baselined(start)
+    start.stage("pkg/helper.py", "# one\n" + HELPER)
+    first = start.ratchet("check", "--format", "json")
+    assert json.loads(first.out)["mode"] == "selected", first.out
+    start.commit("a comment")
+    start.stage("pkg/helper.py", "# two\n# one\n" + HELPER)
+    doc = json.loads(start.ratchet("check", "--format", "json").out)
+    assert doc["mode"] == "selected", doc["why"]
+    full = json.loads(start.ratchet("check", "--full", "--format", "json").out)
+    assert judged(doc) == judged(full)

@@ -446,12 +446,7 @@ def _describe(
     for path, found in shapes.items():
         store.set_shape(path, found)
     store.set_numbers(numbers, replace_all=replace_all)
-    mutating = set()
-    for path in content:
-        raw = store.shape(path)
-        if raw is not None and '"x":true' in raw:
-            mutating.add(path)
-    store.set_active(mutating | _reaching_out(store, session.read))
+    store.set_active(store.mutating() | _reaching_out(store, session.read))
     store.set_meta("fingerprint", json.dumps(session.fingerprint, sort_keys=True))
     store.set_meta("shapes", SHAPES)
     store.set_meta("branch", "1" if recording.branch else "0")
@@ -965,9 +960,16 @@ def _merge(
     composed = {p: lines[p] for p in measure if p in lines}
     report = composer.report(composed, measure, branch=branch, tracers=tracers)
     _agrees(report, composed)
-    session_lines = (
-        store.lines([session_old[0]], store.content()) if session_old is not None else {}
-    )
+    # The session's lines as the map keeps them, at the new numbers where
+    # their file changed (the session is not run again, or not whole).
+    session_lines: dict[str, list[int]] = {}
+    if session_old is not None:
+        known = store.content()
+        for path, values in store.lines_of(session_old[0]).items():
+            if path in known:
+                if path in plan.changed and path in plan.maps:
+                    values = _carry(values, plan.maps[path], branch, path in plan.def_at_one)
+                session_lines[path] = values
     # Update the map: in one transaction, or not at all.
     try:
         with store.transaction():
@@ -983,8 +985,7 @@ def _merge(
                 else:
                     store.put_unit(kind, key, data)
             merged_session = UnitData()
-            for (_, path), values in session_lines.items():
-                merged_session.lines[path] = values
+            merged_session.lines.update(session_lines)
             from ratchet.selection.recording import merge
 
             merge(merged_session, session_unit, branch)

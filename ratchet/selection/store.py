@@ -147,6 +147,7 @@ class Store:
         self.file = path
         self._paths: dict[str, int] = {}
         self._linesets: dict[tuple[int, ...], int] = {}  # Line sets written, by value.
+        self._units: dict[str, dict[str, tuple[int, str, bool]]] = {}  # See units().
         self._names: dict[int, str] = {}
 
     def close(self) -> None:
@@ -162,6 +163,7 @@ class Store:
             self.db.rollback()
             self._paths.clear()  # Ids given out inside are gone with it.
             self._linesets.clear()
+            self._units.clear()
             raise
         self.db.commit()
 
@@ -280,11 +282,19 @@ class Store:
     # -- units ------------------------------------------------------------------------
 
     def units(self, kind: str) -> dict[str, tuple[int, str, bool]]:
-        """Every unit of ``kind``: key -> (id, module, opaque), in recorded order."""
-        rows = self.db.execute(
-            "SELECT key, id, module, opaque FROM unit WHERE kind = ? ORDER BY seq, id", (kind,)
-        )
-        return {key: (uid, module or "", bool(opaque)) for key, uid, module, opaque in rows}
+        """Every unit of ``kind``: key -> (id, module, opaque), in recorded order.
+
+        Read once until units are written (callers must not change it)."""
+        found = self._units.get(kind)
+        if found is None:
+            rows = self.db.execute(
+                "SELECT key, id, module, opaque FROM unit WHERE kind = ? ORDER BY seq, id",
+                (kind,),
+            )
+            found = self._units[kind] = {
+                key: (uid, module or "", bool(opaque)) for key, uid, module, opaque in rows
+            }
+        return found
 
     def unit_keys(self, ids: Iterable[int]) -> dict[int, tuple[str, str]]:
         """(kind, key) of each of ``ids``."""
@@ -314,6 +324,24 @@ class Store:
 
     def executed_by(self, paths: Iterable[str]) -> dict[str, set[int]]:
         return self._by_paths("executed", paths)
+
+    def lines_of(self, uid: int) -> dict[str, list[int]]:
+        """What unit ``uid`` executed, per file."""
+        rows = self.db.execute(
+            "SELECT executed.path_id, lineset.data FROM executed"
+            " JOIN lineset ON lineset.id = executed.lineset_id WHERE executed.unit_id = ?",
+            (uid,),
+        )
+        return {self.path_of(pid): decode(data) for pid, data in rows}
+
+    def mutating(self) -> set[str]:
+        """Files of the map's content whose module level changes state (their
+        shape says so: ``"x":true``)."""
+        rows = self.db.execute(
+            "SELECT path.path FROM shape JOIN content ON content.path_id = shape.path_id"
+            " JOIN path ON path.id = shape.path_id WHERE instr(shape.shape, '\"x\":true') > 0"
+        )
+        return {p for (p,) in rows}
 
     def opened_by(self, paths: Iterable[str]) -> dict[str, set[int]]:
         return self._by_paths("opened", paths)
@@ -429,6 +457,7 @@ class Store:
     # -- writing units -------------------------------------------------------------------
 
     def remove_units(self, ids: Iterable[int]) -> None:
+        self._units.clear()
         rows = [(i,) for i in ids]
         for table in ("executed", "opened", "imported"):
             self.db.executemany(f"DELETE FROM {table} WHERE unit_id = ?", rows)
@@ -439,6 +468,7 @@ class Store:
 
     def put_unit(self, kind: str, key: str, data: UnitData, seq: int = 0) -> int:
         """Record ``data`` as the unit ``kind``/``key``, replacing what it had."""
+        self._units.pop(kind, None)
         row = self.db.execute(
             "SELECT id FROM unit WHERE kind = ? AND key = ?", (kind, key)
         ).fetchone()
