@@ -253,8 +253,12 @@ def test_a_users_bytecode_prefix_is_respected(
 ) -> None:
     prefix = tmp_path / "pycache"
     monkeypatch.setenv("PYTHONPYCACHEPREFIX", str(prefix))
-    baselined.stage("pkg/mod.py", baselined.read("pkg/mod.py") + "\n# touched\n")
-    assert baselined.ratchet("check").code == errors.PASSED
+    # A test added: the check runs a test process (a comment would run none).
+    tests = baselined.read("tests/test_mod.py")
+    baselined.stage("tests/test_mod.py", tests + "\n\ndef test_more():\n    assert True\n")
+    result = baselined.ratchet("check")
+    assert result.code == errors.PASSED, result.out
+    assert "ran 1 of 3 tests" in result.out
     assert list(prefix.rglob("mod*.pyc"))
 
 
