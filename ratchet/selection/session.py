@@ -912,6 +912,16 @@ def _merge(
     analyse |= {p for p in session_unit.lines if session_old is None}
     # The lines of each file to analyse: kept units carried, fresh as they ran.
     keep_by_path = store.executed_by(analyse)
+    # The session's lines as the map keeps them, at the new numbers where
+    # their file changed (the session is not run again, or not whole).
+    session_lines: dict[str, list[int]] = {}
+    if session_old is not None:
+        known = store.content()
+        for path, values in store.lines_of(session_old[0]).items():
+            if path in known:
+                if path in plan.changed and path in plan.maps:
+                    values = _carry(values, plan.maps[path], branch, path in plan.def_at_one)
+                session_lines[path] = values
     lines: dict[str, list[int]] = {}
     # Kept units' lines in changed files, at their new numbers (the map keeps them so).
     carried: dict[tuple[int, str], list[int]] = {}
@@ -931,11 +941,8 @@ def _merge(
             ran = unit.lines.get(path)
             if ran:
                 (untrusted if id(unit) in divergent_units else sets).append(ran)
-        if session_old is not None:
-            for (_, _), values in store.lines([session_old[0]], [path]).items():
-                if mapping is not None:
-                    values = _carry(values, mapping, branch, path in plan.def_at_one)
-                sets.append(values)
+        if path in session_lines:
+            sets.append(session_lines[path])
         if divergent:
             others[path] = union(sets, branch)
         if sets or untrusted:
@@ -960,16 +967,6 @@ def _merge(
     composed = {p: lines[p] for p in measure if p in lines}
     report = composer.report(composed, measure, branch=branch, tracers=tracers)
     _agrees(report, composed)
-    # The session's lines as the map keeps them, at the new numbers where
-    # their file changed (the session is not run again, or not whole).
-    session_lines: dict[str, list[int]] = {}
-    if session_old is not None:
-        known = store.content()
-        for path, values in store.lines_of(session_old[0]).items():
-            if path in known:
-                if path in plan.changed and path in plan.maps:
-                    values = _carry(values, plan.maps[path], branch, path in plan.def_at_one)
-                session_lines[path] = values
     # Update the map: in one transaction, or not at all.
     try:
         with store.transaction():
