@@ -463,13 +463,7 @@ def _reaching_out(store: Store, read: Callable[[str], bytes | None]) -> set[str]
     every object of a test module it collects, and ``from pkg import mod``
     asks ``pkg`` for ``mod`` before importing it.
     """
-    rows = store.db.execute(
-        "SELECT DISTINCT unit.id, unit.key, path.path FROM unit"
-        " JOIN executed ON executed.unit_id = unit.id"
-        " JOIN path ON path.id = executed.path_id"
-        " WHERE unit.kind IN (?, ?) AND path.path != unit.key",
-        (IMPORT, MODULE),
-    ).fetchall()
+    rows = store.ran_elsewhere((IMPORT, MODULE))
     probes: dict[str, frozenset[int]] = {}
     for path in {path for _, _, path in rows}:
         raw = read(path) if path.endswith(".py") else None
@@ -989,7 +983,7 @@ def _merge(
             store.put_unit(SESSION, "", merged_session)
             store.link_fixtures(uses)
             store.link_fixtures(kept_links)
-            names = store.module_names()
+            names = list(store.module_names())
             known_names = {p for _, p in names}
             names += [(n, p) for n, p in fresh.import_order if p not in known_names]
             store.set_module_names(names)
@@ -1010,7 +1004,7 @@ def _merge(
             store.collect_garbage()
     except Exception as e:
         session.notes.append(f"the test map was not updated: {e}")
-    total = len(store.units(TEST))
+    total = store.count(TEST)
     return _Merged(report, measure, total)
 
 

@@ -24,29 +24,39 @@ import zlib
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from itertools import accumulate
-from operator import sub
+from dataclasses import dataclass, field, replace
+from itertools import accumulate, groupby
+from operator import itemgetter, sub
 from pathlib import Path
 
-FORMAT = 5
+FORMAT = 6
 NAME = "testmap.db"
 
 TEST, FIXTURE, IMPORT, MODULE, SESSION = "test", "fixture", "import", "module", "session"
+# A unit's kind as stored, and its key: a test's as its module's path id and
+# the rest of its id (the module's path is not repeated in 100,000 rows and
+# their index); any other unit's whole, with module id 0.
+_KIND = {TEST: 1, FIXTURE: 2, IMPORT: 3, MODULE: 4, SESSION: 5}
+_KIND_NAME = {code: kind for kind, code in _KIND.items()}
+_UNIT_KEY = "CASE unit.module_id WHEN 0 THEN unit.name ELSE mp.path || '::' || unit.name END"
+_UNIT_MODULE = "LEFT JOIN path AS mp ON mp.id = unit.module_id"
 
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE path (id INTEGER PRIMARY KEY, path TEXT UNIQUE NOT NULL);
 CREATE TABLE content (path_id INTEGER PRIMARY KEY, blob TEXT NOT NULL);
-CREATE TABLE shape (path_id INTEGER PRIMARY KEY, shape TEXT);
+CREATE TABLE shape (
+    path_id INTEGER PRIMARY KEY, shape BLOB, mutates INTEGER NOT NULL DEFAULT 0
+);
 CREATE TABLE numbers (
     path_id INTEGER PRIMARY KEY, statements INTEGER NOT NULL, covered INTEGER NOT NULL,
     branches INTEGER NOT NULL, covered_branches INTEGER NOT NULL, missing BLOB NOT NULL,
     tracer TEXT NOT NULL DEFAULT '', ran BLOB
 );
 CREATE TABLE unit (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, key TEXT NOT NULL, module TEXT,
-    opaque INTEGER NOT NULL DEFAULT 0, seq INTEGER NOT NULL DEFAULT 0, UNIQUE (kind, key)
+    id INTEGER PRIMARY KEY AUTOINCREMENT, kind INTEGER NOT NULL, module_id INTEGER NOT NULL,
+    name TEXT NOT NULL, opaque INTEGER NOT NULL DEFAULT 0, seq INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (kind, module_id, name)
 );
 CREATE TABLE lineset (id INTEGER PRIMARY KEY, digest BLOB UNIQUE NOT NULL, data BLOB NOT NULL);
 CREATE TABLE executed (
@@ -149,6 +159,11 @@ class Store:
         self._linesets: dict[tuple[int, ...], int] = {}  # Line sets written, by value.
         self._units: dict[str, dict[str, tuple[int, str, bool]]] = {}  # See units().
         self._names: dict[int, str] = {}
+        # Tables read whole, kept until written: a check reads each several
+        # times, and at 20,000 files each read costs.
+        self._content: dict[str, str] | None = None
+        self._numbers: dict[str, FileNumbers] | None = None
+        self._module_names: list[tuple[str, str]] | None = None
 
     def close(self) -> None:
         self.db.close()
@@ -162,8 +177,10 @@ class Store:
         except BaseException:
             self.db.rollback()
             self._paths.clear()  # Ids given out inside are gone with it.
+            self._names.clear()
             self._linesets.clear()
             self._units.clear()
+            self._content = self._numbers = self._module_names = None
             raise
         self.db.commit()
 
@@ -216,18 +233,27 @@ class Store:
     # -- content and shapes -------------------------------------------------------------
 
     def content(self) -> dict[str, str]:
-        """The blob id of every file the map describes."""
-        rows = self.db.execute(
-            "SELECT path.path, content.blob FROM content JOIN path ON path.id = content.path_id"
-        )
-        return dict(rows)
+        """The blob id of every file the map describes (callers must not change it)."""
+        if self._content is None:
+            rows = self.db.execute(
+                "SELECT path.path, content.blob FROM content"
+                " JOIN path ON path.id = content.path_id"
+            )
+            self._content = dict(rows)
+        return self._content
 
     def set_content(self, content: Mapping[str, str]) -> None:
-        self.db.execute("DELETE FROM content")
+        # Only what differs is written: most files are as they were.
+        old = self.content()
+        gone = [p for p in old if p not in content]
         self.db.executemany(
-            "INSERT INTO content (path_id, blob) VALUES (?, ?)",
-            [(self.path_id(p), oid) for p, oid in content.items()],
+            "DELETE FROM content WHERE path_id = ?", [(i,) for i in self._ids(gone)]
         )
+        self.db.executemany(
+            "INSERT OR REPLACE INTO content (path_id, blob) VALUES (?, ?)",
+            [(self.path_id(p), oid) for p, oid in content.items() if old.get(p) != oid],
+        )
+        self._content = dict(content)
 
     def shape(self, path: str) -> str | None:
         """The JSON of ``path``'s blocks as recorded (None: none, or unparsable)."""
@@ -235,28 +261,43 @@ class Store:
         if not ids:
             return None
         row = self.db.execute("SELECT shape FROM shape WHERE path_id = ?", (ids[0],)).fetchone()
-        return row[0] if row else None
+        if row is None or row[0] is None:
+            return None
+        try:
+            return zlib.decompress(row[0]).decode()
+        except (zlib.error, UnicodeDecodeError):
+            return None  # Damaged: as if there were none.
 
     def set_shape(self, path: str, shape_json: str | None) -> None:
+        # Compressed: shapes were most of the map (JSON of block digests and
+        # node lines compresses to a third).  Whether the module level changes
+        # state is a column, so that finding those files reads no shape.
+        blob = None if shape_json is None else zlib.compress(shape_json.encode(), 6)
+        mutates = shape_json is not None and '"x":true' in shape_json
         self.db.execute(
-            "INSERT OR REPLACE INTO shape (path_id, shape) VALUES (?, ?)",
-            (self.path_id(path), shape_json),
+            "INSERT OR REPLACE INTO shape (path_id, shape, mutates) VALUES (?, ?, ?)",
+            (self.path_id(path), blob, int(mutates)),
         )
 
     # -- numbers ----------------------------------------------------------------------
 
     def numbers(self) -> dict[str, FileNumbers]:
-        rows = self.db.execute(
-            "SELECT path.path, statements, covered, branches, covered_branches, missing, tracer,"
-            " ran FROM numbers JOIN path ON path.id = numbers.path_id"
-        )
-        return {
-            p: FileNumbers(s, c, b, cb, tuple(decode(m)), t, r) for p, s, c, b, cb, m, t, r in rows
-        }
+        """Each measured file's numbers (callers must not change them)."""
+        if self._numbers is None:
+            rows = self.db.execute(
+                "SELECT path.path, statements, covered, branches, covered_branches, missing,"
+                " tracer, ran FROM numbers JOIN path ON path.id = numbers.path_id"
+            )
+            self._numbers = {
+                p: FileNumbers(s, c, b, cb, tuple(decode(m)), t, r)
+                for p, s, c, b, cb, m, t, r in rows
+            }
+        return self._numbers
 
     def set_numbers(self, numbers: Mapping[str, FileNumbers], *, replace_all: bool) -> None:
         if replace_all:
             self.db.execute("DELETE FROM numbers")
+            self._numbers = {}
         self.db.executemany(
             "INSERT OR REPLACE INTO numbers VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             [
@@ -273,11 +314,19 @@ class Store:
                 for p, n in numbers.items()
             ],
         )
+        if self._numbers is not None:  # As a read gives them back: missing lines sorted.
+            self._numbers.update(
+                (p, replace(n, missing=tuple(sorted(n.missing)))) for p, n in numbers.items()
+            )
 
     def drop_numbers(self, paths: Iterable[str]) -> None:
+        paths = list(paths)
         self.db.executemany(
             "DELETE FROM numbers WHERE path_id = ?", [(i,) for i in self._ids(paths)]
         )
+        if self._numbers is not None:
+            for p in paths:
+                self._numbers.pop(p, None)
 
     # -- units ------------------------------------------------------------------------
 
@@ -288,13 +337,43 @@ class Store:
         found = self._units.get(kind)
         if found is None:
             rows = self.db.execute(
-                "SELECT key, id, module, opaque FROM unit WHERE kind = ? ORDER BY seq, id",
-                (kind,),
+                f"SELECT {_UNIT_KEY}, unit.id, mp.path, unit.opaque FROM unit {_UNIT_MODULE}"
+                " WHERE unit.kind = ? ORDER BY unit.seq, unit.id",
+                (_KIND[kind],),
             )
             found = self._units[kind] = {
                 key: (uid, module or "", bool(opaque)) for key, uid, module, opaque in rows
             }
         return found
+
+    def count(self, kind: str) -> int:
+        """How many units of ``kind`` the map has."""
+        (n,) = self.db.execute(
+            "SELECT count(*) FROM unit WHERE kind = ?", (_KIND[kind],)
+        ).fetchone()
+        return int(n)
+
+    def unit_id(self, kind: str, key: str, module: str = "") -> int | None:
+        """The id of unit ``kind``/``key`` (a test's ``module`` given), if recorded."""
+        module_id, name = self._unit_key(key, module, write=False)
+        if module_id is None:
+            return None
+        row = self.db.execute(
+            "SELECT id FROM unit WHERE kind = ? AND module_id = ? AND name = ?",
+            (_KIND[kind], module_id, name),
+        ).fetchone()
+        return None if row is None else int(row[0])
+
+    def _unit_key(self, key: str, module: str, *, write: bool) -> tuple[int | None, str]:
+        if not module:
+            return 0, key
+        if not key.startswith(module + "::"):
+            raise ValueError(f"test id {key!r} is not in its module {module!r}")
+        name = key[len(module) + 2 :]
+        if write:
+            return self.path_id(module), name
+        ids = self._ids([module])
+        return (ids[0] if ids else None), name
 
     def unit_keys(self, ids: Iterable[int]) -> dict[int, tuple[str, str]]:
         """(kind, key) of each of ``ids``."""
@@ -304,10 +383,26 @@ class Store:
             part = chunk[start : start + 500]
             marks = ",".join("?" * len(part))
             for uid, kind, key in self.db.execute(
-                f"SELECT id, kind, key FROM unit WHERE id IN ({marks})", part
+                f"SELECT unit.id, unit.kind, {_UNIT_KEY} FROM unit {_UNIT_MODULE}"
+                f" WHERE unit.id IN ({marks})",
+                part,
             ):
-                out[uid] = (kind, key)
+                out[uid] = (_KIND_NAME[kind], key)
         return out
+
+    def ran_elsewhere(self, kinds: Iterable[str]) -> list[tuple[int, str, str]]:
+        """(unit id, key, file) of each unit of ``kinds`` (keyed by their own
+        file: imports, collections) that executed lines of another file."""
+        codes = [_KIND[k] for k in kinds]
+        rows = self.db.execute(
+            "SELECT DISTINCT unit.id, unit.name, path.path FROM unit"
+            " JOIN executed ON executed.unit_id = unit.id"
+            " JOIN path ON path.id = executed.path_id"
+            f" WHERE unit.kind IN ({','.join('?' * len(codes))}) AND unit.module_id = 0"
+            " AND path.path != unit.name",
+            codes,
+        )
+        return rows.fetchall()
 
     def _by_paths(self, table: str, paths: Iterable[str]) -> dict[str, set[int]]:
         """For each of ``paths``: the units that have it in ``table``."""
@@ -339,7 +434,7 @@ class Store:
         shape says so: ``"x":true``)."""
         rows = self.db.execute(
             "SELECT path.path FROM shape JOIN content ON content.path_id = shape.path_id"
-            " JOIN path ON path.id = shape.path_id WHERE instr(shape.shape, '\"x\":true') > 0"
+            " JOIN path ON path.id = shape.path_id WHERE shape.mutates"
         )
         return {p for (p,) in rows}
 
@@ -419,27 +514,46 @@ class Store:
             )
         return found
 
-    def import_edges(self) -> dict[int, set[str]]:
+    def import_edges(self) -> dict[int, list[str]]:
         """Every unit's imported modules (the import graph's edges)."""
-        out: dict[int, set[str]] = {}
-        for uid, pid in self.db.execute("SELECT unit_id, path_id FROM imported"):
-            out.setdefault(uid, set()).add(self.path_of(pid))
-        return out
+        names = self._all_paths()
+        # The table's key orders its rows by unit: one group per unit.
+        rows = self.db.execute("SELECT unit_id, path_id FROM imported ORDER BY unit_id")
+        return {
+            uid: [names[pid] for _, pid in group] for uid, group in groupby(rows, itemgetter(0))
+        }
+
+    def _all_paths(self) -> dict[int, str]:
+        """Every path by id (read whole: 100,000 edges cost one query, not one each)."""
+        if len(self._names) != self._path_count():
+            self._names.update(self.db.execute("SELECT id, path FROM path"))
+        return self._names
+
+    def _path_count(self) -> int:
+        (n,) = self.db.execute("SELECT count(*) FROM path").fetchone()
+        return int(n)
 
     def module_names(self) -> list[tuple[str, str]]:
-        """(module name, file) of every repository module, in first-import order."""
-        rows = self.db.execute(
-            "SELECT module_name.name, path.path FROM module_name"
-            " JOIN path ON path.id = module_name.path_id ORDER BY module_name.seq"
-        )
-        return list(rows)
+        """(module name, file) of every repository module, in first-import order
+        (callers must not change it)."""
+        if self._module_names is None:
+            rows = self.db.execute(
+                "SELECT module_name.name, path.path FROM module_name"
+                " JOIN path ON path.id = module_name.path_id ORDER BY module_name.seq"
+            )
+            self._module_names = list(rows)
+        return self._module_names
 
     def set_module_names(self, names: Sequence[tuple[str, str]]) -> None:
-        self.db.execute("DELETE FROM module_name")
+        old = self.module_names()
+        start = len(old) if list(names[: len(old)]) == old else 0  # Most often appended to.
+        if not start:
+            self.db.execute("DELETE FROM module_name")
         self.db.executemany(
             "INSERT OR REPLACE INTO module_name (path_id, name, seq) VALUES (?, ?, ?)",
-            [(self.path_id(p), name, n) for n, (name, p) in enumerate(names)],
+            [(self.path_id(p), name, n) for n, (name, p) in enumerate(names) if n >= start],
         )
+        self._module_names = list(names)
 
     def active(self) -> set[str]:
         """Modules whose import (or collection) changes what other code sees."""
@@ -469,14 +583,16 @@ class Store:
     def put_unit(self, kind: str, key: str, data: UnitData, seq: int = 0) -> int:
         """Record ``data`` as the unit ``kind``/``key``, replacing what it had."""
         self._units.pop(kind, None)
+        module_id, name = self._unit_key(key, data.module, write=True)
         row = self.db.execute(
-            "SELECT id FROM unit WHERE kind = ? AND key = ?", (kind, key)
+            "SELECT id FROM unit WHERE kind = ? AND module_id = ? AND name = ?",
+            (_KIND[kind], module_id, name),
         ).fetchone()
         if row is not None:
             self.remove_units([row[0]])
         uid = self.db.execute(
-            "INSERT INTO unit (kind, key, module, opaque, seq) VALUES (?, ?, ?, ?, ?)",
-            (kind, key, data.module or None, int(data.opaque), seq),
+            "INSERT INTO unit (kind, module_id, name, opaque, seq) VALUES (?, ?, ?, ?, ?)",
+            (_KIND[kind], module_id, name, int(data.opaque), seq),
         ).lastrowid
         assert uid is not None
         executed = [
