@@ -53,8 +53,12 @@ def run_tests(
     extra_env: Mapping[str, str] | None = None,
     *,
     may_select_none: bool = False,
+    data: bool = True,
 ) -> TestRun:
-    """Run the test command under coverage: its data file, time and warnings."""
+    """Run the test command under coverage: its data file, time and warnings.
+
+    ``data``: the data file is read after the run (else the test-map plugin
+    skips saving it, and it is neither combined nor required)."""
     args, module = coverage_args(ws.config.test_command)
     if module == "pytest":
         # Keep pytest's cache out of the user's working tree.
@@ -120,6 +124,8 @@ def run_tests(
         )
     # Subprocesses (pytest-xdist workers too) write beside it, or in the
     # folders the test-map plugin gives each process.
+    if not data:
+        return TestRun(data_file, seconds, coverage_warnings(_read(log)))
     parallel = [p for p in workdir.rglob(".coverage.*") if p.is_file()]
     if parallel:
         extra = ["--append"] if data_file.exists() else []

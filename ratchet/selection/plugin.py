@@ -620,6 +620,7 @@ class Plugin:
         self.known: set[str] = set()
         self.preload: list[str] = []
         self.reimport: list[str] = []
+        self.keep_data = True  # Whether the run's coverage data file is read after it.
         path = os.environ.get(SELECT)
         if path:
             with open(path, encoding="utf-8") as f:
@@ -629,6 +630,7 @@ class Plugin:
             self.known = set(spec["known"])
             self.preload = list(spec["import"])
             self.reimport = list(spec.get("reimport", ()))
+            self.keep_data = bool(spec.get("data", True))
         data_dir = os.environ.get(DATA_DIR)
         if data_dir and rec.source is not None:
             # Python subprocesses this process starts write coverage data here,
@@ -837,7 +839,23 @@ class Plugin:
         with open(path + ".tmp", "w", encoding="utf-8") as f:
             f.write(text)
         os.replace(path + ".tmp", path)
+        if not self.keep_data:
+            _no_data_file()
         _save_worker()
+
+
+def _no_data_file() -> None:
+    """A selected run's numbers come from the map and what this plugin
+    wrote: its coverage data file is not read.  Saving it walks every
+    source folder for files nothing executed (``[run] source``), which at
+    20,000 files was most of a selected run's time."""
+    global _WORKER_COVERAGE
+    import coverage
+
+    cov = coverage.Coverage.current()
+    if cov is not None:
+        cov.save = lambda: None  # type: ignore[method-assign]  # `coverage run` saves at exit.
+    _WORKER_COVERAGE = None  # Stopped with the process; nothing to save.
 
 
 def _foreign_modules(root: str) -> list[str]:

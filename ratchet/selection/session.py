@@ -201,7 +201,12 @@ class Session:
         if self.ws.snapshot:
             env["RATCHET_TESTMAP_FORBID"] = os.path.realpath(self.ws.repo)
         run = runner.run_tests(
-            self.ws, here, ["-p", PLUGIN], env, may_select_none=spec is not None
+            self.ws,
+            here,
+            ["-p", PLUGIN],
+            env,
+            may_select_none=spec is not None,
+            data=spec is None or bool(spec.get("data", True)),
         )
         self.seconds += run.seconds
         self.warnings = tuple(dict.fromkeys([*self.warnings, *run.warnings]))
@@ -506,6 +511,7 @@ def _selected(session: Session) -> Measurement:
         "known": known,
         "import": plan.preload,
         "reimport": sorted(plan.reimport.values()),
+        "data": False,  # Numbers come from the map and the recording.
     }
     # Nothing to run (an edit no unit executed, a comment): no test process.
     # It would only record the session again, and the map's session unit
