@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from ratchet import git
+from ratchet import baseline_cache, git
 from ratchet.baseline import Baseline, loads_bytes, read_bytes
 from ratchet.config import Config
 from ratchet.errors import RatchetError
@@ -58,7 +58,8 @@ def gather(
     parent = _amended_parent(root) if amending else None
     rev = parent or "HEAD"
     where = "HEAD" if parent is None else "the amended commit's parent"
-    reference, ref_notes, same = _reference(root, config, rev, where, staged_raw)
+    git_dir = git.git_dir(root)
+    reference, ref_notes, same = _reference(root, config, rev, where, staged_raw, git_dir)
     problems: tuple[GuardProblem, ...] = ()
     if staged_raw is None:
         if reference is not None:
@@ -77,7 +78,7 @@ def gather(
     elif same and reference is not None:
         baseline = reference  # The same text: read once (a second at 100,000 entries).
     else:
-        baseline = loads_bytes(staged_raw, config.baseline)
+        baseline = baseline_cache.load(git_dir, staged_raw, config.baseline)
     # Rename detection costs a diff; it only matters for entries whose file is gone.
     gone = any(p not in exists for b in (reference, baseline) if b for p in b.files)
     renamed = git.renamed(root, parent) if gone else {}
@@ -105,7 +106,12 @@ def baseline_path_at(root: Path, rev: str, fallback: str) -> str:
 
 
 def _reference(
-    root: Path, config: Config, rev: str, where: str, staged_raw: bytes | None
+    root: Path,
+    config: Config,
+    rev: str,
+    where: str,
+    staged_raw: bytes | None,
+    git_dir: Path | None = None,
 ) -> tuple[Baseline | None, list[str], bool]:
     """The baseline at ``rev`` (found where ``rev``'s configuration put it),
     or the newest readable one before it; None when there is none.  And
@@ -119,10 +125,10 @@ def _reference(
         raw = git.read_blob(root, f"{rev}:{path}")
     if raw is None:
         return None, [], False
-    if raw == staged_raw and path == config.baseline:
-        return loads_bytes(raw, config.baseline), [], True  # The usual case: unchanged.
+    if raw == staged_raw and path == config.baseline:  # The usual case: unchanged.
+        return baseline_cache.load(git_dir, raw, config.baseline), [], True
     try:
-        return loads_bytes(raw, f"{path} at {where}"), [], False
+        return baseline_cache.load(git_dir, raw, f"{path} at {where}"), [], False
     except RatchetError as e:
         broken = e.message
     older = _readable_before(root, rev, path)
