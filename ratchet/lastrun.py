@@ -30,7 +30,16 @@ NAME = "last-run.json"
 
 def _relevant(config: Config) -> Callable[[str], bool]:
     # The baseline file is excluded: committing it does not change coverage.
-    return lambda path: path != config.baseline and config.is_relevant(path)
+    # Answers are kept: HEAD's files and the index's are nearly all the same.
+    known: dict[str, bool] = {}
+
+    def relevant(path: str) -> bool:
+        found = known.get(path)
+        if found is None:
+            found = known[path] = path != config.baseline and config.is_relevant(path)
+        return found
+
+    return relevant
 
 
 def record(root: Path, config: Config, measurement: Measurement) -> None:

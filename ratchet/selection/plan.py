@@ -123,9 +123,10 @@ class Planner:
         self.watch = watch
         self.max_share = max_share
         self.installed = installed
-        self.tests = store.units(TEST)  # Test id -> (unit id, module, opaque)
-        self.by_id = {uid: key for key, (uid, _, _) in self.tests.items()}
+        # Tests are looked up by what the change touches, not read whole:
+        # a map of 100,000 tests costs a check a query, not a load.
         self.kinds: dict[int, tuple[str, str]] = {}
+        self._with_tests: set[str] | None = None
         self.active = store.active()
         self.plan = Plan()
 
@@ -157,15 +158,15 @@ class Planner:
         if why:
             return self._full(why)
         tests = self._tests_of(units)
-        tests |= {t for t, (_, _, opaque) in self.tests.items() if opaque}
-        plan.tests = tests
-        total = len(self.tests)
+        tests.update((t, module) for t, (_, module, _) in self.store.opaque_tests().items())
+        plan.tests = set(tests)
+        total = self.store.count(TEST)
         if total and len(tests) > self.max_share * total:
             return self._full(
                 f"{len(tests)} of {total} tests are affected, more than "
                 f"select-max-share ({self.max_share:g}) allows"
             )
-        plan.collect |= {self.tests[t][1] for t in tests}
+        plan.collect |= set(tests.values())
         plan.collect |= self._active_test_modules(test_modules)
         plan.preload = self._preload()
         return plan
@@ -227,7 +228,8 @@ class Planner:
         """A test module changed, appeared or went."""
         self.plan.collect.add(path)
         old, new = self._shapes(path)
-        own = {uid for key, (uid, module, _) in self.tests.items() if module == path}
+        tests = {key: uid for key, (uid, _, _) in self.store.tests_in([path]).items()}
+        own = set(tests.values())
         if new is None:
             if path in self.content:
                 units |= own  # It does not parse: collecting it says so.
@@ -245,7 +247,6 @@ class Planner:
         fns = changed_functions(old, new)
         if not fns:
             return ""
-        tests = {key: uid for key, (uid, module, _) in self.tests.items() if module == path}
         for fn in fns:
             hits = {uid for key, uid in tests.items() if _function_of(key) == fn}
             if hits:
@@ -306,20 +307,24 @@ class Planner:
             units |= importers
             units |= self.store.executed_by([module]).get(module, set())
 
-    def _tests_of(self, units: set[int]) -> set[str]:
-        """The tests the units stand for: a fixture's users, a module's tests."""
-        tests: set[str] = set()
+    def _tests_of(self, units: set[int]) -> dict[str, str]:
+        """The tests the units stand for (test id -> its module): themselves,
+        a fixture's users, a module's tests."""
+        test_ids: set[int] = set()
         fixtures = []
+        modules = set()
         for uid in units:
             kind, key = self._kind(uid)
             if kind == TEST:
-                tests.add(key)
+                test_ids.add(uid)
             elif kind == FIXTURE:
                 fixtures.append(uid)
             elif kind == COLLECTION or (kind == IMPORT and key in self._modules_with_tests()):
-                tests |= {t for t, (_, module, _) in self.tests.items() if module == key}
+                modules.add(key)
         if fixtures:
-            tests |= {self.by_id[t] for t in self.store.users_of(fixtures) if t in self.by_id}
+            test_ids |= self.store.users_of(fixtures)
+        tests = dict(self.store.tests_by_id(test_ids).values())
+        tests.update((t, module) for t, (_, module, _) in self.store.tests_in(modules).items())
         return tests
 
     def _test_modules(self) -> set[str]:
@@ -327,7 +332,9 @@ class Planner:
         return self._modules_with_tests() | self.store.units(COLLECTION).keys()
 
     def _modules_with_tests(self) -> set[str]:
-        return {module for _, module, _ in self.tests.values()}
+        if self._with_tests is None:
+            self._with_tests = self.store.test_modules()
+        return self._with_tests
 
     # -- what the run imports as a full run would ----------------------------------------
 
@@ -360,7 +367,7 @@ class Planner:
         edges = self.store.import_edges()
         imports = {key: uid for key, (uid, _, _) in self.store.units(IMPORT).items()}
         skip = set(imports.values())
-        skip |= {uid for uid, module, _ in self.tests.values() if module in gone}
+        skip |= {uid for uid, _, _ in self.store.tests_in(gone).values()}
         skip |= {uid for key, (uid, _, _) in self.store.units(COLLECTION).items() if key in gone}
         start = [m for uid, modules in edges.items() if uid not in skip for m in modules]
         return import_closure(start, lambda m: edges.get(imports[m], ()) if m in imports else ())

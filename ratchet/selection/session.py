@@ -504,7 +504,7 @@ def _selected(session: Session) -> Measurement:
         return _full(session, plan.full)
     if not plan.changed:
         return _from_map(session, store, {}, "nothing changed since the last run", ())
-    known = [t for t, (_, module, _) in planner.tests.items() if module in plan.collect]
+    known = list(store.tests_in(plan.collect))
     spec = {
         "collect": sorted(plan.collect),
         "select": sorted(plan.tests),
@@ -781,8 +781,13 @@ def _merge(
     elsewhere; numbers of every file that can have changed; the map updated."""
     branch = fresh.branch
     content = session.content
-    old_tests = store.units(TEST)
-    old = {kind: store.units(kind) for kind in (TEST, FIXTURE, IMPORT, MODULE, SESSION)}
+    # The map's tests this run concerns: those of the test modules it
+    # collected or ran, and of test modules that are gone (not all of them).
+    concerned = {m for m in store.test_modules() if m not in content}
+    concerned |= fresh.collected.keys() | {data.module for data in fresh.tests.values()}
+    old_tests = store.tests_in(concerned)
+    old = {kind: store.units(kind) for kind in (FIXTURE, IMPORT, MODULE, SESSION)}
+    old[TEST] = old_tests
     fresh_units: dict[tuple[str, str], UnitData] = {}
     for key, data in fresh.tests.items():
         fresh_units[(TEST, key)] = data
@@ -814,16 +819,9 @@ def _merge(
     if session_old is not None:
         replaced.add(session_old[0])
     # Imports a full run would still make: reachable from what remains.
-    edges = store.import_edges()
-    kept_ids = {
-        uid
-        for kind in (TEST, FIXTURE, MODULE)
-        for (uid, _, _) in old[kind].values()
-        if uid not in removed and uid not in replaced
-    }
-    frontier: list[str] = []
-    for uid in kept_ids:
-        frontier += edges.get(uid, ())
+    excluded = removed | replaced
+    frontier = list(store.imported_by_others((TEST, FIXTURE, MODULE), excluded))
+    edges = store.import_edges((IMPORT, SESSION))
     for (kind, _), data in fresh_units.items():
         if kind != IMPORT:
             frontier += data.imports
@@ -848,7 +846,7 @@ def _merge(
     for path in sorted(fresh.preloaded - reach):
         raise _CannotCarry(f"{path} was imported first, but nothing a full run runs imports it")
     # Fixture instances no remaining test uses.
-    users = store.fixtures_of(kept_ids)
+    users = {t: fs for t, fs in store.fixtures_of().items() if t not in excluded}
     still_used = {f for fs in users.values() for f in fs}
     # A fixture instance set up again (a test that ran uses it) is put anew;
     # the tests that did not run keep using it: linked again by its key.
@@ -968,13 +966,14 @@ def _merge(
     report = composer.report(composed, measure, branch=branch, tracers=tracers)
     _agrees(report, composed)
     # Update the map: in one transaction, or not at all.
+    recorded = store.count(TEST)  # New tests are ordered after every recorded one.
     try:
         with store.transaction():
             store.remove_units(gone)
             for (uid, path), values in carried.items():
                 store.set_lines(uid, path, values)
             uses: dict[int, list[str]] = {}
-            seq = len(old_tests)
+            seq = recorded
             for (kind, key), data in fresh_units.items():
                 if kind == TEST:
                     seq += 1

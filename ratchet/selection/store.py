@@ -346,6 +346,55 @@ class Store:
             }
         return found
 
+    def tests_in(self, modules: Iterable[str]) -> dict[str, tuple[int, str, bool]]:
+        """The tests of ``modules``: key -> (id, module, opaque), in recorded order
+        (by the key index: a module's tests, not all 100,000)."""
+        rows = []
+        ids = self._ids(set(modules))
+        for start in range(0, len(ids), 500):
+            part = ids[start : start + 500]
+            rows += self.db.execute(
+                "SELECT unit.seq, unit.id, mp.path || '::' || unit.name, mp.path, unit.opaque"
+                " FROM unit JOIN path AS mp ON mp.id = unit.module_id"
+                f" WHERE unit.kind = ? AND unit.module_id IN ({','.join('?' * len(part))})",
+                [_KIND[TEST], *part],
+            ).fetchall()
+        rows.sort()
+        return {key: (uid, module, bool(opaque)) for _, uid, key, module, opaque in rows}
+
+    def tests_by_id(self, ids: Iterable[int]) -> dict[int, tuple[str, str]]:
+        """(key, module) of each test among ``ids``."""
+        out: dict[int, tuple[str, str]] = {}
+        chunk = list(ids)
+        for start in range(0, len(chunk), 500):
+            part = chunk[start : start + 500]
+            for uid, key, module in self.db.execute(
+                "SELECT unit.id, mp.path || '::' || unit.name, mp.path"
+                " FROM unit JOIN path AS mp ON mp.id = unit.module_id"
+                f" WHERE unit.kind = ? AND unit.id IN ({','.join('?' * len(part))})",
+                [_KIND[TEST], *part],
+            ):
+                out[uid] = (key, module)
+        return out
+
+    def opaque_tests(self) -> dict[str, tuple[int, str, bool]]:
+        """Tests whose runs cannot be attributed (they always run again)."""
+        rows = self.db.execute(
+            "SELECT mp.path || '::' || unit.name, unit.id, mp.path FROM unit"
+            " JOIN path AS mp ON mp.id = unit.module_id WHERE unit.kind = ? AND unit.opaque",
+            (_KIND[TEST],),
+        )
+        return {key: (uid, module, True) for key, uid, module in rows}
+
+    def test_modules(self) -> set[str]:
+        """The modules the map has tests of."""
+        rows = self.db.execute(
+            "SELECT path.path FROM path WHERE path.id IN"
+            " (SELECT DISTINCT module_id FROM unit WHERE kind = ?)",
+            (_KIND[TEST],),
+        )
+        return {p for (p,) in rows}
+
     def count(self, kind: str) -> int:
         """How many units of ``kind`` the map has."""
         (n,) = self.db.execute(
@@ -492,12 +541,12 @@ class Store:
     def set_failed_imports(self, paths: Iterable[str]) -> None:
         self.set_meta("failed_imports", json.dumps(sorted(paths)))
 
-    def fixtures_of(self, test_ids: Iterable[int]) -> dict[int, set[int]]:
+    def fixtures_of(self) -> dict[int, set[int]]:
+        """Each test's fixture instances (tests that used none are left out)."""
         out: dict[int, set[int]] = {}
         for tid, fid in self.db.execute("SELECT test_id, fixture_id FROM uses"):
             out.setdefault(tid, set()).add(fid)
-        wanted = set(test_ids)
-        return {t: f for t, f in out.items() if t in wanted}
+        return out
 
     def users_of(self, fixture_ids: Iterable[int]) -> set[int]:
         """Tests that used any of the fixture instances."""
@@ -514,14 +563,50 @@ class Store:
             )
         return found
 
-    def import_edges(self) -> dict[int, list[str]]:
-        """Every unit's imported modules (the import graph's edges)."""
+    def import_edges(self, kinds: Iterable[str] | None = None) -> dict[int, list[str]]:
+        """The imported modules of every unit (of ``kinds``): the import graph's edges."""
         names = self._all_paths()
         # The table's key orders its rows by unit: one group per unit.
-        rows = self.db.execute("SELECT unit_id, path_id FROM imported ORDER BY unit_id")
+        if kinds is None:
+            rows = self.db.execute("SELECT unit_id, path_id FROM imported ORDER BY unit_id")
+        else:
+            codes = [_KIND[k] for k in kinds]
+            rows = self.db.execute(
+                "SELECT imported.unit_id, imported.path_id FROM imported"
+                " JOIN unit ON unit.id = imported.unit_id"
+                f" WHERE unit.kind IN ({','.join('?' * len(codes))}) ORDER BY imported.unit_id",
+                codes,
+            )
         return {
             uid: [names[pid] for _, pid in group] for uid, group in groupby(rows, itemgetter(0))
         }
+
+    def imported_by_others(self, kinds: Iterable[str], excluded: Iterable[int]) -> set[str]:
+        """Modules that a unit of ``kinds``, other than those ``excluded``, imports.
+
+        Counted in SQL, per module: at 100,000 tests the edges are not read
+        one by one; only the excluded units' own edges are."""
+        codes = [_KIND[k] for k in kinds]
+        importers = dict(
+            self.db.execute(
+                "SELECT imported.path_id, count(*) FROM imported"
+                " JOIN unit ON unit.id = imported.unit_id"
+                f" WHERE unit.kind IN ({','.join('?' * len(codes))}) GROUP BY imported.path_id",
+                codes,
+            )
+        )
+        ids = sorted(set(excluded))
+        for start in range(0, len(ids), 500):
+            part = ids[start : start + 500]
+            for (pid,) in self.db.execute(
+                "SELECT imported.path_id FROM imported JOIN unit ON unit.id = imported.unit_id"
+                f" WHERE unit.kind IN ({','.join('?' * len(codes))})"
+                f" AND imported.unit_id IN ({','.join('?' * len(part))})",
+                [*codes, *part],
+            ):
+                importers[pid] -= 1
+        names = self._all_paths()
+        return {names[pid] for pid, n in importers.items() if n > 0}
 
     def _all_paths(self) -> dict[int, str]:
         """Every path by id (read whole: 100,000 edges cost one query, not one each)."""
