@@ -410,6 +410,7 @@ def _save_full(
             store.set_module_names(recording.import_order)
             store.set_failed_imports(recording.failed_imports)
             _describe(session, store, recording, numbers, replace_all=True)
+        store.pack()
         store.close()
         os.replace(tmp, state.path(session.git_dir, NAME))
     except BaseException as e:
