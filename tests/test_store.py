@@ -1,0 +1,158 @@
+"""The test map's queries answer what reading it whole would, and its caches
+agree with the file once it is opened again."""
+
+from __future__ import annotations
+
+import sqlite3
+import tempfile
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ratchet.selection.store import (
+    FIXTURE,
+    IMPORT,
+    MODULE,
+    TEST,
+    FileNumbers,
+    Store,
+    UnitData,
+    new_store,
+)
+
+modules = st.sampled_from(["tests/test_a.py", "tests/b/test_b.py", "tests/test_c::odd.py"])
+names = st.text("abcxyz_[]:-.", min_size=1, max_size=12)
+files = st.sampled_from(["pkg/a.py", "pkg/b.py", "pkg/c.py", "pkg/__init__.py"])
+tests = st.lists(
+    st.tuples(modules, names, st.booleans(), st.sets(files, max_size=3)),
+    max_size=25,
+    unique_by=lambda t: (t[0], t[1]),
+)
+others = st.lists(
+    st.tuples(st.sampled_from([FIXTURE, IMPORT, MODULE]), files, st.sets(files, max_size=3)),
+    max_size=8,
+    unique_by=lambda t: (t[0], t[1]),
+)
+
+
+def _reopened(store: Store) -> Store:
+    store.close()
+    return Store(sqlite3.connect(store.file, isolation_level=None), store.file)
+
+
+@given(tests, others, st.data())
+@settings(max_examples=60, deadline=None)
+def test_queries_agree_with_the_whole_map(
+    recorded: list[tuple[str, str, bool, set[str]]],
+    units: list[tuple[str, str, set[str]]],
+    data: st.DataObject,
+) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        store = new_store(Path(tmp) / "map.db")
+        with store.transaction():
+            for seq, (module, name, opaque, imports) in enumerate(recorded):
+                unit = UnitData(imports=imports, opaque=opaque, module=module)
+                store.put_unit(TEST, f"{module}::{name}", unit, seq)
+            for kind, key, imports in units:
+                store.put_unit(kind, key, UnitData(imports=imports))
+        store = _reopened(store)
+        every = store.units(TEST)
+        assert list(every) == [f"{m}::{n}" for m, n, _, _ in recorded]  # Recorded order.
+        assert {k: (m, o) for k, (_, m, o) in every.items()} == {
+            f"{m}::{n}": (m, o) for m, n, o, _ in recorded
+        }
+        wanted = data.draw(st.sets(modules))
+        assert store.tests_in(wanted) == {k: v for k, v in every.items() if v[1] in wanted}
+        ids = data.draw(st.sets(st.sampled_from([v[0] for v in every.values()] or [0])))
+        assert store.tests_by_id(ids) == {
+            uid: (key, module) for key, (uid, module, _) in every.items() if uid in ids
+        }
+        assert store.opaque_tests() == {k: v for k, v in every.items() if v[2]}
+        assert store.test_modules() == {m for _, m, _ in every.values()}
+        assert store.count(TEST) == len(every)
+        for kind, key, _ in units:
+            assert store.unit_id(kind, key) == store.units(kind)[key][0]
+        # Modules still imported once some units are left out, counted in SQL.
+        kinds = (TEST, FIXTURE, MODULE)
+        ids_by_kind = {uid for k in kinds for (uid, _, _) in store.units(k).values()}
+        excluded = data.draw(st.sets(st.sampled_from(sorted(ids_by_kind) or [0])))
+        edges = store.import_edges()
+        expected = {m for uid, ms in edges.items() if uid in ids_by_kind - excluded for m in ms}
+        assert store.imported_by_others(kinds, excluded) == expected
+        store.close()
+
+
+def test_a_test_id_outside_its_module_is_refused(tmp_path: Path) -> None:
+    store = new_store(tmp_path / "map.db")
+    with pytest.raises(ValueError, match="not in its module"):
+        store.put_unit(TEST, "tests/test_a.py::t", UnitData(module="tests/test_b.py"))
+    store.close()
+
+
+def _numbers(missing: tuple[int, ...]) -> FileNumbers:
+    return FileNumbers(5, 5 - len(missing), 0, 0, missing)
+
+
+def test_tables_written_in_parts_read_back_whole(tmp_path: Path) -> None:
+    store = new_store(tmp_path / "map.db")
+    with store.transaction():
+        store.set_content({"a.py": "1", "b.py": "2", "c.py": "3"})
+        store.set_numbers({"a.py": _numbers((3, 1)), "b.py": _numbers(())}, replace_all=True)
+        store.set_module_names([("a", "a.py"), ("b", "b.py")])
+    assert store.numbers()["a.py"].missing == (1, 3)  # Sorted, as a read gives them.
+    with store.transaction():
+        store.set_content({"a.py": "1", "b.py": "20", "d.py": "4"})  # c.py gone, d.py new.
+        store.set_numbers({"d.py": _numbers((2,))}, replace_all=False)
+        store.drop_numbers(["b.py"])
+        store.set_module_names([("a", "a.py"), ("b", "b.py"), ("d", "d.py")])  # Appended.
+    cached = (store.content().copy(), store.numbers().copy(), list(store.module_names()))
+    with store.transaction():
+        store.set_module_names([("d", "d.py"), ("a", "a.py")])  # Not appended: rewritten.
+    store = _reopened(store)
+    assert store.content() == cached[0] == {"a.py": "1", "b.py": "20", "d.py": "4"}
+    assert store.numbers() == cached[1]
+    assert set(cached[1]) == {"a.py", "d.py"}
+    assert cached[2] == [("a", "a.py"), ("b", "b.py"), ("d", "d.py")]
+    assert store.module_names() == [("d", "d.py"), ("a", "a.py")]
+    store.close()
+
+
+def test_a_rolled_back_write_leaves_no_cached_trace(tmp_path: Path) -> None:
+    store = new_store(tmp_path / "map.db")
+    with store.transaction():
+        store.set_content({"a.py": "1"})
+    assert store.numbers() == {}  # Read, so kept.
+
+    def interrupted() -> None:
+        with store.transaction():
+            store.set_content({"a.py": "2", "b.py": "3"})
+            store.set_numbers({"b.py": _numbers(())}, replace_all=False)
+            store.set_module_names([("b", "b.py")])
+            raise RuntimeError("interrupted")
+
+    with pytest.raises(RuntimeError):
+        interrupted()
+    assert store.content() == {"a.py": "1"}
+    assert store.numbers() == {}
+    assert store.module_names() == []
+    store.close()
+
+
+def test_shapes_are_kept_compressed_and_damage_reads_as_none(tmp_path: Path) -> None:
+    store = new_store(tmp_path / "map.db")
+    shape = '{"m":"x","i":[],"f":{},"x":true,"o":false}'
+    with store.transaction():
+        store.set_content({"a.py": "1", "b.py": "2", "c.py": "3"})
+        store.set_shape("a.py", shape)
+        store.set_shape("b.py", shape.replace('"x":true', '"x":false'))
+        store.set_shape("c.py", None)
+    assert store.shape("a.py") == shape
+    assert store.shape("c.py") is None
+    assert store.mutating() == {"a.py"}
+    (stored,) = store.db.execute("SELECT shape FROM shape WHERE shape NOT NULL").fetchone()
+    assert shape.encode() not in stored  # Compressed.
+    store.db.execute("UPDATE shape SET shape = x'00ff'")
+    assert store.shape("a.py") is None
+    store.close()
