@@ -398,3 +398,27 @@ def test_lines_the_session_ran_move_with_their_file(start: Project) -> None:
     assert doc["mode"] == "selected", doc["why"]
     full = json.loads(start.ratchet("check", "--full", "--format", "json").out)
     assert judged(doc) == judged(full)
+
+
+def test_an_import_a_test_no_longer_makes_leaves_the_map(start: Project) -> None:
+    """A test that stops importing the one module only it imported: a full
+    run does not import that module, so its import-time lines are not
+    covered; the selection must drop the map's import of it too, not keep a
+    graph it could otherwise trust without reading."""
+    start.write("pkg/lazy.py", LAZY)
+    start.write("pkg/other.py", "def one():\n    return 1\n")
+    start.write(
+        "tests/test_lazy.py",
+        "from pkg import other\n\n\n"
+        "def test_one():\n    from pkg import lazy\n\n    assert lazy.second(2) == 4\n\n\n"
+        "def test_two():\n    assert other.one() == 1\n",
+    )
+    baselined(start)
+    start.stage(
+        "tests/test_lazy.py",
+        "from pkg import other\n\n\ndef test_one():\n    assert 2 * 2 == 4\n\n\n"
+        "def test_two():\n    assert other.one() == 1\n",
+    )
+    doc = agree(start)
+    assert doc["tests_run"] == ["tests/test_lazy.py::test_one"], doc["why"]
+    assert judged(doc)["pkg/lazy.py"][0] != "unchanged"  # It lost its import-time lines.

@@ -409,6 +409,7 @@ def _save_full(
             store.link_fixtures(uses)
             store.set_module_names(recording.import_order)
             store.set_failed_imports(recording.failed_imports)
+            store.set_meta(_CLOSED, "1" if _imports_closed(store) else "0")
             _describe(session, store, recording, numbers, replace_all=True)
         store.pack()
         store.close()
@@ -537,6 +538,78 @@ def _selected(session: Session) -> Measurement:
         f"since the last run, {len(merged.analysed)} measured again"
     )
     return _from_map(session, store, merged.report.files, why, tuple(fresh.tests))
+
+
+# Meta key: "1" when every import unit of the map is reached from its tests,
+# fixtures, collections and session through the recorded imports.
+_CLOSED = "imports_closed"
+
+
+def _session_id(session_old: tuple[int, str, bool] | None) -> set[int]:
+    return set() if session_old is None else {session_old[0]}
+
+
+def _imports_lost(
+    store: Store,
+    old: Mapping[str, Mapping[str, tuple[int, str, bool]]],
+    fresh_units: Mapping[tuple[str, str], UnitData],
+    gone: set[int],
+    preloaded: set[str],
+) -> bool:
+    """Whether an import edge of the map is gone: a unit removed that
+    imported anything, or a unit run again that no longer made an import.
+    Also true when a module the run imported first is new to the map."""
+    if not preloaded <= old[IMPORT].keys():
+        return True
+    again = {old[k][key][0]: data for (k, key), data in fresh_units.items() if key in old[k]}
+    for uid, modules in store.imports_of_units(gone).items():
+        if uid not in again or not again[uid].imports.issuperset(modules):
+            return True
+    return False
+
+
+def _drop_unreached(
+    store: Store,
+    old: Mapping[str, Mapping[str, tuple[int, str, bool]]],
+    fresh_units: Mapping[tuple[str, str], UnitData],
+    fresh: Recording,
+    excluded: set[int],
+    session_imports: set[str],
+    removed: set[int],
+) -> None:
+    """Add to ``removed`` the imports nothing that remains reaches."""
+    frontier = list(store.imported_by_others((TEST, FIXTURE, MODULE), excluded))
+    edges = store.import_edges((IMPORT,))
+    for (kind, _), data in fresh_units.items():
+        if kind != IMPORT:
+            frontier += data.imports
+    frontier += session_imports
+    import_data = {key: data for (kind, key), data in fresh_units.items() if kind == IMPORT}
+
+    def imports_of(module: str) -> Iterable[str]:
+        if module in import_data:
+            return import_data[module].imports
+        if module in old[IMPORT]:
+            return edges.get(old[IMPORT][module][0], ())
+        return ()
+
+    reach = import_closure(frontier, imports_of)
+    for key, (uid, _, _) in old[IMPORT].items():
+        if key not in reach and (IMPORT, key) not in fresh_units:
+            removed.add(uid)
+    # A module imported first, as a full run imported it, must still be
+    # imported by something a full run runs: else that run differed from it.
+    for path in sorted(fresh.preloaded - reach):
+        raise _CannotCarry(f"{path} was imported first, but nothing a full run runs imports it")
+
+
+def _imports_closed(store: Store) -> bool:
+    """Whether every import unit is reached from the units that are not imports."""
+    imports = store.units(IMPORT)
+    edges = store.import_edges((IMPORT,))
+    roots = store.imported_by_others((TEST, FIXTURE, MODULE, SESSION), ())
+    reach = import_closure(roots, lambda m: edges.get(imports[m][0], ()) if m in imports else ())
+    return imports.keys() <= reach
 
 
 class _CannotCarry(Exception):
@@ -821,31 +894,17 @@ def _merge(
         replaced.add(session_old[0])
     # Imports a full run would still make: reachable from what remains.
     excluded = removed | replaced
-    frontier = list(store.imported_by_others((TEST, FIXTURE, MODULE), excluded))
-    edges = store.import_edges((IMPORT, SESSION))
-    for (kind, _), data in fresh_units.items():
-        if kind != IMPORT:
-            frontier += data.imports
-    frontier += session_unit.imports
+    # The session's imports are kept as its lines are: what it imported then
+    # and now (it is not run again whole).
+    session_imports = set(session_unit.imports)
     if session_old is not None:
-        frontier += edges.get(session_old[0], ())
-    import_data = {key: data for (kind, key), data in fresh_units.items() if kind == IMPORT}
-
-    def imports_of(module: str) -> Iterable[str]:
-        if module in import_data:
-            return import_data[module].imports
-        if module in old[IMPORT]:
-            return edges.get(old[IMPORT][module][0], ())
-        return ()
-
-    reach = import_closure(frontier, imports_of)
-    for key, (uid, _, _) in old[IMPORT].items():
-        if key not in reach and (IMPORT, key) not in fresh_units:
-            removed.add(uid)
-    # A module imported first, as a full run imported it, must still be
-    # imported by something a full run runs: else that run differed from it.
-    for path in sorted(fresh.preloaded - reach):
-        raise _CannotCarry(f"{path} was imported first, but nothing a full run runs imports it")
+        session_imports.update(*store.imports_of_units([session_old[0]]).values())
+    if store.meta(_CLOSED) != "1" or _imports_lost(
+        store, old, fresh_units, excluded - _session_id(session_old), fresh.preloaded
+    ):
+        _drop_unreached(store, old, fresh_units, fresh, excluded, session_imports, removed)
+    # Else the map reached every module it has an import of, and no import
+    # is gone: it still does, and reading the whole import graph is not needed.
     # Fixture instances no remaining test uses.
     users = {t: fs for t, fs in store.fixtures_of().items() if t not in excluded}
     still_used = {f for fs in users.values() for f in fs}
@@ -858,13 +917,18 @@ def _merge(
         if tid not in replaced
     }
     fresh_fixture_keys = {k for t in fresh.tests.values() for k in t.fixtures}
-    for key, (uid, _, _) in old[FIXTURE].items():
-        if (
-            uid not in still_used
-            and key not in fresh_fixture_keys
-            and (FIXTURE, key) not in fresh_units
-        ):
-            removed.add(uid)
+    unused = {
+        uid
+        for key, (uid, _, _) in old[FIXTURE].items()
+        if uid not in still_used
+        and key not in fresh_fixture_keys
+        and (FIXTURE, key) not in fresh_units
+    }
+    removed |= unused
+    # Their imports were counted as reached above: if they imported anything,
+    # the map may now hold an import nothing reaches, until the next merge
+    # reads the whole graph.
+    closed = not store.imports_of_units(unused - excluded)
     # Files whose lines can differ from the map's.
     gone = removed | replaced
     analyse = {p for p in plan.changed if p.endswith(".py") or p in store.numbers()}
@@ -981,7 +1045,7 @@ def _merge(
                     uses[store.put_unit(kind, key, data, seq)] = data.fixtures
                 else:
                     store.put_unit(kind, key, data)
-            merged_session = UnitData()
+            merged_session = UnitData(imports=session_imports)
             merged_session.lines.update(session_lines)
             from ratchet.selection.recording import merge
 
@@ -1007,6 +1071,7 @@ def _merge(
                 replace_all=False,
                 shaped=plan.changed,
             )
+            store.set_meta(_CLOSED, "1" if closed else "0")
             store.collect_garbage()
     except Exception as e:
         session.notes.append(f"the test map was not updated: {e}")

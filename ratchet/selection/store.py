@@ -585,6 +585,20 @@ class Store:
             uid: [names[pid] for _, pid in group] for uid, group in groupby(rows, itemgetter(0))
         }
 
+    def imports_of_units(self, ids: Iterable[int]) -> dict[int, list[str]]:
+        """The modules each of ``ids`` imported (those that imported any)."""
+        names = self._all_paths()
+        out: dict[int, list[str]] = {}
+        chunk = sorted(set(ids))
+        for start in range(0, len(chunk), 500):
+            part = chunk[start : start + 500]
+            marks = ",".join("?" * len(part))
+            for uid, pid in self.db.execute(
+                f"SELECT unit_id, path_id FROM imported WHERE unit_id IN ({marks})", part
+            ):
+                out.setdefault(uid, []).append(names[pid])
+        return out
+
     def imported_by_others(self, kinds: Iterable[str], excluded: Iterable[int]) -> set[str]:
         """Modules that a unit of ``kinds``, other than those ``excluded``, imports.
 
