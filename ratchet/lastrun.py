@@ -11,11 +11,14 @@ compared; otherwise we say we cannot tell.
 from __future__ import annotations
 
 import json
+import zlib
+from base64 import b64decode, b64encode
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ratchet import git, state
+from ratchet.encoded import Lines, encode
 from ratchet.errors import RatchetError
 from ratchet.lines import added_lines, map_old_lines
 from ratchet.state import StateError
@@ -24,7 +27,7 @@ if TYPE_CHECKING:
     from ratchet.config import Config
     from ratchet.measurement import Measurement
 
-FORMAT = 1
+FORMAT = 2  # 2: each file's lines as :func:`ratchet.encoded.encode` bytes, base64.
 NAME = "last-run.json"
 
 
@@ -62,7 +65,10 @@ def record(root: Path, config: Config, measurement: Measurement) -> None:
         runs = _load(git_dir)
         head_key = git.content_key(root, "HEAD", is_relevant)
         kept = {k: v for k, v in runs.items() if k == head_key and k != key}
-        kept[str(key)] = {p: list(r.missing_lines) for p, r in measurement.files.items()}
+        # Encoded, as the map keeps them: most files' lines are never read back.
+        kept[str(key)] = {
+            p: b64encode(encode(r.missing_lines)).decode() for p, r in measurement.files.items()
+        }
         doc = {"format": FORMAT, "runs": kept}
         state.write(git_dir, NAME, json.dumps(doc, separators=(",", ":")).encode())
     except (RatchetError, StateError):
@@ -81,7 +87,7 @@ def _load(git_dir: Path) -> dict[str, Any]:
     return runs if isinstance(runs, dict) else {}
 
 
-def missing_at_head(root: Path, config: Config) -> Mapping[str, list[int]] | None:
+def missing_at_head(root: Path, config: Config) -> Mapping[str, Sequence[int]] | None:
     """HEAD's uncovered lines per file, when the last measurement was of HEAD."""
     try:
         runs = _load(git.git_dir(root))
@@ -90,14 +96,19 @@ def missing_at_head(root: Path, config: Config) -> Mapping[str, list[int]] | Non
         missing = runs.get(str(git.content_key(root, "HEAD", _relevant(config))))
     except RatchetError:
         return None
-    return missing if isinstance(missing, dict) else None
+    if not isinstance(missing, dict):
+        return None
+    try:
+        return {p: Lines(b64decode(v, validate=True)) for p, v in missing.items()}
+    except (TypeError, ValueError):
+        return None  # Damaged: as if there were none.
 
 
 def newly_uncovered(
     root: Path,
     path: str,
     current: Sequence[int],
-    head_missing: Mapping[str, list[int]] | None,
+    head_missing: Mapping[str, Sequence[int]] | None,
     renamed_from: str | None = None,
 ) -> tuple[set[int], set[int] | None]:
     """Uncovered lines the commit adds, and all newly uncovered lines (None: unknown)."""
@@ -107,5 +118,8 @@ def newly_uncovered(
     old = renamed_from or path
     if head_missing is None or old not in head_missing:
         return added, None
-    before = map_old_lines(hunks, head_missing[old])
-    return added, now - before
+    try:
+        then = list(head_missing[old])
+    except (ValueError, zlib.error):
+        return added, None  # A damaged record: unknown, as without one.
+    return added, now - map_old_lines(hunks, then)

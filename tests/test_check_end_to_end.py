@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from ratchet import errors
 from testing.project import MOD, TESTS, Project
 
@@ -47,6 +49,22 @@ def test_without_a_record_of_head_it_says_it_cannot_tell_which_lines_are_new(
     assert result.code == errors.BLOCKED
     assert "uncovered lines this commit adds: 16" in result.out
     assert "other uncovered lines: 10-12" in result.out
+    assert "unknown" in result.out
+
+
+@pytest.mark.parametrize("damage", ["AAAA", "not base64!", 7])
+def test_a_damaged_record_of_head_is_as_none(baselined: Project, damage: object) -> None:
+    record = baselined.root / ".git" / "ratchet" / "last-run.json"
+    doc = json.loads(record.read_text())
+    assert doc["format"] == 2
+    for files in doc["runs"].values():
+        for path in files:
+            files[path] = damage  # "AAAA" is base64, but of no line set.
+    record.write_text(json.dumps(doc))
+    baselined.stage("pkg/mod.py", MOD + "\n\ndef more(y):\n    return y\n")
+    result = baselined.ratchet("check")
+    assert result.code == errors.BLOCKED, result.err
+    assert "uncovered lines this commit adds: 16" in result.out
     assert "unknown" in result.out
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ratchet.selection.store import decode, encode
+from ratchet.encoded import decode, encode
 
 lines = st.lists(st.integers(1, 2**40), unique=True).map(sorted)
 arcs = st.lists(
@@ -24,3 +24,18 @@ def test_consecutive_lines_are_small() -> None:
     blob = encode(values)
     assert decode(blob) == values
     assert len(blob) < 64
+
+
+@given(st.one_of(lines, arcs))
+def test_lines_read_lazily_are_the_lines(values: list[int]) -> None:
+    from ratchet.encoded import Lines
+
+    lazy = Lines(encode(values))
+    assert lazy == values
+    assert lazy == tuple(values)
+    assert list(lazy) == values
+    assert len(lazy) == len(values)
+    assert lazy[:3] == values[:3]
+    assert encode(lazy) == encode(values)  # Written back as it was read: not re-encoded.
+    assert lazy != [*values, 1]
+    assert lazy == Lines(encode(values))

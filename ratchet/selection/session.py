@@ -948,7 +948,7 @@ def _merge(
     for (kind, key), data in fresh_units.items():
         if key in old[kind]:
             fresh_by_old_id[old[kind][key][0]] = data
-    from ratchet.selection.store import encode
+    from ratchet.encoded import encode
 
     for uid, files in old_lines.items():
         again = fresh_by_old_id.get(uid)

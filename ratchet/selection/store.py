@@ -21,13 +21,14 @@ import hashlib
 import json
 import sqlite3
 import zlib
-from array import array
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from itertools import accumulate, groupby
-from operator import itemgetter, sub
+from itertools import groupby
+from operator import itemgetter
 from pathlib import Path
+
+from ratchet.encoded import Lines, decode, encode
 
 FORMAT = 6
 NAME = "testmap.db"
@@ -96,31 +97,6 @@ def ran_digest(values: Sequence[int]) -> bytes:
     return hashlib.blake2b(" ".join(map(str, values)).encode(), digest_size=16).digest()
 
 
-def encode(values: Sequence[int]) -> bytes:
-    """Lines (sorted ints) or arcs (flattened pairs, sorted), delta-coded.
-
-    The deltas go into the narrowest machine array that holds them, compressed
-    when long: every step runs in C, which matters for a map of many thousand
-    sets rewritten after each selected run."""
-    if not values:
-        return b"b"
-    deltas = [values[0], *map(sub, values[1:], values[:-1])]
-    low, high = min(deltas), max(deltas)
-    code = "b" if -128 <= low <= high < 128 else "h" if -32768 <= low <= high < 32768 else "q"
-    raw = array(code, deltas).tobytes()
-    if len(raw) > 96:
-        return b"z" + code.encode() + zlib.compress(raw, 1)
-    return code.encode() + raw
-
-
-def decode(data: bytes) -> list[int]:
-    if data[:1] == b"z":
-        code, raw = chr(data[1]), zlib.decompress(data[2:])
-    else:
-        code, raw = chr(data[0]), data[1:]
-    return list(accumulate(array(code, raw)))
-
-
 # -- the unit as the map has it ------------------------------------------------------------
 
 
@@ -142,11 +118,15 @@ class FileNumbers:
     covered: int
     branches: int
     covered_branches: int
-    missing: tuple[int, ...]
+    missing: Sequence[int]  # Read from the map: :class:`Lines`, decoded when used.
     tracer: str = ""
     # What the numbers were computed from: :func:`ran_digest` of the lines
     # (or arcs) executed in the file; None when not known.
     ran: bytes | None = None
+
+
+def _sorted(lines: Sequence[int]) -> Sequence[int]:
+    return lines if isinstance(lines, Lines) else tuple(sorted(lines))
 
 
 class Store:
@@ -293,8 +273,7 @@ class Store:
                 " tracer, ran FROM numbers JOIN path ON path.id = numbers.path_id"
             )
             self._numbers = {
-                p: FileNumbers(s, c, b, cb, tuple(decode(m)), t, r)
-                for p, s, c, b, cb, m, t, r in rows
+                p: FileNumbers(s, c, b, cb, Lines(m), t, r) for p, s, c, b, cb, m, t, r in rows
             }
         return self._numbers
 
@@ -311,7 +290,7 @@ class Store:
                     n.covered,
                     n.branches,
                     n.covered_branches,
-                    encode(sorted(n.missing)),
+                    encode(_sorted(n.missing)),
                     n.tracer,
                     n.ran,
                 )
@@ -320,7 +299,7 @@ class Store:
         )
         if self._numbers is not None:  # As a read gives them back: missing lines sorted.
             self._numbers.update(
-                (p, replace(n, missing=tuple(sorted(n.missing)))) for p, n in numbers.items()
+                (p, replace(n, missing=_sorted(n.missing))) for p, n in numbers.items()
             )
 
     def drop_numbers(self, paths: Iterable[str]) -> None:
