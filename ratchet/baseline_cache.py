@@ -35,10 +35,8 @@ def _key(raw: bytes) -> bytes:
     return hashlib.blake2b(_code_digest + raw, digest_size=16).digest()
 
 
-def load(git_dir: Path | None, raw: bytes, source: str) -> Baseline:
+def load(git_dir: Path, raw: bytes, source: str) -> Baseline:
     """``raw`` parsed as :func:`ratchet.baseline.loads_bytes` parses it."""
-    if git_dir is None:
-        return loads_bytes(raw, source)
     key = _key(raw)
     kept = _read(git_dir)
     found = kept.get(key)

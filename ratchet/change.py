@@ -111,7 +111,7 @@ def _reference(
     rev: str,
     where: str,
     staged_raw: bytes | None,
-    git_dir: Path | None = None,
+    git_dir: Path,
 ) -> tuple[Baseline | None, list[str], bool]:
     """The baseline at ``rev`` (found where ``rev``'s configuration put it),
     or the newest readable one before it; None when there is none.  And

@@ -545,23 +545,19 @@ def _selected(session: Session) -> Measurement:
 _CLOSED = "imports_closed"
 
 
-def _session_id(session_old: tuple[int, str, bool] | None) -> set[int]:
-    return set() if session_old is None else {session_old[0]}
-
-
 def _imports_lost(
     store: Store,
     old: Mapping[str, Mapping[str, tuple[int, str, bool]]],
-    fresh_units: Mapping[tuple[str, str], UnitData],
+    again: Mapping[int, UnitData],
     gone: set[int],
     preloaded: set[str],
 ) -> bool:
     """Whether an import edge of the map is gone: a unit removed that
-    imported anything, or a unit run again that no longer made an import.
-    Also true when a module the run imported first is new to the map."""
+    imported anything, or a unit run again (``again``: by its id in the map)
+    that no longer made an import.  Also true when a module the run
+    imported first is new to the map."""
     if not preloaded <= old[IMPORT].keys():
         return True
-    again = {old[k][key][0]: data for (k, key), data in fresh_units.items() if key in old[k]}
     for uid, modules in store.imports_of_units(gone).items():
         if uid not in again or not again[uid].imports.issuperset(modules):
             return True
@@ -889,9 +885,13 @@ def _merge(
     divergent = _state_divergent(store, plan, fresh, old_tests)
     divergent_units = {id(fresh.tests[key]) for key in divergent}
     others: dict[str, list[int]] = {}
-    replaced = {old[kind][key][0] for (kind, key) in fresh_units if key in old[kind]}
-    if session_old is not None:
-        replaced.add(session_old[0])
+    # Units that ran again, by their id in the map.
+    fresh_by_old_id = {
+        old[kind][key][0]: data for (kind, key), data in fresh_units.items() if key in old[kind]
+    }
+    replaced = set(fresh_by_old_id)
+    replaced_session = set() if session_old is None else {session_old[0]}
+    replaced |= replaced_session
     # Imports a full run would still make: reachable from what remains.
     excluded = removed | replaced
     # The session's imports are kept as its lines are: what it imported then
@@ -900,7 +900,7 @@ def _merge(
     if session_old is not None:
         session_imports.update(*store.imports_of_units([session_old[0]]).values())
     if store.meta(_CLOSED) != "1" or _imports_lost(
-        store, old, fresh_units, excluded - _session_id(session_old), fresh.preloaded
+        store, old, fresh_by_old_id, excluded - replaced_session, fresh.preloaded
     ):
         _drop_unreached(store, old, fresh_units, fresh, excluded, session_imports, removed)
     # Else the map reached every module it has an import of, and no import
@@ -944,10 +944,6 @@ def _merge(
         for uid, path, lid in rows:
             by_unit.setdefault(uid, {})[path] = lid
         old_lines = by_unit
-    fresh_by_old_id: dict[int, UnitData] = {}
-    for (kind, key), data in fresh_units.items():
-        if key in old[kind]:
-            fresh_by_old_id[old[kind][key][0]] = data
     from ratchet.encoded import encode
 
     for uid, files in old_lines.items():

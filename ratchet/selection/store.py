@@ -129,6 +129,14 @@ def _sorted(lines: Sequence[int]) -> Sequence[int]:
     return lines if isinstance(lines, Lines) else tuple(sorted(lines))
 
 
+def _in_chunks(ids: Iterable[int]) -> Iterator[tuple[list[int], str]]:
+    """``ids`` in parts SQLite takes as ``IN (...)`` parameters, with their marks."""
+    every = list(ids)
+    for start in range(0, len(every), 500):
+        part = every[start : start + 500]
+        yield part, ",".join("?" * len(part))
+
+
 class Store:
     """An open map.  Use :func:`open_store` or :func:`new_store`."""
 
@@ -333,13 +341,11 @@ class Store:
         """The tests of ``modules``: key -> (id, module, opaque), in recorded order
         (by the key index: a module's tests, not all 100,000)."""
         rows = []
-        ids = self._ids(set(modules))
-        for start in range(0, len(ids), 500):
-            part = ids[start : start + 500]
+        for part, marks in _in_chunks(self._ids(set(modules))):
             rows += self.db.execute(
                 "SELECT unit.seq, unit.id, mp.path || '::' || unit.name, mp.path, unit.opaque"
                 " FROM unit JOIN path AS mp ON mp.id = unit.module_id"
-                f" WHERE unit.kind = ? AND unit.module_id IN ({','.join('?' * len(part))})",
+                f" WHERE unit.kind = ? AND unit.module_id IN ({marks})",
                 [_KIND[TEST], *part],
             ).fetchall()
         rows.sort()
@@ -348,13 +354,11 @@ class Store:
     def tests_by_id(self, ids: Iterable[int]) -> dict[int, tuple[str, str]]:
         """(key, module) of each test among ``ids``."""
         out: dict[int, tuple[str, str]] = {}
-        chunk = list(ids)
-        for start in range(0, len(chunk), 500):
-            part = chunk[start : start + 500]
+        for part, marks in _in_chunks(ids):
             for uid, key, module in self.db.execute(
                 "SELECT unit.id, mp.path || '::' || unit.name, mp.path"
                 " FROM unit JOIN path AS mp ON mp.id = unit.module_id"
-                f" WHERE unit.kind = ? AND unit.id IN ({','.join('?' * len(part))})",
+                f" WHERE unit.kind = ? AND unit.id IN ({marks})",
                 [_KIND[TEST], *part],
             ):
                 out[uid] = (key, module)
@@ -387,33 +391,30 @@ class Store:
 
     def unit_id(self, kind: str, key: str, module: str = "") -> int | None:
         """The id of unit ``kind``/``key`` (a test's ``module`` given), if recorded."""
-        module_id, name = self._unit_key(key, module, write=False)
-        if module_id is None:
-            return None
+        name = self._name(key, module)
+        ids = self._ids([module]) if module else [0]
+        return self._find_unit(kind, ids[0], name) if ids else None
+
+    def _find_unit(self, kind: str, module_id: int, name: str) -> int | None:
         row = self.db.execute(
             "SELECT id FROM unit WHERE kind = ? AND module_id = ? AND name = ?",
             (_KIND[kind], module_id, name),
         ).fetchone()
         return None if row is None else int(row[0])
 
-    def _unit_key(self, key: str, module: str, *, write: bool) -> tuple[int | None, str]:
+    @staticmethod
+    def _name(key: str, module: str) -> str:
+        """A unit's stored name: a test's id without its module (``module`` given)."""
         if not module:
-            return 0, key
+            return key
         if not key.startswith(module + "::"):
             raise ValueError(f"test id {key!r} is not in its module {module!r}")
-        name = key[len(module) + 2 :]
-        if write:
-            return self.path_id(module), name
-        ids = self._ids([module])
-        return (ids[0] if ids else None), name
+        return key[len(module) + 2 :]
 
     def unit_keys(self, ids: Iterable[int]) -> dict[int, tuple[str, str]]:
         """(kind, key) of each of ``ids``."""
         out: dict[int, tuple[str, str]] = {}
-        chunk = list(ids)
-        for start in range(0, len(chunk), 500):
-            part = chunk[start : start + 500]
-            marks = ",".join("?" * len(part))
+        for part, marks in _in_chunks(ids):
             for uid, kind, key in self.db.execute(
                 f"SELECT unit.id, unit.kind, {_UNIT_KEY} FROM unit {_UNIT_MODULE}"
                 f" WHERE unit.id IN ({marks})",
@@ -439,10 +440,7 @@ class Store:
     def _by_paths(self, table: str, paths: Iterable[str]) -> dict[str, set[int]]:
         """For each of ``paths``: the units that have it in ``table``."""
         out: dict[str, set[int]] = {}
-        ids = self._ids(paths)
-        for start in range(0, len(ids), 500):
-            part = ids[start : start + 500]
-            marks = ",".join("?" * len(part))
+        for part, marks in _in_chunks(self._ids(paths)):
             for uid, pid in self.db.execute(
                 f"SELECT unit_id, path_id FROM {table} WHERE path_id IN ({marks})", part
             ):
@@ -533,11 +531,8 @@ class Store:
 
     def users_of(self, fixture_ids: Iterable[int]) -> set[int]:
         """Tests that used any of the fixture instances."""
-        ids = list(fixture_ids)
         found: set[int] = set()
-        for start in range(0, len(ids), 500):
-            part = ids[start : start + 500]
-            marks = ",".join("?" * len(part))
+        for part, marks in _in_chunks(fixture_ids):
             found.update(
                 tid
                 for (tid,) in self.db.execute(
@@ -568,10 +563,7 @@ class Store:
         """The modules each of ``ids`` imported (those that imported any)."""
         names = self._all_paths()
         out: dict[int, list[str]] = {}
-        chunk = sorted(set(ids))
-        for start in range(0, len(chunk), 500):
-            part = chunk[start : start + 500]
-            marks = ",".join("?" * len(part))
+        for part, marks in _in_chunks(sorted(set(ids))):
             for uid, pid in self.db.execute(
                 f"SELECT unit_id, path_id FROM imported WHERE unit_id IN ({marks})", part
             ):
@@ -592,13 +584,11 @@ class Store:
                 codes,
             )
         )
-        ids = sorted(set(excluded))
-        for start in range(0, len(ids), 500):
-            part = ids[start : start + 500]
+        for part, marks in _in_chunks(sorted(set(excluded))):
             for (pid,) in self.db.execute(
                 "SELECT imported.path_id FROM imported JOIN unit ON unit.id = imported.unit_id"
                 f" WHERE unit.kind IN ({','.join('?' * len(codes))})"
-                f" AND imported.unit_id IN ({','.join('?' * len(part))})",
+                f" AND imported.unit_id IN ({marks})",
                 [*codes, *part],
             ):
                 importers[pid] -= 1
@@ -665,13 +655,11 @@ class Store:
     def put_unit(self, kind: str, key: str, data: UnitData, seq: int = 0) -> int:
         """Record ``data`` as the unit ``kind``/``key``, replacing what it had."""
         self._units.pop(kind, None)
-        module_id, name = self._unit_key(key, data.module, write=True)
-        row = self.db.execute(
-            "SELECT id FROM unit WHERE kind = ? AND module_id = ? AND name = ?",
-            (_KIND[kind], module_id, name),
-        ).fetchone()
-        if row is not None:
-            self.remove_units([row[0]])
+        name = self._name(key, data.module)
+        module_id = self.path_id(data.module) if data.module else 0
+        old = self._find_unit(kind, module_id, name)
+        if old is not None:
+            self.remove_units([old])
         uid = self.db.execute(
             "INSERT INTO unit (kind, module_id, name, opaque, seq) VALUES (?, ?, ?, ?, ?)",
             (_KIND[kind], module_id, name, int(data.opaque), seq),
