@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 from ratchet import live, scratch
+from ratchet.coverage_report import FUNCTIONS, cache_path
 from ratchet.errors import RatchetError, TestRunFailed
 from ratchet.measurement import TestRun
 from ratchet.nodata import coverage_warnings
@@ -224,7 +225,8 @@ def json_report(
     *,
     digests: bool = False,
 ) -> Path:
-    """``coverage json`` of ``data_file``; ``skip``: repository paths not needed.
+    """coverage.py's report of ``data_file`` (:mod:`ratchet.coverage_report`);
+    ``skip``: repository paths not needed.
 
     Analysing a file is most of a report's time, so a selected run leaves
     out the files whose numbers it already has.  No data at all gives a
@@ -240,7 +242,12 @@ def json_report(
     omit_file.write_text("\0".join(_omit_patterns(ws.root, skip)), "utf-8")
     python(
         ws,
-        ["-c", _JSON_REPORT, str(data_file), str(report), str(omit_file), str(digests)],
+        [
+            "-c",
+            _JSON_REPORT,
+            *(str(p) for p in (data_file, report, omit_file, digests)),
+            cache_path(ws.repo),
+        ],
         "coverage json",
         log=workdir / "report.log",
         error=error,
@@ -288,46 +295,45 @@ def python(
         )
 
 
-# ``coverage json`` through the API, with more files omitted than the
-# configuration says; run by the project's interpreter.
+# coverage.py's numbers (:mod:`ratchet.coverage_report`), with more files
+# omitted than the configuration says; run by the project's interpreter.
 _JSON_REPORT = """\
 import hashlib
 import json
 import sys
 import coverage
 
-data_file, outfile, omit_file, digests = sys.argv[1:5]
+data_file, outfile, omit_file, digests, cache = sys.argv[1:6]
 cov = coverage.Coverage(data_file=data_file)
 cov.load()
 with open(omit_file, encoding="utf-8") as f:
     extra = [p for p in f.read().split("\\0") if p]
-try:
-    cov.json_report(outfile=outfile, omit=list(cov.config.report_omit or []) + extra)
-except coverage.exceptions.NoDataError:  # No data, or every measured file left out.
-    meta = {"version": coverage.__version__, "branch_coverage": cov.get_data().has_arcs()}
-    with open(outfile, "w", encoding="utf-8") as f:
-        json.dump({"meta": meta, "files": {}}, f)
+cov.set_option("report:omit", list(cov.config.report_omit or []) + extra)
+ratchet_report(cov, outfile, None, cache)
 # The coverage plugins (file tracers) of measured files, for the test map.
 data = cov.get_data()
-tracers = {f: data.file_tracer(f) for f in data.measured_files() if data.file_tracer(f)}
+with ratchet_held(data):
+    tracers = {f: data.file_tracer(f) for f in data.measured_files()}
+    tracers = {f: t for f, t in tracers.items() if t}
+    # What each reported file executed, as a digest: a selected run whose
+    # lines in an unchanged file come to the same needs no new analysis of it.
+    omitted = set(extra)
+    arcs = data.has_arcs()
+    ran = {}
+    for name in data.measured_files() if digests == "True" else ():
+        if name not in omitted:
+            if arcs:
+                items = [n for pair in sorted(data.arcs(name) or ()) for n in pair]
+            else:
+                items = sorted(data.lines(name) or ())
+            text = " ".join(map(str, items)).encode()
+            ran[name] = hashlib.blake2b(text, digest_size=16).hexdigest()
 with open(outfile + ".tracers", "w", encoding="utf-8") as f:
     json.dump(tracers, f)
-# What each reported file executed, as a digest: a selected run whose lines
-# in an unchanged file come to the same needs no new analysis of it.
-omitted = set(extra)
-arcs = data.has_arcs()
-ran = {}
-for name in data.measured_files() if digests == "True" else ():
-    if name not in omitted:
-        if arcs:
-            items = [n for pair in sorted(data.arcs(name) or ()) for n in pair]
-        else:
-            items = sorted(data.lines(name) or ())
-        text = " ".join(map(str, items)).encode()
-        ran[name] = hashlib.blake2b(text, digest_size=16).hexdigest()
 with open(outfile + ".ran", "w", encoding="utf-8") as f:
     json.dump(ran, f)
 """
+_JSON_REPORT = _JSON_REPORT.replace("\nimport coverage\n", "\nimport coverage\n" + FUNCTIONS, 1)
 # Characters that coverage.py's file patterns give a meaning to.
 _PATTERN_CHARS = frozenset("*?[]{},\\")
 

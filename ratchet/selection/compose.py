@@ -6,7 +6,8 @@ executes: the units that ran again, as they ran now; every other unit, as
 the map has it, carried to the new line numbers.  Those lines become a
 coverage data file, and the project's own coverage.py reports on it, with
 the project's configuration, plugins and analysis (statements, exclusions,
-branch structure); ratchet never counts a line itself.
+branch structure; :mod:`ratchet.coverage_report`); ratchet never counts a
+line itself.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ratchet import runner
+from ratchet.coverage_report import FUNCTIONS, cache_path
 from ratchet.errors import TestRunFailed
 from ratchet.measurement import CoverageReport, load_json_report
 
@@ -67,12 +69,13 @@ report = [f for f in spec["report"] if f in measured]
 # The same object reports: loading again would look for another file when
 # the configuration names one per process (parallel, patch = subprocess).
 if report:
-    cov.json_report(morfs=report, outfile=outfile)
+    ratchet_report(cov, outfile, report, sys.argv[4])
 else:
     meta = {"version": coverage.__version__, "branch_coverage": spec["branch"]}
     with open(outfile, "w", encoding="utf-8") as f:
         json.dump({"meta": meta, "files": {}}, f)
 """
+_COMPOSE = _COMPOSE.replace("\nimport coverage\n", "\nimport coverage\n" + FUNCTIONS, 1)
 _NAMES = ("compose.json", ".coverage.composed", "composed.json")
 
 
@@ -91,7 +94,7 @@ class Composer:
         self.log = workdir / "compose.log"
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(
-                [str(ws.python), "-c", _COMPOSE, *_NAMES],
+                [str(ws.python), "-c", _COMPOSE, *_NAMES, cache_path(ws.repo)],
                 cwd=ws.root,
                 env=dict(ws.env),
                 stdin=subprocess.PIPE,

@@ -1,0 +1,215 @@
+"""coverage.py's numbers for measured files, without its JSON report's costs.
+
+Run by the project's interpreter, so its coverage.py, configuration and
+plugins decide every number.  At 2,000 files, three things were most of a
+``coverage json``: parsing every source file, writing lines ratchet never
+reads, and encoding them.  None of them changes a number, so the report
+script (:data:`FUNCTIONS`, pasted into the scripts that report):
+
+- asks coverage.py's own reporting loop (``get_analysis_to_report``) for the
+  same analyses its reporters use, and writes only what
+  :func:`ratchet.measurement.from_json_report` reads: each file's summary and
+  missing lines, under the keys ``coverage json`` uses;
+- keeps each Python file's parsed form (coverage.py's ``PythonParser``,
+  pickled) in the clone's ``.git/ratchet/parsed.db``, per digest of the file's
+  bytes, coverage.py version, Python version and branch mode.  A kept parser
+  is used only when the text it parsed equals the file's text now and its
+  exclusion regex equals the configuration's; else the file is parsed again.
+
+Where coverage.py's internals are not the ones recognised here, the script
+writes ``coverage json``'s own report instead, and says why in its log; a
+cache that cannot be opened is not used.  Either way the numbers are the same.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ratchet import git
+
+NAME = "parsed.db"
+DAYS_KEPT = 14  # A kept parser no run has used for this long is dropped.
+
+
+def cache_path(repo: Path) -> str:
+    """Where this clone keeps parsed sources; "" when there is no such place."""
+    try:
+        folder = git.git_dir(repo) / "ratchet"
+        folder.mkdir(parents=True, exist_ok=True)
+    except Exception:  # Not a repository, or read-only: report without a cache.
+        return ""
+    return str(folder / NAME)
+
+
+# Pasted into a script run by the project's interpreter: defines
+# ``ratchet_report(cov, outfile, morfs, cache_path)``.
+FUNCTIONS = f"""
+_DAYS_KEPT = {DAYS_KEPT}
+"""
+FUNCTIONS += r'''
+def ratchet_report(cov, outfile, morfs, cache_path):
+    """Write coverage.py's numbers for ``morfs`` (None: every measured file)
+    to ``outfile``, as much of a ``coverage json`` report as ratchet reads."""
+    import json
+
+    import coverage
+
+    try:
+        try:
+            from coverage.report_core import get_analysis_to_report
+        except ImportError:  # coverage.py before 7.4
+            from coverage.report import get_analysis_to_report
+        prepare = cov._prepare_data_for_reporting  # [paths] remapping, as reports do
+        cov._get_file_reporter
+    except (ImportError, AttributeError) as e:
+        print(f"ratchet: coverage.py's reporting loop not found ({e}): coverage json")
+        try:
+            cov.json_report(morfs=morfs, outfile=outfile)
+        except coverage.exceptions.NoDataError:
+            meta = {"version": coverage.__version__, "branch_coverage": cov.get_data().has_arcs()}
+            with open(outfile, "w", encoding="utf-8") as f:
+                json.dump({"meta": meta, "files": {}}, f)
+        return
+    prepare()
+    data = cov.get_data()
+    meta = {"version": coverage.__version__, "branch_coverage": data.has_arcs()}
+    data.set_query_contexts(cov.config.report_contexts)
+    parsed = _Parsed(cov, cache_path, data.has_arcs())
+    original = cov._get_file_reporter
+    cov._get_file_reporter = lambda morf: parsed.prepare(original(morf))
+    files = {}
+    try:
+        with ratchet_held(data):
+            for reporter, analysis in get_analysis_to_report(cov, morfs):
+                n = analysis.numbers
+                summary = {"num_statements": n.n_statements, "covered_lines": n.n_executed}
+                if meta["branch_coverage"]:
+                    summary["num_branches"] = n.n_branches
+                    summary["covered_branches"] = n.n_executed_branches
+                files[reporter.relative_filename()] = {
+                    "summary": summary,
+                    "missing_lines": sorted(analysis.missing),
+                }
+                parsed.keep(reporter)
+    except coverage.exceptions.NoDataError:  # No data, or every measured file left out.
+        files = {}
+    finally:
+        cov._get_file_reporter = original
+        parsed.close()
+    with open(outfile, "w", encoding="utf-8") as f:
+        json.dump({"meta": meta, "files": files}, f)
+    print(f"ratchet: {len(files)} files, {parsed.hits} parsers kept from earlier runs")
+
+
+def ratchet_held(data):
+    """coverage.py's data file held open: else it connects again for every query."""
+    import contextlib
+
+    connect = getattr(data, "_connect", None)
+    db = connect() if connect is not None else None
+    return db if hasattr(db, "__enter__") else contextlib.nullcontext()
+
+
+class _Parsed:
+    """Parsed Python sources kept between runs, per digest of their bytes."""
+
+    def __init__(self, cov, path, branch):
+        import hashlib
+        import sys
+        import coverage
+
+        self.db = None
+        self.hits = 0
+        self.add = []  # (digest, pickled parser) of files parsed this run
+        self.touch = []  # digests of kept parsers used today for the first time
+        try:
+            from coverage.parser import PythonParser
+            from coverage.python import PythonFileReporter
+
+            self.kinds = (PythonFileReporter, PythonParser)
+            self.exclude = cov._exclude_regex("exclude")
+            space = repr((1, coverage.__version__, sys.version, branch))
+            self.space = hashlib.blake2b(space.encode(), digest_size=16).digest()
+            if path:
+                import sqlite3
+                import time
+
+                self.today = int(time.time() // 86400)
+                self.db = sqlite3.connect(path, timeout=2)
+                self.db.execute(
+                    "CREATE TABLE IF NOT EXISTS parsed (space BLOB, digest BLOB, "
+                    "parser BLOB, used INTEGER, PRIMARY KEY (space, digest)) WITHOUT ROWID"
+                )
+        except Exception as e:
+            print(f"ratchet: no kept parsers ({type(e).__name__}: {e})")
+            self.db = None
+
+    def prepare(self, reporter):
+        """``reporter``, given its file's kept parser when there is a valid one."""
+        if self.db is None or type(reporter) is not self.kinds[0]:
+            return reporter
+        import hashlib
+        import pickle
+
+        try:
+            if reporter._parser is not None:
+                return reporter
+            with open(reporter.filename, "rb") as f:
+                digest = hashlib.blake2b(f.read(), digest_size=20).digest()
+            row = self.db.execute(
+                "SELECT parser, used FROM parsed WHERE space = ? AND digest = ?",
+                (self.space, digest),
+            ).fetchone()
+        except Exception:  # No file (coverage.py will say so), or no cache.
+            return reporter
+        if row is not None:
+            try:
+                parser = pickle.loads(row[0])
+                usable = (
+                    type(parser) is self.kinds[1]
+                    and parser.exclude == self.exclude
+                    and parser.text == reporter.source()
+                )
+            except Exception:
+                usable = False
+            if usable:
+                parser.filename = reporter.filename
+                reporter._parser = parser
+                self.hits += 1
+                if row[1] != self.today:
+                    self.touch.append(digest)
+                return reporter
+        reporter._ratchet_digest = digest
+        return reporter
+
+    def keep(self, reporter):
+        """Keep the parser a file was analysed with, if it was parsed this run."""
+        import pickle
+
+        digest = getattr(reporter, "_ratchet_digest", None)
+        parser = getattr(reporter, "_parser", None)
+        if digest is not None and type(parser) is self.kinds[1]:
+            try:
+                self.add.append((digest, pickle.dumps(parser, 4)))
+            except Exception:  # Not picklable here: parsed again next time.
+                pass
+
+    def close(self):
+        if self.db is None:
+            return
+        try:
+            with self.db:
+                self.db.executemany(
+                    "INSERT OR REPLACE INTO parsed VALUES (?, ?, ?, ?)",
+                    [(self.space, d, blob, self.today) for d, blob in self.add],
+                )
+                self.db.executemany(
+                    "UPDATE parsed SET used = ? WHERE space = ? AND digest = ?",
+                    [(self.today, self.space, d) for d in self.touch],
+                )
+                self.db.execute("DELETE FROM parsed WHERE used < ?", (self.today - _DAYS_KEPT,))
+        except Exception as e:  # Busy or read-only: this run's parsers are not kept.
+            print(f"ratchet: parsers not kept ({type(e).__name__}: {e})")
+        finally:
+            self.db.close()
+'''
