@@ -11,7 +11,8 @@ script (:data:`FUNCTIONS`, pasted into the scripts that report):
   :func:`ratchet.measurement.from_json_report` reads: each file's summary and
   missing lines, under the keys ``coverage json`` uses;
 - keeps each Python file's parsed form (coverage.py's ``PythonParser``,
-  pickled) in the clone's ``.git/ratchet/parsed.db``, per digest of the file's
+  pickled and compressed) in the clone's ``.git/ratchet/parsed.db``, and
+  loads it when coverage.py analyses that file, per digest of the file's
   bytes, coverage.py version, Python version and branch mode.  A kept parser
   is used only when the text it parsed equals the file's text now and its
   exclusion regex equals the configuration's; else the file is parsed again.
@@ -60,7 +61,7 @@ def ratchet_report(cov, outfile, morfs, cache_path):
         except ImportError:  # coverage.py before 7.4
             from coverage.report import get_analysis_to_report
         prepare = cov._prepare_data_for_reporting  # [paths] remapping, as reports do
-        cov._get_file_reporter
+        analyze = cov._analyze
     except (ImportError, AttributeError) as e:
         print(f"ratchet: coverage.py's reporting loop not found ({e}): coverage json")
         try:
@@ -75,8 +76,14 @@ def ratchet_report(cov, outfile, morfs, cache_path):
     meta = {"version": coverage.__version__, "branch_coverage": data.has_arcs()}
     data.set_query_contexts(cov.config.report_contexts)
     parsed = _Parsed(cov, cache_path, data.has_arcs())
-    original = cov._get_file_reporter
-    cov._get_file_reporter = lambda morf: parsed.prepare(original(morf))
+
+    def analyze_kept(*args, **kwargs):
+        # coverage.py 7.0 passes the reporter, later ones the morf and the reporter.
+        parsed.prepare(kwargs.get("file_reporter", args[0] if args else None))
+        return analyze(*args, **kwargs)
+
+    # At analysis, one file at a time: coverage.py makes every reporter first.
+    cov._analyze = analyze_kept
     files = {}
     try:
         with ratchet_held(data):
@@ -94,7 +101,7 @@ def ratchet_report(cov, outfile, morfs, cache_path):
     except coverage.exceptions.NoDataError:  # No data, or every measured file left out.
         files = {}
     finally:
-        cov._get_file_reporter = original
+        del cov._analyze
         parsed.close()
     with open(outfile, "w", encoding="utf-8") as f:
         json.dump({"meta": meta, "files": files}, f)
@@ -145,15 +152,16 @@ class _Parsed:
             self.db = None
 
     def prepare(self, reporter):
-        """``reporter``, given its file's kept parser when there is a valid one."""
+        """Give ``reporter`` its file's kept parser, when there is a valid one."""
         if self.db is None or type(reporter) is not self.kinds[0]:
-            return reporter
+            return
         import hashlib
         import pickle
+        import zlib
 
         try:
             if reporter._parser is not None:
-                return reporter
+                return
             with open(reporter.filename, "rb") as f:
                 digest = hashlib.blake2b(f.read(), digest_size=20).digest()
             row = self.db.execute(
@@ -161,10 +169,10 @@ class _Parsed:
                 (self.space, digest),
             ).fetchone()
         except Exception:  # No file (coverage.py will say so), or no cache.
-            return reporter
+            return
         if row is not None:
             try:
-                parser = pickle.loads(row[0])
+                parser = pickle.loads(zlib.decompress(row[0]))
                 usable = (
                     type(parser) is self.kinds[1]
                     and parser.exclude == self.exclude
@@ -178,23 +186,38 @@ class _Parsed:
                 self.hits += 1
                 if row[1] != self.today:
                     self.touch.append(digest)
-                return reporter
+                return
         reporter._ratchet_digest = digest
-        return reporter
 
     def keep(self, reporter):
-        """Keep the parser a file was analysed with, if it was parsed this run."""
+        """Keep the parser a file was analysed with, if it was parsed this run;
+        then let it go (a parser holds the file's text and arcs)."""
+        import copy
         import pickle
+        import zlib
 
+        if type(reporter) is not self.kinds[0]:
+            return
         digest = getattr(reporter, "_ratchet_digest", None)
-        parser = getattr(reporter, "_parser", None)
-        if digest is not None and type(parser) is self.kinds[1]:
-            try:
-                self.add.append((digest, pickle.dumps(parser, 4)))
-            except Exception:  # Not picklable here: parsed again next time.
-                pass
+        parser = reporter._parser
+        reporter._parser = None
+        if digest is None or type(parser) is not self.kinds[1]:
+            return
+        # Less to store and load: what only describes missing arcs in words,
+        # and a cache, both rebuilt by the parser when asked for.
+        parser = copy.copy(parser)
+        if getattr(parser, "_missing_arc_fragments", None) is not None:
+            parser._missing_arc_fragments = None
+        if isinstance(getattr(parser, "_first_line_cache", None), dict):
+            parser._first_line_cache = {}
+        try:
+            self.add.append((digest, zlib.compress(pickle.dumps(parser, 4), 1)))
+        except Exception:  # Not picklable here: parsed again next time.
+            return
+        if len(self.add) >= 1000:
+            self.write()
 
-    def close(self):
+    def write(self):
         if self.db is None:
             return
         try:
@@ -207,9 +230,21 @@ class _Parsed:
                     "UPDATE parsed SET used = ? WHERE space = ? AND digest = ?",
                     [(self.today, self.space, d) for d in self.touch],
                 )
-                self.db.execute("DELETE FROM parsed WHERE used < ?", (self.today - _DAYS_KEPT,))
         except Exception as e:  # Busy or read-only: this run's parsers are not kept.
             print(f"ratchet: parsers not kept ({type(e).__name__}: {e})")
+            self.db.close()
+            self.db = None
+        self.add, self.touch = [], []
+
+    def close(self):
+        self.write()
+        if self.db is None:
+            return
+        try:
+            with self.db:
+                self.db.execute("DELETE FROM parsed WHERE used < ?", (self.today - _DAYS_KEPT,))
+        except Exception:
+            pass  # Dropped next time.
         finally:
             self.db.close()
 '''
