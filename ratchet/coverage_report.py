@@ -126,6 +126,7 @@ class _Parsed:
         import coverage
 
         self.db = None
+        self.kinds = (None, None)  # coverage.py's PythonFileReporter and PythonParser
         self.hits = 0
         self.add = []  # (digest, pickled parser) of files parsed this run
         self.touch = []  # digests of kept parsers used today for the first time
@@ -201,7 +202,7 @@ class _Parsed:
         digest = getattr(reporter, "_ratchet_digest", None)
         parser = reporter._parser
         reporter._parser = None
-        if digest is None or type(parser) is not self.kinds[1]:
+        if self.db is None or digest is None or type(parser) is not self.kinds[1]:
             return
         # Less to store and load: what only describes missing arcs in words,
         # and a cache, both rebuilt by the parser when asked for.

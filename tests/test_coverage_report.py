@@ -233,6 +233,10 @@ def test_a_damaged_or_foreign_kept_parser_is_not_used(project: Project, tmp_path
     ours, log = _ours(project, cache)
     assert ours == _cut(reference, ours)
     assert "no kept parsers" in log
+    # Nor one that cannot be made.
+    ours, log = _ours(project, tmp_path / "no such folder" / "parsed.db")
+    assert ours == _cut(reference, ours)
+    assert "no kept parsers" in log
 
 
 def test_unknown_internals_fall_back_to_coverage_json(project: Project, tmp_path: Path) -> None:
