@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from ratchet import runner
-from ratchet.coverage_report import FUNCTIONS
+from ratchet.coverage_report import FUNCTIONS, NAME, cache_path
 from testing.project import Project
 
 # Multi-line statements, `with` jumps, exclusions, partial branches, lambdas,
@@ -258,3 +258,12 @@ def test_unknown_internals_fall_back_to_coverage_json(project: Project, tmp_path
     ours, log = _ours(project, tmp_path / "parsed.db", script)
     assert "reporting loop not found" in log
     assert ours == _cut(reference, ours)
+
+
+def test_parsers_are_kept_in_the_clones_git_directory(project: Project, tmp_path: Path) -> None:
+    assert cache_path(project.root) == str(project.root / ".git" / "ratchet" / NAME)
+    assert (project.root / ".git" / "ratchet").is_dir()
+    # Outside a repository there is no such place: reports run without one.
+    outside = tmp_path / "not a repository"
+    outside.mkdir()
+    assert cache_path(outside) == ""
