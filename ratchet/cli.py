@@ -215,6 +215,14 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     if argv is None:
         errors.LATE_SIGNALS_IGNORED = True
+    try:
+        return _main(argv)
+    finally:
+        if argv is None:  # The command's own process: nothing is left to stop.
+            errors.ignore_signals_to_exit()
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = _parser()
     words = sys.argv[1:] if argv is None else list(argv)
     if not words:  # Bare `ratchet`: what it can do.

@@ -121,5 +121,18 @@ def _stop_on_signals() -> Iterator[None]:
             signal.signal(s, _ignore if LATE_SIGNALS_IGNORED else handler)
 
 
+def ignore_signals_to_exit() -> None:
+    """Ignore SIGTERM, SIGHUP and Ctrl-C from now to the process's end.
+
+    For the command's own process once its work is done and it starts no
+    other process.  While the interpreter shuts down it puts back the
+    default action of every signal that has a Python handler, so a signal
+    then would kill a run whose verdict is already out (the signal soak saw
+    one, 150 ms before the end).  It leaves an ignored signal ignored.
+    """
+    for s in (*_SIGNALS, signal.SIGINT):
+        signal.signal(s, signal.SIG_IGN)
+
+
 def _ignore(signum: int, frame: object) -> None:
     """A handler that does nothing (unlike SIG_IGN, not inherited by children)."""

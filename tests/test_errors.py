@@ -337,3 +337,41 @@ def test_commands_run_outside_the_main_thread_take_no_signals(baselined: Project
     thread.start()
     thread.join()
     assert results == [errors.PASSED]
+
+
+@pytest.mark.parametrize("name", ["SIGTERM", "SIGINT"])
+def test_a_signal_while_the_interpreter_shuts_down_does_not_kill_a_finished_run(
+    tmp_path: Path, name: str
+) -> None:
+    """Shutting down, Python puts back the default action of every signal
+    with a Python handler: a signal then killed a run whose verdict was out
+    (exit -15).  An object destroyed with ``__main__`` holds the shutdown
+    open while the signal is sent."""
+    import os
+    import signal
+
+    script = (
+        "import os, sys, time\n"
+        "class Late:\n"
+        "    def __init__(self):\n"
+        "        self.write, self.sleep = os.write, time.sleep\n"
+        "    def __del__(self):\n"
+        "        self.write(2, b'shutting down\\n')\n"
+        "        self.sleep(1)\n"
+        "late = Late()\n"
+        "sys.argv = ['ratchet', 'help']\n"
+        "from ratchet.cli import main\n"
+        "sys.exit(main())\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        # The default action for Ctrl-C, as in a terminal's foreground job.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    assert proc.stderr is not None
+    assert proc.stderr.readline() == b"shutting down\n"
+    os.kill(proc.pid, getattr(signal, name))
+    assert proc.wait(timeout=30) == 0
