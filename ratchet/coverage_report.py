@@ -26,28 +26,25 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ratchet import git
+from ratchet import state
 
 NAME = "parsed.db"
-DAYS_KEPT = 14  # A kept parser no run has used for this long is dropped.
 
 
-def cache_path(repo: Path) -> str:
+def cache_path(git_dir: Path) -> str:
     """Where this clone keeps parsed sources; "" when there is no such place."""
     try:
-        folder = git.git_dir(repo) / "ratchet"
-        folder.mkdir(parents=True, exist_ok=True)
-    except Exception:  # Not a repository, or read-only: report without a cache.
+        return str(state.folder(git_dir) / NAME)
+    except state.StateError:  # Read-only, or not a folder: report without a cache.
         return ""
-    return str(folder / NAME)
 
 
 # Pasted into a script run by the project's interpreter: defines
 # ``ratchet_report(cov, outfile, morfs, cache_path)``.
-FUNCTIONS = f"""
-_DAYS_KEPT = {DAYS_KEPT}
-"""
-FUNCTIONS += r'''
+FUNCTIONS = r'''
+_DAYS_KEPT = 14  # A kept parser no run has used for this long is dropped.
+
+
 def ratchet_report(cov, outfile, morfs, cache_path):
     """Write coverage.py's numbers for ``morfs`` (None: every measured file)
     to ``outfile``, as much of a ``coverage json`` report as ratchet reads."""

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from pathlib import Path
 
-from ratchet import runner, scratch
+from ratchet import git, runner, scratch
 from ratchet.config import Config
 from ratchet.errors import RatchetError, TestRunFailed
 from ratchet.measurement import Measurement, load_json_report
@@ -35,7 +35,10 @@ def given(root: Path, config: Config, data: Sequence[str]) -> Measurement:
     ws = in_place(root, config, tests=False)
     with scratch.folder() as workdir:
         data_file = runner.combine(ws, paths, workdir)
-        report = load_json_report(runner.json_report(ws, data_file, workdir, RatchetError), root)
+        report_file = runner.json_report(
+            ws, data_file, workdir, RatchetError, git_dir=git.git_dir(root)
+        )
+        report = load_json_report(report_file, root)
     return Measurement(report, RunMode.DATA, f"data {', '.join(data)}")
 
 
@@ -71,7 +74,9 @@ def rerun(ws: Workspace, files: Collection[str], tests: Collection[str] | None) 
 def _whole(ws: Workspace, workdir: Path, why: str) -> Measurement:
     """The test command run as it is, without the test-map plugin (not pytest)."""
     test_run = runner.run_tests(ws, workdir)
-    report_file = runner.json_report(ws, test_run.data_file, workdir, TestRunFailed)
+    report_file = runner.json_report(
+        ws, test_run.data_file, workdir, TestRunFailed, git_dir=git.git_dir(ws.repo)
+    )
     report = load_json_report(report_file, ws.root)
     how = f"`{' '.join(ws.config.test_command)}` ({test_run.seconds:.1f} s)"
     return Measurement(report, RunMode.FULL, how, why, warnings=test_run.warnings)

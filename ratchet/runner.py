@@ -223,10 +223,11 @@ def json_report(
     error: type[RatchetError],
     skip: Collection[str] = (),
     *,
+    git_dir: Path,
     digests: bool = False,
 ) -> Path:
-    """coverage.py's report of ``data_file`` (:mod:`ratchet.coverage_report`);
-    ``skip``: repository paths not needed.
+    """coverage.py's report of ``data_file`` (:mod:`ratchet.coverage_report`,
+    its parsers kept in ``git_dir``); ``skip``: repository paths not needed.
 
     Analysing a file is most of a report's time, so a selected run leaves
     out the files whose numbers it already has.  No data at all gives a
@@ -246,7 +247,7 @@ def json_report(
             "-c",
             _JSON_REPORT,
             *(str(p) for p in (data_file, report, omit_file, digests)),
-            cache_path(ws.repo),
+            cache_path(git_dir),
         ],
         "coverage json",
         log=workdir / "report.log",

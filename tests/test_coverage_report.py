@@ -261,9 +261,12 @@ def test_unknown_internals_fall_back_to_coverage_json(project: Project, tmp_path
 
 
 def test_parsers_are_kept_in_the_clones_git_directory(project: Project, tmp_path: Path) -> None:
-    assert cache_path(project.root) == str(project.root / ".git" / "ratchet" / NAME)
-    assert (project.root / ".git" / "ratchet").is_dir()
-    # Outside a repository there is no such place: reports run without one.
-    outside = tmp_path / "not a repository"
-    outside.mkdir()
-    assert cache_path(outside) == ""
+    git_dir = project.root / ".git"
+    assert cache_path(git_dir) == str(git_dir / "ratchet" / NAME)
+    assert (git_dir / "ratchet").is_dir()
+    # Where the state folder cannot be made there is no such place: reports
+    # run without one.
+    blocked = tmp_path / "blocked"
+    blocked.mkdir()
+    (blocked / "ratchet").write_text("a file, not a folder")
+    assert cache_path(blocked) == ""

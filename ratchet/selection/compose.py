@@ -87,14 +87,14 @@ class Composer:
     manager: unused, it is told so and exits.
     """
 
-    def __init__(self, ws: Workspace, workdir: Path) -> None:
+    def __init__(self, ws: Workspace, workdir: Path, git_dir: Path) -> None:
         self.ws = ws
         self.workdir = workdir
         workdir.mkdir(parents=True, exist_ok=True)
         self.log = workdir / "compose.log"
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(
-                [str(ws.python), "-c", _COMPOSE, *_NAMES, cache_path(ws.repo)],
+                [str(ws.python), "-c", _COMPOSE, *_NAMES, cache_path(git_dir)],
                 cwd=ws.root,
                 env=dict(ws.env),
                 stdin=subprocess.PIPE,

@@ -229,7 +229,9 @@ class Session:
             combined = self.workdir / "combined"
             combined.mkdir(exist_ok=True)
             data = runner.combine(self.ws, [r.data_file for r in runs], combined)
-        path = runner.json_report(self.ws, data, self.workdir, TestRunFailed, skip, digests=True)
+        path = runner.json_report(
+            self.ws, data, self.workdir, TestRunFailed, skip, git_dir=self.git_dir, digests=True
+        )
         return (
             load_json_report(path, self.root),
             runner.tracers(path, self.root),
@@ -519,7 +521,7 @@ def _selected(session: Session) -> Measurement:
     # It would only record the session again, and the map's session unit
     # stands, since no code it ran changed (else the plan runs everything).
     idle = not (plan.tests or plan.collect or plan.preload or plan.reimport)
-    with compose.Composer(session.ws, session.workdir / "compose") as composer:
+    with compose.Composer(session.ws, session.workdir / "compose", session.git_dir) as composer:
         outputs = [] if idle else session.run(spec)[1]
         try:
             branch = store.meta("branch") == "1"
