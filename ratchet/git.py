@@ -25,7 +25,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -312,16 +312,17 @@ def index_content_ids(root: Path) -> dict[str, str]:
     return ids
 
 
-def worktree_content_ids(root: Path) -> dict[str, str]:
+def worktree_content_ids(root: Path, differences: Sequence[str] | None = None) -> dict[str, str]:
     """Blob ids of the working tree's files, as a test run sees them.
 
     Tracked files keep the index's id unless edited; edited and untracked
     (not ignored) files are hashed as ``git add`` would, without writing
-    anything to the repository.
+    anything to the repository.  ``differences``: what
+    :func:`worktree_differences` just said, if the caller asked already.
     """
     ids = index_content_ids(root)
     to_hash = []
-    for path in worktree_differences(root):
+    for path in worktree_differences(root) if differences is None else differences:
         if os.path.isfile(root / path):
             to_hash.append(path)
         else:
@@ -336,29 +337,16 @@ def worktree_content_ids(root: Path) -> dict[str, str]:
     return ids
 
 
-def content_key(root: Path, rev: str | None, relevant: Callable[[str], bool]) -> str | None:
-    """A digest of the blob ids of relevant files at ``rev`` (None: the index).
-
-    Two states with the same key have the same code, tests and configuration,
-    so a measurement of one holds for the other.  None when ``rev`` is absent.
-    """
-    import hashlib
-
-    if rev is None:
-        out = _call(root, "ls-files", "-s", "-z")
-    else:
-        if resolve(root, rev) is None:
-            return None
-        out = _call(root, "ls-tree", "-r", "-z", "--full-tree", rev)
-    digest = hashlib.sha256()
-    for record in sorted(out.split(b"\0")):
-        if not record:
-            continue
-        meta, _, name = record.partition(b"\t")
-        path = os.fsdecode(name)
-        if relevant(path):
-            digest.update(meta.split()[-2 if rev is None else 2] + b" " + name + b"\0")
-    return digest.hexdigest()
+def tree_ids(root: Path, rev: str) -> dict[str, str] | None:
+    """Blob ids of the files at ``rev``; None when ``rev`` is absent."""
+    if resolve(root, rev) is None:
+        return None
+    ids: dict[str, str] = {}
+    for record in _call(root, "ls-tree", "-r", "-z", "--full-tree", rev).split(b"\0"):
+        if record:
+            meta, _, name = record.partition(b"\t")
+            ids[os.fsdecode(name)] = meta.split()[2].decode()
+    return ids
 
 
 def mentioned_elsewhere(root: Path, word: str, path: str, *, cached: bool = False) -> bool:

@@ -3,17 +3,18 @@
 The baseline keeps counts, not lines.  To say which statements a commit left
 newly uncovered we need the uncovered lines of HEAD's content; every
 measurement records its own under the git directory, keyed by a digest of
-the content it measured (:func:`ratchet.git.content_key`).  When that key
-matches HEAD's, old lines are mapped through the HEAD-to-index diff and
-compared; otherwise we say we cannot tell.
+the content it measured (:func:`_key`).  When that key matches HEAD's, old
+lines are mapped through the HEAD-to-index diff and compared; otherwise we
+say we cannot tell.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import zlib
 from base64 import b64decode, b64encode
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,26 +28,34 @@ if TYPE_CHECKING:
     from ratchet.config import Config
     from ratchet.measurement import Measurement
 
-FORMAT = 2  # 2: each file's lines as :func:`ratchet.encoded.encode` bytes, base64.
+# 3: keyed by :func:`_key`; each file's lines as :func:`ratchet.encoded.encode`
+# bytes, base64.
+FORMAT = 3
 NAME = "last-run.json"
 
 
-def _relevant(config: Config) -> Callable[[str], bool]:
-    # The baseline file is excluded: committing it does not change coverage.
-    # Answers are kept: HEAD's files and the index's are nearly all the same.
-    known: dict[str, bool] = {}
+def _key(config: Config, ids: Mapping[str, str]) -> str:
+    """A digest of the blob ids of the files among ``ids`` that can change
+    coverage: two states with the same key have the same code, tests and
+    configuration, so a measurement of one holds for the other.  The
+    baseline file is left out: committing it does not change coverage."""
+    baseline = config.baseline
+    # Python files first, in one test: every one is relevant, and a check
+    # computes this over every tracked file.
+    paths = sorted(
+        p for p in ids if p != baseline and (p.endswith(".py") or config.is_relevant(p))
+    )
+    text = "".join([f"{ids[p]} {p}\0" for p in paths])
+    return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()
 
-    def relevant(path: str) -> bool:
-        found = known.get(path)
-        if found is None:
-            found = known[path] = path != config.baseline and config.is_relevant(path)
-        return found
 
-    return relevant
+def _head_key(root: Path, config: Config) -> str | None:
+    ids = git.tree_ids(root, "HEAD")
+    return None if ids is None else _key(config, ids)
 
 
 def record(root: Path, config: Config, measurement: Measurement) -> None:
-    """Keep this run's uncovered lines, if it measured the index's content.
+    """Keep this run's uncovered lines, under the key of the content it measured.
 
     Only our own test runs qualify (given data may come from any commit).
     The record of HEAD's content is kept beside it: a refused commit must not
@@ -55,15 +64,18 @@ def record(root: Path, config: Config, measurement: Measurement) -> None:
     if not measurement.mode.ran_tests:
         return
     try:
-        is_relevant = _relevant(config)
-        if not git.worktree_matches_index(root) or any(
-            is_relevant(p) for p in git.untracked_paths(root)
-        ):
-            return  # The working tree was measured, and it is not the index.
-        key = git.content_key(root, None, is_relevant)
+        ids = measurement.content
+        if ids is None:  # Not told what the tests ran on: only if it was the index.
+            if not git.worktree_matches_index(root) or any(
+                p != config.baseline and config.is_relevant(p) for p in git.untracked_paths(root)
+            ):
+                return
+            ids = git.index_content_ids(root)
+        key = _key(config, ids)
         git_dir = git.git_dir(root)
         runs = _load(git_dir)
-        head_key = git.content_key(root, "HEAD", is_relevant)
+        # HEAD's key only when there is an older record it could keep.
+        head_key = _head_key(root, config) if runs.keys() - {key} else None
         kept = {k: v for k, v in runs.items() if k == head_key and k != key}
         # Encoded, as the map keeps them: most files' lines are never read back.
         kept[str(key)] = {
@@ -93,7 +105,7 @@ def missing_at_head(root: Path, config: Config) -> Mapping[str, Sequence[int]] |
         runs = _load(git.git_dir(root))
         if not runs:
             return None
-        missing = runs.get(str(git.content_key(root, "HEAD", _relevant(config))))
+        missing = runs.get(str(_head_key(root, config)))
     except RatchetError:
         return None
     if not isinstance(missing, dict):

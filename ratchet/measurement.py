@@ -58,6 +58,9 @@ class Measurement:
     judged: frozenset[str] | None = None
     # Why this run could record no test map (then every check runs everything).
     selection_off: str = ""
+    # Blob ids of the repository's files as the tests saw them (path -> id);
+    # None when not known.  What the run's record of uncovered lines is keyed by.
+    content: Mapping[str, str] | None = None
 
     @property
     def files(self) -> Mapping[str, FileResult]:

@@ -51,6 +51,9 @@ class Workspace:
     env: Mapping[str, str]  # What the tests run with.
     probe: Probe
     left_out: int = 0  # Differing files a snapshot leaves out.
+    # Where the working tree differed from the index when this was made (see
+    # :func:`ratchet.git.worktree_differences`); None when not looked at.
+    differences: tuple[str, ...] | None = None
 
     @property
     def snapshot(self) -> bool:
@@ -89,11 +92,11 @@ def in_place(repo: Path, config: Config, *, tests: bool = True) -> Workspace:
 def for_commit(repo: Path, config: Config, *, tests: bool = True) -> Iterator[Workspace]:
     """The commit's content: the working tree when it matches the index in
     every file that can change coverage, else a temporary snapshot of the index."""
-    differing = git.worktree_differences(repo) if tests else []
+    differences = git.worktree_differences(repo) if tests else []
     # The baseline is read from the index anyway; the tests never see it.
-    differing = [p for p in differing if config.is_relevant(p) and p != config.baseline]
+    differing = [p for p in differences if config.is_relevant(p) and p != config.baseline]
     if not differing:
-        yield _build(repo, repo, config, tests=tests)
+        yield _build(repo, repo, config, tests=tests, differences=tuple(differences))
         return
     from ratchet import scratch
 
@@ -103,7 +106,15 @@ def for_commit(repo: Path, config: Config, *, tests: bool = True) -> Iterator[Wo
         yield _build(repo, snapshot, config, tests=tests, left_out=len(differing))
 
 
-def _build(repo: Path, root: Path, config: Config, *, tests: bool, left_out: int = 0) -> Workspace:
+def _build(
+    repo: Path,
+    root: Path,
+    config: Config,
+    *,
+    tests: bool,
+    left_out: int = 0,
+    differences: tuple[str, ...] | None = None,
+) -> Workspace:
     from ratchet.environment import clean_env, find_python, probe_cached
     from ratchet.runner import coverage_args
 
@@ -144,7 +155,7 @@ def _build(repo: Path, root: Path, config: Config, *, tests: bool, left_out: int
             f"the project's environment {where} lacks {names}",
             hint=f"install it there: {_quoted(python)} -m pip install {names}",
         )
-    return Workspace(repo, root, config, python, source, env, found, left_out)
+    return Workspace(repo, root, config, python, source, env, found, left_out, differences)
 
 
 def _probe_cache(repo: Path, root: Path) -> Path | None:

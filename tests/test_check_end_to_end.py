@@ -56,7 +56,7 @@ def test_without_a_record_of_head_it_says_it_cannot_tell_which_lines_are_new(
 def test_a_damaged_record_of_head_is_as_none(baselined: Project, damage: object) -> None:
     record = baselined.root / ".git" / "ratchet" / "last-run.json"
     doc = json.loads(record.read_text())
-    assert doc["format"] == 2
+    assert doc["format"] == 3
     for files in doc["runs"].values():
         for path in files:
             files[path] = damage  # "AAAA" is base64, but of no line set.
@@ -238,20 +238,27 @@ def test_allow_lower_on_a_file_that_did_not_go_down_lowers_nothing(baselined: Pr
     assert "lowered" not in baselined.read("coverage-baseline.toml")
 
 
-def test_a_run_with_untracked_test_files_is_not_recorded_as_the_commits(
+def test_a_run_beside_an_untracked_test_file_is_recorded_as_what_it_measured(
     baselined: Project,
 ) -> None:
-    record = baselined.root / ".git" / "ratchet" / "last-run.json"
-    before = record.read_bytes()
-    # An untracked test module runs too, so this measurement is not of the index.
+    # An untracked test module that covers unused(): the check measures a
+    # snapshot of the index, without it, and records that content's lines.
     baselined.write(
         "tests/test_local.py",
         "from pkg.mod import unused\n\ndef test_local():\n    assert unused(0) == 2\n",
     )
     baselined.stage("pkg/mod.py", baselined.read("pkg/mod.py") + "\n# touched\n")
-    baselined.git("rm", "-q", "--cached", "tests/test_local.py", check=False)
+    baselined.git("rm", "-q", "--cached", "tests/test_local.py")
     assert baselined.ratchet("check").code == errors.PASSED
-    assert record.read_bytes() == before
+    baselined.git("commit", "-q", "--no-verify", "-m", "touched")
+    # Refused: sub() loses its test.  Line 6 is newly uncovered; lines 10-12
+    # were uncovered in the commit (had the untracked test's run been
+    # recorded as the commit's, they would be named too).
+    baselined.stage("tests/test_mod.py", TESTS.replace("def test_sub", "def _not_a_test"))
+    baselined.git("rm", "-q", "--cached", "tests/test_local.py")
+    result = baselined.ratchet("check")
+    assert result.code == errors.BLOCKED
+    assert "newly uncovered lines: 6\n" in result.out
 
 
 def test_init_names_fractional_tier_targets_as_percentages(project: Project) -> None:

@@ -162,7 +162,9 @@ class Session:
         self.fingerprint = fingerprint(ws)
         # What the tests see: the index's files in a snapshot, else the working tree's.
         self.content = (
-            git.index_content_ids(ws.repo) if ws.snapshot else git.worktree_content_ids(ws.root)
+            git.index_content_ids(ws.repo)
+            if ws.snapshot
+            else git.worktree_content_ids(ws.root, ws.differences)
         )
         self.old: Store | None = None
         self.map_error = ""
@@ -339,7 +341,13 @@ def _full(session: Session, reason: str) -> Measurement:
         state.remove(session.git_dir, OFF)
     why = "; ".join(w for w in [reason, *session.notes] if w)
     return Measurement(
-        report, RunMode.FULL, session.how, why, warnings=session.warnings, selection_off=off
+        report,
+        RunMode.FULL,
+        session.how,
+        why,
+        warnings=session.warnings,
+        selection_off=off,
+        content=session.content,
     )
 
 
@@ -1100,4 +1108,5 @@ def _from_map(
         "; ".join([why, *session.notes]),
         tests_run,
         session.warnings,
+        content=session.content,
     )
