@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -39,3 +40,26 @@ def test_lines_read_lazily_are_the_lines(values: list[int]) -> None:
     assert encode(lazy) == encode(values)  # Written back as it was read: not re-encoded.
     assert lazy != [*values, 1]
     assert lazy == Lines(encode(values))
+
+
+@given(st.one_of(lines, arcs))
+def test_lines_the_test_process_packs_are_stored_as_encode_writes_them(
+    values: list[int],
+) -> None:
+    # The plugin runs in the project's environment and packs without zlib;
+    # ratchet compresses what it reads exactly as encode() would, so a set
+    # from a recording and the same set carried by ratchet share one row.
+    from base64 import b64decode
+
+    from ratchet.encoded import canonical
+    from ratchet.selection.plugin import pack_lines
+
+    assert canonical(b64decode(pack_lines(values))) == encode(values)
+
+
+@pytest.mark.parametrize("raw", [b"", b"x12", b"h123", b"z" + b"b" * 10])
+def test_what_is_not_a_packed_encoding_is_refused(raw: bytes) -> None:
+    from ratchet.encoded import canonical
+
+    with pytest.raises(ValueError, match="not an uncompressed line encoding"):
+        canonical(raw)

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from ratchet.relevance import CONFIG_FILES
@@ -386,7 +386,7 @@ def import_closure(start: Iterable[str], imports_of: Callable[[str], Iterable[st
     return reach
 
 
-def line_numbers(values: list[int]) -> set[int]:
+def line_numbers(values: Sequence[int]) -> set[int]:
     """The line numbers in a unit's lines, or in its flat arcs (both ends)."""
     return {abs(v) for v in values if v}
 

@@ -38,7 +38,10 @@ from __future__ import annotations
 import json
 import os
 import sys
+from array import array
+from base64 import b64encode
 from itertools import compress
+from operator import sub
 from typing import Any
 
 import pytest
@@ -230,7 +233,7 @@ class Recorder:
         self.relcache: dict[str, str | None] = {}
         self.line_counts: dict[str, int] = {}
         # Decoded sets, by their raw content: see encode.
-        self.encoded: dict[tuple[bool, frozenset[Any]], tuple[list[int], int]] = {}
+        self.encoded: dict[tuple[bool, frozenset[Any]], tuple[str, int]] = {}
         self._start()
 
     # -- coverage.py --------------------------------------------------------------
@@ -395,7 +398,8 @@ class Recorder:
             key = (unit.spawned, frozenset(values))
             done = known.get(key)
             if done is None:
-                done = known[key] = self._decode(values, unit.spawned)
+                flat, top = self._decode(values, unit.spawned)
+                done = known[key] = (pack_lines(flat), top)
             lines[rel], top = done
             if top > self._line_count(f):
                 # A line past the file's end: the data were not read right.
@@ -429,6 +433,21 @@ class Recorder:
                 self.quiet = False
             self.line_counts[path] = count
         return count
+
+
+def pack_lines(values: list[int]) -> str:
+    """Sorted lines or flat arcs as ``ratchet.encoded.encode`` writes them,
+    uncompressed, in base64: a few bytes a line where JSON numbers took five,
+    so the output of a whole run is written and read in a fraction of the
+    time.  (ratchet compresses the long ones as ``encode`` does, see
+    ``recording.py``: this file runs in the project's environment, whose
+    zlib may differ, and ratchet need not be installed there.)"""
+    if not values:
+        return "Yg=="  # b"b": no deltas.
+    deltas = [values[0], *map(sub, values[1:], values[:-1])]
+    low, high = min(deltas), max(deltas)
+    code = "b" if -128 <= low <= high < 128 else "h" if -32768 <= low <= high < 32768 else "q"
+    return b64encode(code.encode() + array(code, deltas).tobytes()).decode("ascii")
 
 
 def _arcs(

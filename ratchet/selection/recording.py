@@ -8,10 +8,13 @@ what each executed.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import binascii
+from base64 import b64decode
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ratchet.encoded import Lines, canonical
 from ratchet.selection.store import UnitData
 
 
@@ -36,14 +39,27 @@ class Recording:
     preloaded: set[str] = field(default_factory=set)  # Module files the preload imported.
 
 
-def _unit(raw: Mapping[str, Any]) -> UnitData:
+def _unit(raw: Mapping[str, Any], known: dict[str, Lines]) -> UnitData:
     return UnitData(
-        {path: list(values) for path, values in raw["lines"].items()},
+        {path: _lines(text, known) for path, text in raw["lines"].items()},
         set(raw["opened"]),
         set(raw["imports"]),
         bool(raw["opaque"]),
         list(raw.get("fixtures", ())),
     )
+
+
+def _lines(text: str, known: dict[str, Lines]) -> Lines:
+    """A unit's lines in a file, as the plugin packed them (see its
+    ``pack_lines``); decoded only if read.  Units share most of theirs, so
+    each distinct text becomes one value (which callers must not change)."""
+    found = known.get(text)
+    if found is None:
+        try:
+            found = known[text] = Lines(canonical(b64decode(text, validate=True)))
+        except (binascii.Error, ValueError, TypeError):
+            raise RecordingError("a test process wrote lines that cannot be read") from None
+    return found
 
 
 def merge(into: UnitData, other: UnitData, branch: bool) -> None:
@@ -59,7 +75,7 @@ def merge(into: UnitData, other: UnitData, branch: bool) -> None:
     into.opaque = into.opaque or other.opaque
 
 
-def union(sets: Iterable[list[int]], branch: bool) -> list[int]:
+def union(sets: Iterable[Sequence[int]], branch: bool) -> list[int]:
     """Sorted line lists, or sorted flat arc lists (``branch``), as one."""
     if branch:
         pairs = {(s[i], s[i + 1]) for s in sets for i in range(0, len(s), 2)}
@@ -74,6 +90,7 @@ def from_outputs(outputs: Iterable[Mapping[str, Any]]) -> Recording:
     none did.
     """
     recording: Recording | None = None
+    texts: dict[str, Lines] = {}  # Packed lines -> their value, shared.
     for out in outputs:
         if not out.get("ok"):
             raise RecordingError(str(out.get("reason") or "a test process did not record"))
@@ -82,7 +99,7 @@ def from_outputs(outputs: Iterable[Mapping[str, Any]]) -> Recording:
         elif bool(out["branch"]) != recording.branch:
             raise RecordingError("test processes measured in different branch modes")
         for nodeid, raw in out["tests"].items():
-            recording.tests[nodeid] = _unit(raw)
+            recording.tests[nodeid] = _unit(raw, texts)
             recording.tests[nodeid].module = nodeid.split("::", 1)[0]
         for kind, table in (
             ("fixtures", recording.fixtures),
@@ -90,12 +107,12 @@ def from_outputs(outputs: Iterable[Mapping[str, Any]]) -> Recording:
             ("modules", recording.modules),
         ):
             for key, raw in out[kind].items():
-                unit = _unit(raw)
+                unit = _unit(raw, texts)
                 if key in table:
                     merge(table[key], unit, recording.branch)
                 else:
                     table[key] = unit
-        merge(recording.session, _unit(out["session"]), recording.branch)
+        merge(recording.session, _unit(out["session"], texts), recording.branch)
         for module, ids in out["collected"].items():
             known = recording.collected.setdefault(module, [])
             known += [i for i in ids if i not in known]

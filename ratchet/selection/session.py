@@ -16,7 +16,7 @@ import hashlib
 import json
 import os
 import sys
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -744,10 +744,11 @@ def _flat(item: int | tuple[int, int]) -> tuple[int, ...]:
     return item if isinstance(item, tuple) else (item,)
 
 
-def _items(values: list[int], branch: bool) -> set[Any]:
+def _items(values: Sequence[int], branch: bool) -> set[Any]:
     """Lines, or arcs as pairs."""
     if branch:
-        return {(values[i], values[i + 1]) for i in range(0, len(values), 2)}
+        flat = list(values)  # Indexed twice an item: a list, not a lazy Lines.
+        return {(flat[i], flat[i + 1]) for i in range(0, len(flat), 2)}
     return set(values)
 
 
@@ -996,7 +997,7 @@ def _merge(
     carried: dict[tuple[int, str], list[int]] = {}
     for path in sorted(analyse):
         kept = keep_by_path.get(path, set()) - gone
-        sets: list[list[int]] = []
+        sets: list[Sequence[int]] = []
         mapping = plan.maps.get(path) if path in plan.changed else None
         for (uid, _), values in store.lines(kept, [path]).items():
             if mapping is not None:
@@ -1005,7 +1006,7 @@ def _merge(
                     carried[(uid, path)] = moved
                 values = moved
             sets.append(values)
-        untrusted: list[list[int]] = []  # The divergent tests: see _divergence_covered.
+        untrusted: list[Sequence[int]] = []  # The divergent tests: see _divergence_covered.
         for unit in [*fresh_units.values(), session_unit]:
             ran = unit.lines.get(path)
             if ran:
@@ -1019,7 +1020,8 @@ def _merge(
     if divergent:
         accounts = _divergence_covered(store, plan, fresh, old_tests, divergent, others)
         for key, account in accounts.items():
-            fresh.tests[key].lines = account  # What the map keeps for it.
+            kept_lines: dict[str, Sequence[int]] = dict(account)
+            fresh.tests[key].lines = kept_lines  # What the map keeps for it.
     numbers_before = store.numbers()
     tracers = {p: n.tracer for p, n in numbers_before.items()}
     digests = {p: ran_digest(values) for p, values in lines.items()}

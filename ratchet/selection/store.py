@@ -104,7 +104,7 @@ def ran_digest(values: Sequence[int]) -> bytes:
 class UnitData:
     """What one unit executed, opened and imported (paths repository-relative)."""
 
-    lines: dict[str, list[int]] = field(default_factory=dict)  # Lines, or flat arcs.
+    lines: dict[str, Sequence[int]] = field(default_factory=dict)  # Lines, or flat arcs.
     opened: set[str] = field(default_factory=set)
     imports: set[str] = field(default_factory=set)
     opaque: bool = False
@@ -144,7 +144,7 @@ class Store:
         self.db = db
         self.file = path
         self._paths: dict[str, int] = {}
-        self._linesets: dict[tuple[int, ...], int] = {}  # Line sets written, by value.
+        self._linesets: dict[bytes, int] = {}  # Line sets written, by their encoding.
         self._units: dict[str, dict[str, tuple[int, str, bool]]] = {}  # See units().
         self._names: dict[int, str] = {}
         # Tables read whole, kept until written: a check reads each several
@@ -680,17 +680,17 @@ class Store:
         return uid
 
     def _lineset(self, values: Sequence[int]) -> int:
-        # Most units' sets in a file equal another unit's: found by value first.
-        key = tuple(values)
-        lid = self._linesets.get(key)
+        # Most units' sets in a file equal another unit's: found by their
+        # encoding first (which a recording's sets come in, undecoded).
+        blob = encode(values)
+        lid = self._linesets.get(blob)
         if lid is None:
             if len(self._linesets) >= 100_000:  # A bound on memory: a cache only.
                 self._linesets.clear()
-            lid = self._linesets[key] = self._lineset_row(values)
+            lid = self._linesets[blob] = self._lineset_row(blob)
         return lid
 
-    def _lineset_row(self, values: Sequence[int]) -> int:
-        blob = encode(values)
+    def _lineset_row(self, blob: bytes) -> int:
         digest = hashlib.blake2b(blob, digest_size=16).digest()
         found = self.db.execute("SELECT id FROM lineset WHERE digest = ?", (digest,)).fetchone()
         if found is not None:
