@@ -261,6 +261,37 @@ def test_a_run_beside_an_untracked_test_file_is_recorded_as_what_it_measured(
     assert "newly uncovered lines: 6\n" in result.out
 
 
+def test_a_script_test_command_records_uncovered_lines_only_of_the_index(
+    baselined: Project,
+) -> None:
+    from testing.project import pyproject
+
+    # A script runs the tests: ratchet is not told what they ran on, so it
+    # records a run only when the working tree was the index.
+    baselined.write(
+        "run_tests.py", "import sys\n\nimport pytest\n\nsys.exit(pytest.main(['-q', 'tests']))\n"
+    )
+    baselined.write("pyproject.toml", pyproject('test-command = "run_tests.py"'))
+    baselined.commit("a script runs the tests")
+    record = baselined.root / ".git" / "ratchet" / "last-run.json"
+    before = record.read_bytes()
+    baselined.write(
+        "tests/test_local.py",
+        "from pkg.mod import unused\n\ndef test_local():\n    assert unused(0) == 2\n",
+    )
+    baselined.stage("pkg/mod.py", baselined.read("pkg/mod.py") + "\n# touched\n")
+    baselined.git("rm", "-q", "--cached", "tests/test_local.py")
+    assert baselined.ratchet("check").code == errors.PASSED
+    assert record.read_bytes() == before  # An untracked test file: not recorded.
+    (baselined.root / "tests" / "test_local.py").unlink()
+    assert baselined.ratchet("check").code == errors.PASSED  # The index: recorded.
+    baselined.commit("touched")
+    baselined.stage("tests/test_mod.py", TESTS.replace("def test_sub", "def _not_a_test"))
+    result = baselined.ratchet("check")
+    assert result.code == errors.BLOCKED
+    assert "newly uncovered lines: 6\n" in result.out
+
+
 def test_init_names_fractional_tier_targets_as_percentages(project: Project) -> None:
     from testing.project import pyproject
 

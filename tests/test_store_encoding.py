@@ -63,3 +63,25 @@ def test_what_is_not_a_packed_encoding_is_refused(raw: bytes) -> None:
 
     with pytest.raises(ValueError, match="not an uncompressed line encoding"):
         canonical(raw)
+
+
+@pytest.mark.parametrize("text", ["not base64!", "eDEy", 7])
+def test_a_recording_whose_lines_cannot_be_read_is_refused(text: object) -> None:
+    # "eDEy" is base64, of no line encoding.
+    from ratchet.selection.recording import RecordingError, from_outputs
+
+    unit = {"lines": {"pkg/mod.py": text}, "opened": [], "imports": [], "opaque": False}
+    out = {
+        "ok": True,
+        "core": "ctrace",
+        "branch": False,
+        "tests": {"tests/test_mod.py::test_add": unit},
+        "fixtures": {},
+        "imports": {},
+        "modules": {},
+        "session": {"lines": {}, "opened": [], "imports": [], "opaque": False},
+        "collected": {},
+        "import_order": [],
+    }
+    with pytest.raises(RecordingError, match="wrote lines that cannot be read"):
+        from_outputs([out])
