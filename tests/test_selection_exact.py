@@ -89,6 +89,34 @@ def test_an_edited_file_no_test_imports_is_measured_again(
     assert doc["why"] == "ran 0 of 1 tests: 1 file(s) changed since the last run, 1 measured again"
 
 
+def test_edited_files_no_test_imports_are_found_as_a_full_run_finds_them(
+    start: Project,
+) -> None:
+    # A full run's save finds unexecuted files by walking the source folder:
+    # a package's module is found, a module in a folder without __init__.py
+    # is not.  The selected run walks only the folders leading to the edited
+    # files, and must find the same.
+    start.write("pkg/sub/__init__.py", "")
+    start.write("pkg/sub/deep/__init__.py", "")
+    start.write("pkg/sub/deep/orphan.py", "def lonely(x):\n    return x\n")
+    start.write("pkg/loose/orphan.py", "def lonely(x):\n    return x\n")
+    start.write("pkg/other/__init__.py", "")
+    start.write("pkg/other/bystander.py", "def idle(x):\n    return x\n")
+    start.write(
+        "tests/test_other.py",
+        "from pkg import mod\n\n\ndef test_add():\n    assert mod.add(1, 2) == 3\n",
+    )
+    baselined(start)
+    body = "def lonely(x):\n    y = x + 1\n    return y\n"
+    start.write("pkg/loose/orphan.py", body)
+    start.stage("pkg/sub/deep/orphan.py", body)
+    doc = both_ways(start)
+    verdicts = judged(doc)
+    assert verdicts["pkg/sub/deep/orphan.py"][0] == "gap-grew"
+    assert "pkg/loose/orphan.py" not in verdicts
+    assert verdicts["pkg/other/bystander.py"][0] == "same"
+
+
 def test_code_that_ran_at_collection_and_stops_is_judged(start: Project) -> None:
     start.write(
         "pkg/cases.py", "def make_cases():\n    out = [1, 2]\n    out.append(3)\n    return out\n"
