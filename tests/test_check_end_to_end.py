@@ -238,27 +238,39 @@ def test_allow_lower_on_a_file_that_did_not_go_down_lowers_nothing(baselined: Pr
     assert "lowered" not in baselined.read("coverage-baseline.toml")
 
 
+def _touch_beside_an_untracked_test(p: Project) -> None:
+    """Stage a touched pkg/mod.py beside an untracked test module that
+    covers unused(): what runs in place is not what is committed."""
+    p.write(
+        "tests/test_local.py",
+        "from pkg.mod import unused\n\ndef test_local():\n    assert unused(0) == 2\n",
+    )
+    p.stage("pkg/mod.py", p.read("pkg/mod.py") + "\n# touched\n")
+    p.git("rm", "-q", "--cached", "tests/test_local.py")
+
+
+def _refuse_a_lost_test(p: Project) -> None:
+    """sub() loses its test: refused, and only line 6 is newly uncovered
+    (lines 10-12 were uncovered in the commit before)."""
+    p.stage("tests/test_mod.py", TESTS.replace("def test_sub", "def _not_a_test"))
+    p.git("rm", "-q", "--cached", "tests/test_local.py", check=False)
+    result = p.ratchet("check")
+    assert result.code == errors.BLOCKED
+    assert "newly uncovered lines: 6\n" in result.out
+
+
 def test_a_run_beside_an_untracked_test_file_is_recorded_as_what_it_measured(
     baselined: Project,
 ) -> None:
     # An untracked test module that covers unused(): the check measures a
     # snapshot of the index, without it, and records that content's lines.
-    baselined.write(
-        "tests/test_local.py",
-        "from pkg.mod import unused\n\ndef test_local():\n    assert unused(0) == 2\n",
-    )
-    baselined.stage("pkg/mod.py", baselined.read("pkg/mod.py") + "\n# touched\n")
-    baselined.git("rm", "-q", "--cached", "tests/test_local.py")
+    _touch_beside_an_untracked_test(baselined)
     assert baselined.ratchet("check").code == errors.PASSED
     baselined.git("commit", "-q", "--no-verify", "-m", "touched")
     # Refused: sub() loses its test.  Line 6 is newly uncovered; lines 10-12
     # were uncovered in the commit (had the untracked test's run been
     # recorded as the commit's, they would be named too).
-    baselined.stage("tests/test_mod.py", TESTS.replace("def test_sub", "def _not_a_test"))
-    baselined.git("rm", "-q", "--cached", "tests/test_local.py")
-    result = baselined.ratchet("check")
-    assert result.code == errors.BLOCKED
-    assert "newly uncovered lines: 6\n" in result.out
+    _refuse_a_lost_test(baselined)
 
 
 def test_a_script_test_command_records_uncovered_lines_only_of_the_index(
@@ -275,21 +287,13 @@ def test_a_script_test_command_records_uncovered_lines_only_of_the_index(
     baselined.commit("a script runs the tests")
     record = baselined.root / ".git" / "ratchet" / "last-run.json"
     before = record.read_bytes()
-    baselined.write(
-        "tests/test_local.py",
-        "from pkg.mod import unused\n\ndef test_local():\n    assert unused(0) == 2\n",
-    )
-    baselined.stage("pkg/mod.py", baselined.read("pkg/mod.py") + "\n# touched\n")
-    baselined.git("rm", "-q", "--cached", "tests/test_local.py")
+    _touch_beside_an_untracked_test(baselined)
     assert baselined.ratchet("check").code == errors.PASSED
     assert record.read_bytes() == before  # An untracked test file: not recorded.
     (baselined.root / "tests" / "test_local.py").unlink()
     assert baselined.ratchet("check").code == errors.PASSED  # The index: recorded.
     baselined.commit("touched")
-    baselined.stage("tests/test_mod.py", TESTS.replace("def test_sub", "def _not_a_test"))
-    result = baselined.ratchet("check")
-    assert result.code == errors.BLOCKED
-    assert "newly uncovered lines: 6\n" in result.out
+    _refuse_a_lost_test(baselined)
 
 
 def test_init_names_fractional_tier_targets_as_percentages(project: Project) -> None:
