@@ -49,9 +49,30 @@ def _key(config: Config, ids: Mapping[str, str]) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()
 
 
+# HEAD's key, worked out ahead (:func:`prepare`): (root, HEAD's commit, config) -> key.
+_prepared: dict[tuple[Path, str, Config], str | None] = {}
+
+
 def _head_key(root: Path, config: Config) -> str | None:
-    ids = git.tree_ids(root, "HEAD")
+    head = git.resolve(root, "HEAD")
+    if head is None:
+        return None
+    found = _prepared.get((root, head, config), "")
+    if found != "":
+        return found
+    ids = git.tree_ids(root, head)
     return None if ids is None else _key(config, ids)
+
+
+def prepare(root: Path, config: Config) -> None:
+    """Work out HEAD's key now, while the tests run, for :func:`record`."""
+    try:
+        head = git.resolve(root, "HEAD")
+        if head is not None:
+            ids = git.tree_ids(root, head)
+            _prepared[(root, head, config)] = None if ids is None else _key(config, ids)
+    except RatchetError:
+        pass  # Worked out where it is needed, or not at all, as without this.
 
 
 def record(root: Path, config: Config, measurement: Measurement) -> None:

@@ -13,7 +13,7 @@ The three ways a command gets its numbers, each returning a complete
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 
 from ratchet import git, runner, scratch
@@ -42,20 +42,30 @@ def given(root: Path, config: Config, data: Sequence[str]) -> Measurement:
     return Measurement(report, RunMode.DATA, f"data {', '.join(data)}")
 
 
-def run(ws: Workspace, *, select: bool = False, full_reason: str = "") -> Measurement:
+def run(
+    ws: Workspace,
+    *,
+    select: bool = False,
+    full_reason: str = "",
+    meanwhile: Callable[[], None] | None = None,
+) -> Measurement:
     """Run the tests under coverage in ``ws``.
 
     A pytest suite records the test map; with ``select``, only the tests the
     map says can change the judged files run, unless ``full_reason`` says
-    why not.  Any other test command runs whole.
+    why not.  Any other test command runs whole.  ``meanwhile``: work to do
+    while the tests run, if a test process runs (an error there stops it).
     """
     with scratch.folder() as workdir:
         if ws.module != "pytest":
-            m = _whole(ws, workdir, "test selection needs pytest" if select else "")
+            why = "test selection needs pytest" if select else ""
+            m = _whole(ws, workdir, why, meanwhile)
         else:
             from ratchet.selection.session import run_pytest
 
-            m = run_pytest(ws, workdir, select=select, full_reason=full_reason)
+            m = run_pytest(
+                ws, workdir, select=select, full_reason=full_reason, meanwhile=meanwhile
+            )
     if ws.snapshot:
         _refuse_outside_measured(ws, m)
     return m
@@ -71,9 +81,11 @@ def rerun(ws: Workspace, files: Collection[str], tests: Collection[str] | None) 
         return repeat_pytest(ws, workdir, files, tests)
 
 
-def _whole(ws: Workspace, workdir: Path, why: str) -> Measurement:
+def _whole(
+    ws: Workspace, workdir: Path, why: str, meanwhile: Callable[[], None] | None = None
+) -> Measurement:
     """The test command run as it is, without the test-map plugin (not pytest)."""
-    test_run = runner.run_tests(ws, workdir)
+    test_run = runner.start_tests(ws, workdir).finish(meanwhile=meanwhile)
     report_file = runner.json_report(
         ws, test_run.data_file, workdir, TestRunFailed, git_dir=git.git_dir(ws.repo)
     )

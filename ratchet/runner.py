@@ -60,6 +60,20 @@ def run_tests(
 
     ``data``: the data file is read after the run (else the test-map plugin
     skips saving it, and it is neither combined nor required)."""
+    started = start_tests(ws, workdir, extra_args, extra_env)
+    return started.finish(may_select_none=may_select_none, data=data)
+
+
+def start_tests(
+    ws: Workspace,
+    workdir: Path,
+    extra_args: Sequence[str] = (),
+    extra_env: Mapping[str, str] | None = None,
+    *,
+    pass_fds: Sequence[int] = (),
+) -> StartedRun:
+    """Start the test command under coverage; :meth:`StartedRun.finish`
+    waits for it.  ``pass_fds``: descriptors the test process inherits."""
     args, module = coverage_args(ws.config.test_command)
     if module == "pytest":
         # Keep pytest's cache out of the user's working tree.
@@ -77,76 +91,142 @@ def run_tests(
         env["RATCHET_LIVE_FILE"] = str(state)
         args += ["-p", live.PLUGIN]
         ticker = live.Ticker(state)
-    started = time.perf_counter()
-    command = " ".join(ws.config.test_command)
-    timeout = ws.config.test_timeout
-    with log.open("wb") as out:
+    out = log.open("wb")
+    try:
+        proc = spawn_in_group(
+            [str(ws.python), "-m", "coverage", "run", f"--data-file={data_file}", *args],
+            cwd=ws.root,
+            env=env,
+            out=out,
+            pass_fds=pass_fds,
+        )
+    except BaseException:
+        out.close()
+        if ticker:
+            ticker.close()
+        raise
+    return StartedRun(ws, module, proc, out, data_file, log, bytecode, ticker)
+
+
+class StartedRun:
+    """A test run started by :func:`start_tests`: finish it, or abandon it."""
+
+    def __init__(
+        self,
+        ws: Workspace,
+        module: str | None,
+        proc: subprocess.Popen[bytes],
+        out: IO[bytes],
+        data_file: Path,
+        log: Path,
+        bytecode: Path | None,
+        ticker: live.Ticker | None,
+    ) -> None:
+        self.ws = ws
+        self.module = module
+        self.proc = proc
+        self.out = out
+        self.data_file = data_file
+        self.log = log
+        self.bytecode = bytecode
+        self.ticker = ticker
+        # What the run's time is counted from (see :meth:`restart_clock`).
+        self.started = time.perf_counter()
+
+    def restart_clock(self) -> None:
+        """Count the run's time from now: the process was started ahead of
+        its work, and waited for it until now."""
+        self.started = time.perf_counter()
+
+    def abandon(self) -> None:
+        """Stop the run (its whole process group) and let go of it."""
         try:
-            returncode = run_in_group(
-                [str(ws.python), "-m", "coverage", "run", f"--data-file={data_file}", *args],
-                cwd=ws.root,
-                env=env,
-                out=out,
+            if self.proc.returncode is None:
+                _stop_group(self.proc)
+        finally:
+            self._close()
+
+    def _close(self) -> None:
+        self.out.close()
+        if self.ticker:
+            self.ticker.close()
+        if self.bytecode is not None:
+            # What ran from a run's temporary folder (the plugins ratchet copies
+            # there, a snapshot of the index) is cached under a path never seen
+            # again: not kept.
+            temporary = scratch.where().resolve().relative_to("/")
+            shutil.rmtree(self.bytecode / temporary, ignore_errors=True)
+
+    def finish(
+        self,
+        *,
+        may_select_none: bool = False,
+        data: bool = True,
+        meanwhile: Callable[[], None] | None = None,
+    ) -> TestRun:
+        """Wait for the run; its data file, time and warnings (see :func:`run_tests`).
+        ``meanwhile``: work to do while the tests run."""
+        ws, module, log, data_file = self.ws, self.module, self.log, self.data_file
+        command = " ".join(ws.config.test_command)
+        timeout = ws.config.test_timeout
+        try:
+            returncode = wait_in_group(
+                self.proc,
                 timeout=timeout,
-                tick=ticker.tick if ticker else None,
+                tick=self.ticker.tick if self.ticker else None,
+                meanwhile=meanwhile,
             )
         finally:
-            if ticker:
-                ticker.close()
-    seconds = time.perf_counter() - started
-    if bytecode is not None:
-        # What ran from a run's temporary folder (the plugins ratchet copies
-        # there, a snapshot of the index) is cached under a path never seen
-        # again: not kept.
-        temporary = scratch.where().resolve().relative_to("/")
-        shutil.rmtree(bytecode / temporary, ignore_errors=True)
-    if returncode is None:
-        raise TestRunFailed(
-            f"the test run `{command}` did not finish in {timeout:g} s and was stopped; "
-            "nothing was measured",
-            detail=tail(log),
-            hint="its output above ends where it hung; "
-            "if it is only slow, raise [tool.ratchet] test-timeout (0: no limit)",
-        )
-    # pytest exits 5 when it ran no test: fine when we deselected them all.
-    if returncode == 5 and module == "pytest" and not may_select_none:
-        raise TestRunFailed(
-            f"the test run `{command}` found no tests (pytest exit 5); nothing was measured",
-            detail=tail(log),
-            hint="check testpaths and python_files in the pytest configuration, "
-            "and [tool.ratchet] test-command",
-        )
-    if returncode != 0 and not (may_select_none and returncode == 5):
-        how = f"killed by signal {-returncode}" if returncode < 0 else f"exit {returncode}"
-        raise TestRunFailed(
-            f"the test run `{command}` failed ({how}); nothing was measured",
-            detail=tail(log),
-            hint="make the tests pass, then commit again",
-        )
-    # Subprocesses (pytest-xdist workers too) write beside it, or in the
-    # folders the test-map plugin gives each process.
-    if not data:
+            self._close()
+        seconds = time.perf_counter() - self.started
+        if returncode is None:
+            raise TestRunFailed(
+                f"the test run `{command}` did not finish in {timeout:g} s and was stopped; "
+                "nothing was measured",
+                detail=tail(log),
+                hint="its output above ends where it hung; "
+                "if it is only slow, raise [tool.ratchet] test-timeout (0: no limit)",
+            )
+        # pytest exits 5 when it ran no test: fine when we deselected them all.
+        if returncode == 5 and module == "pytest" and not may_select_none:
+            raise TestRunFailed(
+                f"the test run `{command}` found no tests (pytest exit 5); nothing was measured",
+                detail=tail(log),
+                hint="check testpaths and python_files in the pytest configuration, "
+                "and [tool.ratchet] test-command",
+            )
+        if returncode != 0 and not (may_select_none and returncode == 5):
+            how = f"killed by signal {-returncode}" if returncode < 0 else f"exit {returncode}"
+            raise TestRunFailed(
+                f"the test run `{command}` failed ({how}); nothing was measured",
+                detail=tail(log),
+                hint="make the tests pass, then commit again",
+            )
+        # Subprocesses (pytest-xdist workers too) write beside it, or in the
+        # folders the test-map plugin gives each process.
+        if not data:
+            return TestRun(data_file, seconds, coverage_warnings(_read(log)))
+        workdir = data_file.parent
+        parallel = [p for p in workdir.rglob(".coverage.*") if p.is_file()]
+        if parallel:
+            extra = ["--append"] if data_file.exists() else []
+            _coverage(
+                ws,
+                "combine",
+                "-q",
+                *extra,
+                f"--data-file={data_file}",
+                *map(str, parallel),
+                log=log,
+                error=TestRunFailed,
+            )
+        if not data_file.exists():
+            raise TestRunFailed(
+                f"the test run `{command}` wrote no coverage data",
+                detail=tail(log),
+                hint="check that the test command runs Python code under coverage",
+            )
         return TestRun(data_file, seconds, coverage_warnings(_read(log)))
-    parallel = [p for p in workdir.rglob(".coverage.*") if p.is_file()]
-    if parallel:
-        extra = ["--append"] if data_file.exists() else []
-        _coverage(
-            ws,
-            "combine",
-            "-q",
-            *extra,
-            f"--data-file={data_file}",
-            *map(str, parallel),
-            log=log,
-            error=TestRunFailed,
-        )
-    if not data_file.exists():
-        raise TestRunFailed(
-            f"the test run `{command}` wrote no coverage data",
-            detail=tail(log),
-            hint="check that the test command runs Python code under coverage",
-        )
-    return TestRun(data_file, seconds, coverage_warnings(_read(log)))
 
 
 def _bytecode_cache(ws: Workspace, env: dict[str, str]) -> Path | None:
@@ -359,8 +439,21 @@ def run_in_group(
     On a timeout or Ctrl-C the whole group is stopped (pytest-xdist workers
     and any process a test started too), so nothing is left running.
     """
+    proc = spawn_in_group(args, cwd=cwd, env=env, out=out)
+    return wait_in_group(proc, timeout=timeout, tick=tick)
+
+
+def spawn_in_group(
+    args: Sequence[str],
+    *,
+    cwd: Path,
+    env: Mapping[str, str],
+    out: IO[bytes],
+    pass_fds: Sequence[int] = (),
+) -> subprocess.Popen[bytes]:
+    """Start ``args`` in a process group of its own (see :func:`wait_in_group`)."""
     try:
-        proc = subprocess.Popen(
+        return subprocess.Popen(
             list(args),
             cwd=cwd,
             env=dict(env),
@@ -368,9 +461,23 @@ def run_in_group(
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=os.name != "nt",
+            pass_fds=tuple(pass_fds),
         )
     except OSError as e:
         raise TestRunFailed(f"could not start the test run: {e}") from None
+
+
+def wait_in_group(
+    proc: subprocess.Popen[bytes],
+    *,
+    timeout: float,
+    tick: Callable[[], None] | None = None,
+    meanwhile: Callable[[], None] | None = None,
+) -> int | None:
+    """Wait for a process :func:`spawn_in_group` started: its exit code, or
+    None when it did not end within ``timeout`` seconds and was stopped.
+    On a timeout or Ctrl-C its whole group is stopped.  ``meanwhile`` is
+    called once first: this process is otherwise idle while it waits."""
     limit = timeout if 0 < timeout < math.inf else None
     # A thread waits for the exit, so it is seen at once: ``Popen.wait`` with
     # a timeout polls, up to 50 ms late.
@@ -383,6 +490,8 @@ def run_in_group(
     threading.Thread(target=reap, daemon=True).start()
     try:
         deadline = None if limit is None else time.monotonic() + limit
+        if meanwhile is not None:
+            meanwhile()
         while True:  # Wake a few times a second to redraw the progress line.
             left = None if deadline is None else deadline - time.monotonic()
             step = left if tick is None else _TICK if left is None else min(_TICK, left)

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import coverage
 import pytest
@@ -928,3 +931,94 @@ def test_a_test_that_registers_unlike_the_full_run_is_accepted_when_others_run_t
     assert numbers(
         measure.run(in_place(project.root, load_config(project.root)), select=True)
     ) == full_numbers(project.root)
+
+
+# -- the test process started while the plan is made --------------------------------------
+
+
+def _spawned(monkeypatch: pytest.MonkeyPatch) -> list[subprocess.Popen[bytes]]:
+    """The test processes ratchet starts from now on (they still start)."""
+    from ratchet import runner
+
+    started: list[subprocess.Popen[bytes]] = []
+    spawn = runner.spawn_in_group
+
+    def watched(*args: Any, **kwargs: Any) -> subprocess.Popen[bytes]:
+        proc = spawn(*args, **kwargs)
+        started.append(proc)
+        return proc
+
+    monkeypatch.setattr(runner, "spawn_in_group", watched)
+    return started
+
+
+def _group_gone(proc: subprocess.Popen[bytes]) -> bool:
+    try:
+        os.killpg(proc.pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+def test_a_check_that_runs_no_test_stops_the_test_process_it_started(
+    suite: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    suite.stage("pkg/b.py", neutral(1))
+    assert check_json(suite)["mode"] == "selected"
+    started = _spawned(monkeypatch)
+    # The same content again: nothing to run, and the process started early is stopped.
+    m = measure.run(in_place(suite.root, load_config(suite.root)), select=True)
+    assert m.why == "nothing changed since the last run"
+    assert len(started) == 1
+    assert started[0].returncode is not None
+    assert _group_gone(started[0])
+
+
+def test_an_early_test_process_whose_go_never_comes_ends_without_running(
+    suite: Project, tmp_path: Path
+) -> None:
+    from ratchet.selection.session import Session
+
+    session = Session(in_place(suite.root, load_config(suite.root)), tmp_path, early=True)
+    pending = session.pending
+    assert pending is not None
+    try:
+        os.close(pending.write)  # As when ratchet is killed: the pipe closes, no go.
+        code = pending.started.proc.wait(timeout=120)
+    finally:
+        session.pending = None
+        pending.started.abandon()
+        session.close()
+    assert code == 0
+    assert not list(pending.outdir.glob("map-*.json"))  # Nothing recorded, nothing ran.
+    assert "this test run is not needed" in pending.started.log.read_text()
+    assert "passed" not in pending.started.log.read_text()
+
+
+def test_a_full_run_the_plan_decides_on_takes_the_early_process_with_every_test(
+    suite: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    suite.stage("tests/conftest.py", CONFTEST + "\nVALUE = 1\n")
+    started = _spawned(monkeypatch)
+    m = measure.run(in_place(suite.root, load_config(suite.root)), select=True)
+    assert m.mode is RunMode.FULL, m.why
+    assert len(started) == 1  # The early process ran the whole suite.
+    assert numbers(m) == full_numbers(suite.root)
+
+
+def test_a_broken_baseline_found_while_the_tests_run_stops_them(
+    suite: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    text = suite.read("coverage-baseline.toml")
+    suite.stage("coverage-baseline.toml", text.replace("statements = ", "statements = = ", 1))
+    suite.stage("pkg/b.py", B.replace('+ "!"', '+ "!" if x else "NO!"'))
+    before = suite.state()
+    started = _spawned(monkeypatch)
+    result = suite.ratchet("check")
+    assert result.code == errors.USAGE
+    assert result.err.startswith("ratchet: error: coverage-baseline.toml:")
+    assert "not valid TOML" in result.err
+    assert len(started) == 1
+    assert started[0].returncode is not None
+    assert _group_gone(started[0])
+    assert suite.state() == before

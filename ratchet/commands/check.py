@@ -168,20 +168,34 @@ def judge(
     from ratchet.verdicts import confirmed, worse
     from ratchet.workspace import for_commit
 
-    change = gather(root, config, base, amending=base is None and amending())
-    notes = list(change.notes)
+    gathered: list[Change] = []
+
+    def gather_once() -> None:
+        if not gathered:
+            gathered.append(gather(root, config, base, amending=base is None and amending()))
+
     if data:
+        gather_once()
+        change = gathered[0]
+        notes = list(change.notes)
         measurement = measure.given(root, config, data)
         verdicts = _verdicts(change, measurement)
     else:
         with for_commit(root, config) as ws:
+            # What git says about the commit is read while the tests run (an
+            # error there stops them), or after, when no test process ran.
+            measurement = measure.run(
+                ws, select=True, full_reason=full_reason, meanwhile=gather_once
+            )
+            gather_once()
+            change = gathered[0]
+            notes = list(change.notes)
             if ws.left_out:
                 notes.append(
                     f"measured the staged content; {ws.left_out} unstaged or untracked "
                     "file(s) left out"
                 )
             notes += _version_skew(ws.probe.ratchet_version)
-            measurement = measure.run(ws, select=True, full_reason=full_reason)
             mismatches: tuple[str, ...] = ()
             if verify:
                 selected = measurement

@@ -48,6 +48,9 @@ import pytest
 
 OUT = "RATCHET_TESTMAP_OUT"
 SELECT = "RATCHET_TESTMAP_SELECT"
+# A descriptor to read "go" from before the spec is read: the process was
+# started before ratchet had decided what it runs (session.py, Session._start).
+GO = "RATCHET_TESTMAP_GO"
 ROOT = "RATCHET_TESTMAP_ROOT"
 DATA_DIR = "RATCHET_TESTMAP_DATA"
 # In a snapshot run: the repository the snapshot was taken from, whose files
@@ -640,16 +643,13 @@ class Plugin:
         self.preload: list[str] = []
         self.reimport: list[str] = []
         self.keep_data = True  # Whether the run's coverage data file is read after it.
-        path = os.environ.get(SELECT)
-        if path:
-            with open(path, encoding="utf-8") as f:
-                spec = json.load(f)
-            self.collect = set(spec["collect"])
-            self.select = set(spec["select"])
-            self.known = set(spec["known"])
-            self.preload = list(spec["import"])
-            self.reimport = list(spec.get("reimport", ()))
-            self.keep_data = bool(spec.get("data", True))
+        self.not_needed = False  # Started early, and then told not to run.
+        # Taken out of the environment: it is this process's descriptor, and
+        # the processes it starts (pytest-xdist workers) read the spec itself.
+        go = os.environ.pop(GO, None)
+        self.go = int(go) if go else None
+        if self.go is None:
+            self._read_spec()
         data_dir = os.environ.get(DATA_DIR)
         if data_dir and rec.source is not None:
             # Python subprocesses this process starts write coverage data here,
@@ -660,6 +660,43 @@ class Plugin:
             os.environ["COVERAGE_FILE"] = target
             _redirect_process_config(target)
             rec.own_data_dir = own
+
+    def _read_spec(self) -> None:
+        path = os.environ.get(SELECT)
+        if not path:
+            return
+        with open(path, encoding="utf-8") as f:
+            spec = json.load(f)
+        if spec is None:  # The whole suite.
+            return
+        self.collect = set(spec["collect"])
+        self.select = set(spec["select"])
+        self.known = set(spec["known"])
+        self.preload = list(spec["import"])
+        self.reimport = list(spec.get("reimport", ()))
+        self.keep_data = bool(spec.get("data", True))
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionstart(self, session: Any) -> None:
+        """Started early: wait here, start-up done, until ratchet says go."""
+        if self.go is None:
+            return
+        fd, self.go = self.go, None
+        said = b""
+        try:
+            while len(said) < 3:
+                chunk = os.read(fd, 3 - len(said))
+                if not chunk:
+                    break
+                said += chunk
+        except OSError:
+            said = b""
+        finally:
+            os.close(fd)
+        if said != b"go\n":  # Closed without go: ratchet needs no run, or is gone.
+            self.not_needed = True
+            pytest.exit("ratchet: this test run is not needed", returncode=0)
+        self._read_spec()
 
     # Collection: only the test modules the spec names.
     def pytest_ignore_collect(self, collection_path: Any) -> Any:
@@ -827,6 +864,9 @@ class Plugin:
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: Any) -> None:
         rec = self.rec
+        if self.not_needed:
+            _no_data_file()
+            return
         rec.flush()
         source, rec.source = rec.source, None  # Nothing more is taken.
         if source is not None:

@@ -146,10 +146,47 @@ def _outputs(outdir: Path) -> list[dict[str, Any]]:
     return outputs
 
 
+GO = "RATCHET_TESTMAP_GO"  # The descriptor an early test process waits on (plugin.py).
+
+
+class _Pending:
+    """A test process started early, waiting for its spec (:meth:`Session._start`)."""
+
+    def __init__(
+        self, started: runner.StartedRun, write: int, outdir: Path, spec_path: Path
+    ) -> None:
+        self.started = started
+        self.write = write
+        self.outdir = outdir
+        self.spec_path = spec_path
+
+    def go(self, spec: Mapping[str, object] | None) -> runner.StartedRun:
+        """Give the process its spec (None: the whole suite) and let it run."""
+        try:
+            self.spec_path.write_text(json.dumps(spec), "utf-8")
+            # Gone already (a conftest that failed to import): finish() tells why.
+            with contextlib.suppress(BrokenPipeError):
+                os.write(self.write, b"go\n")
+        except BaseException:
+            self.abandon()
+            raise
+        os.close(self.write)
+        # The run's time is what the tests took from here, not the wait.
+        self.started.restart_clock()
+        return self.started
+
+    def abandon(self) -> None:
+        """Stop the process: no run of this check needs it."""
+        with contextlib.suppress(OSError):  # Unless stopped first, it ends on seeing this.
+            os.close(self.write)
+        self.started.abandon()
+
+
 class Session:
     """One check's test runs: what the map was, and what the files are."""
 
-    def __init__(self, ws: Workspace, workdir: Path) -> None:
+    def __init__(self, ws: Workspace, workdir: Path, *, early: bool = False) -> None:
+        """``early``: start the first round's test process now (see :meth:`_start`)."""
         self.ws = ws
         self.root = ws.root
         self.config = ws.config
@@ -159,14 +196,23 @@ class Session:
         self.seconds = 0.0
         self.warnings: tuple[str, ...] = ()
         self.notes: list[str] = []  # What the user should hear about this run.
-        self.fingerprint = fingerprint(ws)
-        # What the tests see: the index's files in a snapshot, else the working tree's.
-        self.content = (
-            git.index_content_ids(ws.repo)
-            if ws.snapshot
-            else git.worktree_content_ids(ws.root, ws.differences)
-        )
         self.old: Store | None = None
+        self.pending: _Pending | None = None
+        # The caller's work to do while the first test process runs.
+        self.meanwhile: Callable[[], None] | None = None
+        try:
+            if early:
+                self._start()
+            self.fingerprint = fingerprint(ws)
+            # What the tests see: the index's files in a snapshot, else the working tree's.
+            self.content = (
+                git.index_content_ids(ws.repo)
+                if ws.snapshot
+                else git.worktree_content_ids(ws.root, ws.differences)
+            )
+        except BaseException:
+            self.close()
+            raise
         self.map_error = ""
         self.off_known = ""  # The remembered reason no map can be recorded.
         self.shaped: dict[str, Shape | None] = {}  # Files the plan shaped, as they are now.
@@ -175,9 +221,18 @@ class Session:
         except StoreError as e:
             self.map_error = str(e)
 
+    def no_run(self) -> None:
+        """No test run is needed: stop the one started early, if any."""
+        pending, self.pending = self.pending, None
+        if pending is not None:
+            pending.abandon()
+
     def close(self) -> None:
-        if self.old is not None:
-            self.old.close()
+        try:
+            self.no_run()
+        finally:
+            if self.old is not None:
+                self.old.close()
 
     @property
     def how(self) -> str:
@@ -189,26 +244,71 @@ class Session:
         except OSError:
             return None
 
-    def run(self, spec: Mapping[str, object] | None) -> tuple[TestRun, list[dict[str, Any]]]:
-        """One pytest run with the plugin; its data file and the plugin's outputs."""
+    def _round(self) -> tuple[Path, Path, dict[str, str]]:
+        """The next round's folder, its plugin output folder and its variables."""
         self.rounds += 1
         here = self.workdir / f"round{self.rounds}"
         outdir = here / "map"
         plugin_dir = _plugin_folder(self.git_dir, self.workdir)
         env = _plugin_env(plugin_dir, self.root, outdir, self.ws.env)
-        if spec is not None:
-            spec_path = here / "select.json"
-            spec_path.write_text(json.dumps(spec), "utf-8")
-            env["RATCHET_TESTMAP_SELECT"] = str(spec_path)
         if self.ws.snapshot:
             env["RATCHET_TESTMAP_FORBID"] = os.path.realpath(self.ws.repo)
-        run = runner.run_tests(
-            self.ws,
-            here,
-            ["-p", PLUGIN],
-            env,
+        return here, outdir, env
+
+    def _start(self) -> None:
+        """Start the first round's test process before the plan is made.
+
+        Starting Python, coverage.py and pytest and loading the project's
+        conftest files does not depend on which tests run: the process does
+        that while this one plans, then waits (the plugin, at session start)
+        until :meth:`run` writes the spec and says go on a pipe.  A closed
+        pipe without go, or this process gone, makes it end without running
+        anything; :meth:`close` stops it if no run took it.
+        """
+        if os.name == "nt":  # pragma: no cover - no descriptors to pass on Windows
+            return
+        here, outdir, env = self._round()
+        spec_path = here / "select.json"
+        env["RATCHET_TESTMAP_SELECT"] = str(spec_path)
+        read, write = os.pipe()
+        try:
+            env[GO] = str(read)
+            started = runner.start_tests(self.ws, here, ["-p", PLUGIN], env, pass_fds=(read,))
+        except BaseException:
+            os.close(write)
+            raise
+        finally:
+            os.close(read)
+        self.pending = _Pending(started, write, outdir, spec_path)
+
+    def run(
+        self, spec: Mapping[str, object] | None, meanwhile: Callable[[], None] | None = None
+    ) -> tuple[TestRun, list[dict[str, Any]]]:
+        """One pytest run with the plugin; its data file and the plugin's outputs.
+        ``meanwhile``: work to do while the tests run."""
+        pending, self.pending = self.pending, None
+        if pending is not None:
+            outdir = pending.outdir
+            started = pending.go(spec)
+        else:
+            here, outdir, env = self._round()
+            if spec is not None:
+                spec_path = here / "select.json"
+                spec_path.write_text(json.dumps(spec), "utf-8")
+                env["RATCHET_TESTMAP_SELECT"] = str(spec_path)
+            started = runner.start_tests(self.ws, here, ["-p", PLUGIN], env)
+        theirs, self.meanwhile = self.meanwhile, None
+
+        def both() -> None:
+            if meanwhile is not None:
+                meanwhile()
+            if theirs is not None:
+                theirs()
+
+        run = started.finish(
             may_select_none=spec is not None,
             data=spec is None or bool(spec.get("data", True)),
+            meanwhile=both,
         )
         self.seconds += run.seconds
         self.warnings = tuple(dict.fromkeys([*self.warnings, *run.warnings]))
@@ -269,9 +369,19 @@ class Session:
 # -- entry points ------------------------------------------------------------------------
 
 
-def run_pytest(ws: Workspace, workdir: Path, *, select: bool, full_reason: str) -> Measurement:
-    """Run the suite (all, or a selection when ``select``) and keep the map current."""
-    session = Session(ws, workdir)
+def run_pytest(
+    ws: Workspace,
+    workdir: Path,
+    *,
+    select: bool,
+    full_reason: str,
+    meanwhile: Callable[[], None] | None = None,
+) -> Measurement:
+    """Run the suite (all, or a selection when ``select``) and keep the map
+    current.  ``meanwhile``: work to do while the first test process runs."""
+    # A selection's test process starts while the map is read and the plan made.
+    session = Session(ws, workdir, early=select)
+    session.meanwhile = meanwhile
     try:
         why = full_reason if full_reason or not select else _why_not_select(session)
         if why or not select:
@@ -515,6 +625,7 @@ def _selected(session: Session) -> Measurement:
     if plan.full:
         return _full(session, plan.full)
     if not plan.changed:
+        session.no_run()
         return _from_map(session, store, {}, "nothing changed since the last run", ())
     known = list(store.tests_in(plan.collect))
     spec = {
@@ -529,8 +640,11 @@ def _selected(session: Session) -> Measurement:
     # It would only record the session again, and the map's session unit
     # stands, since no code it ran changed (else the plan runs everything).
     idle = not (plan.tests or plan.collect or plan.preload or plan.reimport)
+    if idle:
+        session.no_run()
     with compose.Composer(session.ws, session.workdir / "compose", session.git_dir) as composer:
-        outputs = [] if idle else session.run(spec)[1]
+        ahead = _Ahead(session, store)
+        outputs = [] if idle else session.run(spec, ahead)[1]
         try:
             branch = store.meta("branch") == "1"
             fresh = Recording("", branch) if idle else from_outputs(outputs)
@@ -547,7 +661,36 @@ def _selected(session: Session) -> Measurement:
         f"ran {len(fresh.tests)} of {merged.total} tests: {len(plan.changed)} file(s) changed "
         f"since the last run, {len(merged.analysed)} measured again"
     )
-    return _from_map(session, store, merged.report.files, why, tuple(fresh.tests))
+    return _from_map(
+        session,
+        store,
+        merged.report.files,
+        why,
+        tuple(fresh.tests),
+        kept=ahead.results,
+        analysed=merged.analysed,
+    )
+
+
+class _Ahead:
+    """What a selected check can work out while its tests run: the map's
+    results before the merge (:func:`_from_map`), HEAD's content key for
+    the record of uncovered lines.  Left undone if reading them fails: then
+    they are read where they are needed, and fail there as they would."""
+
+    def __init__(self, session: Session, store: Store) -> None:
+        self.session = session
+        self.store = store
+        self.results: dict[str, FileResult] | None = None
+
+    def __call__(self) -> None:
+        from ratchet import lastrun
+
+        try:
+            self.results = _results(self.store)
+        except Exception:  # The map, read again after the run, says what is wrong.
+            self.results = None
+        lastrun.prepare(self.session.ws.repo, self.session.config)
 
 
 # Meta key: "1" when every import unit of the map is reached from its tests,
@@ -1087,18 +1230,35 @@ def _merge(
     return _Merged(report, measure, total)
 
 
+def _results(store: Store) -> dict[str, FileResult]:
+    """The map's numbers of every file, as results."""
+    return {
+        p: FileResult(Numbers(n.statements, n.covered, n.branches, n.covered_branches), n.missing)
+        for p, n in store.numbers().items()
+    }
+
+
 def _from_map(
     session: Session,
     store: Store,
     fresh: Mapping[str, FileResult],
     why: str,
     tests_run: tuple[str, ...],
+    *,
+    kept: Mapping[str, FileResult] | None = None,
+    analysed: Collection[str] = (),
 ) -> Measurement:
-    """Numbers for every file: ``fresh`` ones just analysed, the rest from the map."""
-    files = {
-        p: FileResult(Numbers(n.statements, n.covered, n.branches, n.covered_branches), n.missing)
-        for p, n in store.numbers().items()
-    }
+    """Numbers for every file: ``fresh`` ones just analysed, the rest from the map.
+
+    ``kept``: the map's results read before the merge, of which those of the
+    ``analysed`` files are replaced by ``fresh`` (the merge changed no other).
+    """
+    if kept is not None and fresh.keys() <= set(analysed):
+        files = dict(kept)
+        for path in analysed:
+            files.pop(path, None)
+    else:
+        files = _results(store)
     files.update(fresh)
     version = store.meta("coverage")
     report = CoverageReport(files, version, store.meta("branch") == "1")
