@@ -10,6 +10,7 @@ say we cannot tell.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import zlib
@@ -49,30 +50,23 @@ def _key(config: Config, ids: Mapping[str, str]) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()
 
 
-# HEAD's key, worked out ahead (:func:`prepare`): (root, HEAD's commit, config) -> key.
-_prepared: dict[tuple[Path, str, Config], str | None] = {}
+# HEAD's keys, kept for this process: (root, HEAD's commit, config) -> key.
+_head_keys: dict[tuple[Path, str | None, Config], str | None] = {}
 
 
 def _head_key(root: Path, config: Config) -> str | None:
     head = git.resolve(root, "HEAD")
-    if head is None:
-        return None
-    found = _prepared.get((root, head, config), "")
-    if found != "":
-        return found
-    ids = git.tree_ids(root, head)
-    return None if ids is None else _key(config, ids)
+    known = (root, head, config)
+    if known not in _head_keys:
+        ids = None if head is None else git.tree_ids(root, head)
+        _head_keys[known] = None if ids is None else _key(config, ids)
+    return _head_keys[known]
 
 
 def prepare(root: Path, config: Config) -> None:
     """Work out HEAD's key now, while the tests run, for :func:`record`."""
-    try:
-        head = git.resolve(root, "HEAD")
-        if head is not None:
-            ids = git.tree_ids(root, head)
-            _prepared[(root, head, config)] = None if ids is None else _key(config, ids)
-    except RatchetError:
-        pass  # Worked out where it is needed, or not at all, as without this.
+    with contextlib.suppress(RatchetError):  # Else where it is needed, as without this.
+        _head_key(root, config)
 
 
 def record(root: Path, config: Config, measurement: Measurement) -> None:

@@ -47,23 +47,6 @@ def coverage_args(command: Sequence[str]) -> tuple[list[str], str | None]:
     return ["-m", first, *rest], first
 
 
-def run_tests(
-    ws: Workspace,
-    workdir: Path,
-    extra_args: Sequence[str] = (),
-    extra_env: Mapping[str, str] | None = None,
-    *,
-    may_select_none: bool = False,
-    data: bool = True,
-) -> TestRun:
-    """Run the test command under coverage: its data file, time and warnings.
-
-    ``data``: the data file is read after the run (else the test-map plugin
-    skips saving it, and it is neither combined nor required)."""
-    started = start_tests(ws, workdir, extra_args, extra_env)
-    return started.finish(may_select_none=may_select_none, data=data)
-
-
 def start_tests(
     ws: Workspace,
     workdir: Path,
@@ -84,13 +67,12 @@ def start_tests(
     env = dict(ws.env, COVERAGE_FILE=str(data_file), **(extra_env or {}))
     _prepend_import_paths(env, ws.import_paths())
     bytecode = _bytecode_cache(ws, env)
-    ticker = None
+    state = None
     if module == "pytest" and live.enabled():
         state = live.install_plugin(workdir)
         _prepend_import_paths(env, [str(state.parent)])
         env["RATCHET_LIVE_FILE"] = str(state)
         args += ["-p", live.PLUGIN]
-        ticker = live.Ticker(state)
     out = log.open("wb")
     try:
         proc = spawn_in_group(
@@ -102,9 +84,8 @@ def start_tests(
         )
     except BaseException:
         out.close()
-        if ticker:
-            ticker.close()
         raise
+    ticker = live.Ticker(state) if state else None
     return StartedRun(ws, module, proc, out, data_file, log, bytecode, ticker)
 
 
@@ -164,7 +145,11 @@ class StartedRun:
         data: bool = True,
         meanwhile: Callable[[], None] | None = None,
     ) -> TestRun:
-        """Wait for the run; its data file, time and warnings (see :func:`run_tests`).
+        """Wait for the run: its data file, time and warnings.
+
+        ``data``: the data file is read after the run (else the test-map
+        plugin skips saving it, and it is neither combined nor required).
+        ``may_select_none``: pytest finding no test to run is no error.
         ``meanwhile``: work to do while the tests run."""
         ws, module, log, data_file = self.ws, self.module, self.log, self.data_file
         command = " ".join(ws.config.test_command)
@@ -423,24 +408,6 @@ def _omit_patterns(root: Path, paths: Collection[str]) -> list[str]:
     """Exact omit patterns for ``paths``; those a pattern cannot name are kept in."""
     base = os.path.realpath(root)
     return sorted(os.path.join(base, p) for p in paths if not _PATTERN_CHARS.intersection(p))
-
-
-def run_in_group(
-    args: Sequence[str],
-    *,
-    cwd: Path,
-    env: Mapping[str, str],
-    out: IO[bytes],
-    timeout: float,
-    tick: Callable[[], None] | None = None,
-) -> int | None:
-    """Run ``args`` in a process group of its own; its exit code, or None on timeout.
-
-    On a timeout or Ctrl-C the whole group is stopped (pytest-xdist workers
-    and any process a test started too), so nothing is left running.
-    """
-    proc = spawn_in_group(args, cwd=cwd, env=env, out=out)
-    return wait_in_group(proc, timeout=timeout, tick=tick)
 
 
 def spawn_in_group(

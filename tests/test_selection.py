@@ -979,7 +979,8 @@ def test_an_early_test_process_whose_go_never_comes_ends_without_running(
 ) -> None:
     from ratchet.selection.session import Session
 
-    session = Session(in_place(suite.root, load_config(suite.root)), tmp_path, early=True)
+    session = Session(in_place(suite.root, load_config(suite.root)), tmp_path)
+    session.start()
     pending = session.pending
     assert pending is not None
     try:
@@ -1022,3 +1023,32 @@ def test_a_broken_baseline_found_while_the_tests_run_stops_them(
     assert started[0].returncode is not None
     assert _group_gone(started[0])
     assert suite.state() == before
+
+
+def test_a_test_process_that_cannot_start_is_an_error_and_leaves_nothing_open(
+    suite: Project, tmp_path: Path
+) -> None:
+    from dataclasses import replace
+
+    from ratchet.selection.session import run_pytest
+
+    ws = replace(in_place(suite.root, load_config(suite.root)), python=tmp_path / "no-python")
+    descriptors = set(os.listdir("/proc/self/fd"))
+    with pytest.raises(errors.TestRunFailed, match="could not start the test run"):
+        run_pytest(ws, tmp_path / "work", select=True, full_reason="")
+    assert set(os.listdir("/proc/self/fd")) == descriptors  # The pipe and the log closed.
+
+
+def test_confirm_after_a_selected_run_repeats_the_tests_it_ran(suite: Project) -> None:
+    # A branch no test takes: b.py's coverage drops, in the same way both times.
+    suite.stage(
+        "pkg/b.py",
+        B.replace("def shout(x):\n", "def shout(x):\n    if x is None:\n        return '?'\n"),
+    )
+    doc = check_json(suite, "--confirm")
+    assert doc["mode"] == "selected", doc["why"]
+    assert doc["passed"] is False
+    (verdict,) = [f for f in doc["files"] if f["path"] == "pkg/b.py"]  # type: ignore[attr-defined]
+    assert verdict["blocking"] is True
+    assert len(verdict["runs"]) == 2
+    assert verdict["runs"][0] == verdict["runs"][1]  # Confirmed: the same numbers twice.

@@ -150,7 +150,7 @@ GO = "RATCHET_TESTMAP_GO"  # The descriptor an early test process waits on (plug
 
 
 class _Pending:
-    """A test process started early, waiting for its spec (:meth:`Session._start`)."""
+    """A test process started early, waiting for its spec (:meth:`Session.start`)."""
 
     def __init__(
         self, started: runner.StartedRun, write: int, outdir: Path, spec_path: Path
@@ -162,14 +162,10 @@ class _Pending:
 
     def go(self, spec: Mapping[str, object] | None) -> runner.StartedRun:
         """Give the process its spec (None: the whole suite) and let it run."""
-        try:
-            self.spec_path.write_text(json.dumps(spec), "utf-8")
-            # Gone already (a conftest that failed to import): finish() tells why.
-            with contextlib.suppress(BrokenPipeError):
-                os.write(self.write, b"go\n")
-        except BaseException:
-            self.abandon()
-            raise
+        self.spec_path.write_text(json.dumps(spec), "utf-8")
+        # Gone already (a conftest that failed to import): finish() tells why.
+        with contextlib.suppress(BrokenPipeError):
+            os.write(self.write, b"go\n")
         os.close(self.write)
         # The run's time is what the tests took from here, not the wait.
         self.started.restart_clock()
@@ -185,8 +181,7 @@ class _Pending:
 class Session:
     """One check's test runs: what the map was, and what the files are."""
 
-    def __init__(self, ws: Workspace, workdir: Path, *, early: bool = False) -> None:
-        """``early``: start the first round's test process now (see :meth:`_start`)."""
+    def __init__(self, ws: Workspace, workdir: Path) -> None:
         self.ws = ws
         self.root = ws.root
         self.config = ws.config
@@ -200,19 +195,13 @@ class Session:
         self.pending: _Pending | None = None
         # The caller's work to do while the first test process runs.
         self.meanwhile: Callable[[], None] | None = None
-        try:
-            if early:
-                self._start()
-            self.fingerprint = fingerprint(ws)
-            # What the tests see: the index's files in a snapshot, else the working tree's.
-            self.content = (
-                git.index_content_ids(ws.repo)
-                if ws.snapshot
-                else git.worktree_content_ids(ws.root, ws.differences)
-            )
-        except BaseException:
-            self.close()
-            raise
+        self.fingerprint = fingerprint(ws)
+        # What the tests see: the index's files in a snapshot, else the working tree's.
+        self.content = (
+            git.index_content_ids(ws.repo)
+            if ws.snapshot
+            else git.worktree_content_ids(ws.root, ws.differences)
+        )
         self.map_error = ""
         self.off_known = ""  # The remembered reason no map can be recorded.
         self.shaped: dict[str, Shape | None] = {}  # Files the plan shaped, as they are now.
@@ -255,7 +244,7 @@ class Session:
             env["RATCHET_TESTMAP_FORBID"] = os.path.realpath(self.ws.repo)
         return here, outdir, env
 
-    def _start(self) -> None:
+    def start(self) -> None:
         """Start the first round's test process before the plan is made.
 
         Starting Python, coverage.py and pytest and loading the project's
@@ -286,10 +275,10 @@ class Session:
     ) -> tuple[TestRun, list[dict[str, Any]]]:
         """One pytest run with the plugin; its data file and the plugin's outputs.
         ``meanwhile``: work to do while the tests run."""
-        pending, self.pending = self.pending, None
-        if pending is not None:
-            outdir = pending.outdir
-            started = pending.go(spec)
+        if self.pending is not None:  # Left to close() to stop if go fails.
+            started = self.pending.go(spec)
+            outdir = self.pending.outdir
+            self.pending = None
         else:
             here, outdir, env = self._round()
             if spec is not None:
@@ -379,10 +368,11 @@ def run_pytest(
 ) -> Measurement:
     """Run the suite (all, or a selection when ``select``) and keep the map
     current.  ``meanwhile``: work to do while the first test process runs."""
-    # A selection's test process starts while the map is read and the plan made.
-    session = Session(ws, workdir, early=select)
+    session = Session(ws, workdir)
     session.meanwhile = meanwhile
     try:
+        if select:  # Its test process starts while the map is read and the plan made.
+            session.start()
         why = full_reason if full_reason or not select else _why_not_select(session)
         if why or not select:
             return _full(session, why)
@@ -675,8 +665,7 @@ def _selected(session: Session) -> Measurement:
 class _Ahead:
     """What a selected check can work out while its tests run: the map's
     results before the merge (:func:`_from_map`), HEAD's content key for
-    the record of uncovered lines.  Left undone if reading them fails: then
-    they are read where they are needed, and fail there as they would."""
+    the record of uncovered lines."""
 
     def __init__(self, session: Session, store: Store) -> None:
         self.session = session
@@ -686,10 +675,7 @@ class _Ahead:
     def __call__(self) -> None:
         from ratchet import lastrun
 
-        try:
-            self.results = _results(self.store)
-        except Exception:  # The map, read again after the run, says what is wrong.
-            self.results = None
+        self.results = _results(self.store)
         lastrun.prepare(self.session.ws.repo, self.session.config)
 
 
