@@ -49,7 +49,7 @@ import pytest
 OUT = "RATCHET_TESTMAP_OUT"
 SELECT = "RATCHET_TESTMAP_SELECT"
 # A descriptor to read "go" from before the spec is read: the process was
-# started before ratchet had decided what it runs (session.py, Session._start).
+# started before ratchet had decided what it runs (session.py, Session.start).
 GO = "RATCHET_TESTMAP_GO"
 ROOT = "RATCHET_TESTMAP_ROOT"
 DATA_DIR = "RATCHET_TESTMAP_DATA"
