@@ -40,14 +40,22 @@ def cache_path(git_dir: Path) -> str:
 
 
 # Pasted into a script run by the project's interpreter: defines
-# ``ratchet_report(cov, outfile, morfs, cache_path)``.
+# ``ratchet_report(cov, outfile, morfs, cache_path, share)``.
 FUNCTIONS = r'''
 _DAYS_KEPT = 14  # A kept parser no run has used for this long is dropped.
 
 
-def ratchet_report(cov, outfile, morfs, cache_path):
-    """Write coverage.py's numbers for ``morfs`` (None: every measured file)
-    to ``outfile``, as much of a ``coverage json`` report as ratchet reads."""
+def ratchet_share(names, share):
+    """The measured files one of several report processes analyses:
+    ``share`` is (index, count), every count-th file of the sorted names."""
+    index, count = share
+    return sorted(names)[index::count]
+
+
+def ratchet_report(cov, outfile, morfs, cache_path, share=(0, 1)):
+    """Write coverage.py's numbers for ``morfs`` (None: every measured file,
+    or with ``share``, this process's share of them) to ``outfile``, as much
+    of a ``coverage json`` report as ratchet reads."""
     import json
 
     import coverage
@@ -62,6 +70,8 @@ def ratchet_report(cov, outfile, morfs, cache_path):
     except (ImportError, AttributeError) as e:
         print(f"ratchet: coverage.py's reporting loop not found ({e}): coverage json")
         try:
+            if share[0] > 0:  # The first share's process reports every file.
+                raise coverage.exceptions.NoDataError("another process reports")
             cov.json_report(morfs=morfs, outfile=outfile)
         except coverage.exceptions.NoDataError:
             meta = {"version": coverage.__version__, "branch_coverage": cov.get_data().has_arcs()}
@@ -71,6 +81,14 @@ def ratchet_report(cov, outfile, morfs, cache_path):
     prepare()
     data = cov.get_data()
     meta = {"version": coverage.__version__, "branch_coverage": data.has_arcs()}
+    if morfs is None and share[1] > 1:
+        # After prepare: the names as [paths] remapped them, as reports see them.
+        morfs = ratchet_share(data.measured_files(), share)
+        if not morfs:  # An empty list would mean every file to coverage.py.
+            with open(outfile, "w", encoding="utf-8") as f:
+                json.dump({"meta": meta, "files": {}}, f)
+            print("ratchet: 0 files in this share")
+            return
     data.set_query_contexts(cov.config.report_contexts)
     parsed = _Parsed(cov, cache_path, data.has_arcs())
 
@@ -83,7 +101,7 @@ def ratchet_report(cov, outfile, morfs, cache_path):
     cov._analyze = analyze_kept
     files = {}
     try:
-        with ratchet_held(data):
+        with ratchet_held(data), ratchet_realpaths():
             for reporter, analysis in get_analysis_to_report(cov, morfs):
                 n = analysis.numbers
                 summary = {"num_statements": n.n_statements, "covered_lines": n.n_executed}
@@ -112,6 +130,58 @@ def ratchet_held(data):
     connect = getattr(data, "_connect", None)
     db = connect() if connect is not None else None
     return db if hasattr(db, "__enter__") else contextlib.nullcontext()
+
+
+def ratchet_realpaths():
+    """``realpath`` with each folder resolved once, for coverage.py's path
+    functions while it makes its reporters: it resolves every measured
+    file's path twice, with a system call per component each time (a third
+    of a report of 20,000 files).  The answers are realpath's own: a file's
+    last component is looked at every time, and a path that is not plain
+    goes to realpath.  Where coverage.py's copy of ``os.path`` (its
+    ``isolate_module``) is not found, nothing changes."""
+    import contextlib
+    import os
+    import stat
+
+    try:
+        import coverage.files
+
+        target = coverage.files.os.path
+        real = target.realpath
+    except (ImportError, AttributeError):
+        return contextlib.nullcontext()
+    if os.name != "posix" or target.sep != "/" or not callable(real):
+        return contextlib.nullcontext()
+    folders = {}
+
+    def realpath(filename, *args, **kwargs):
+        if args or kwargs or type(filename) is not str or not filename.startswith("/"):
+            return real(filename, *args, **kwargs)
+        head, _, tail = filename.rpartition("/")
+        odd = "//" in filename or "/./" in head + "/" or "/../" in head + "/"
+        if odd or tail in ("", ".", ".."):
+            return real(filename)
+        folder = folders.get(head)
+        if folder is None:
+            folder = folders[head] = real(head or "/")
+        path = f"{folder.rstrip('/')}/{tail}"
+        try:
+            if stat.S_ISLNK(os.lstat(path).st_mode):
+                return real(filename)
+        except (OSError, ValueError):
+            return real(filename)
+        return path
+
+    @contextlib.contextmanager
+    def patched():
+        target.realpath = realpath
+        try:
+            yield
+        finally:
+            target.realpath = real
+
+    return patched()
 
 
 class _Parsed:

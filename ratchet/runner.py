@@ -295,9 +295,11 @@ def json_report(
     its parsers kept in ``git_dir``); ``skip``: repository paths not needed.
 
     Analysing a file is most of a report's time, so a selected run leaves
-    out the files whose numbers it already has.  No data at all gives a
-    report without files.  Beside it: the files' coverage plugins, and with
-    ``digests``, what each file executed (:func:`ran_digests`).
+    out the files whose numbers it already has, and thousands of files are
+    analysed by several processes at once (:func:`report_shares`).  No data
+    at all gives a report without files.  Beside it: the files' coverage
+    plugins, and with ``digests``, what each file executed
+    (:func:`ran_digests`).
     """
     report = workdir / "coverage.json"
     # Through the API, run by the project's interpreter: the command line
@@ -306,19 +308,88 @@ def json_report(
     # :mod:`ratchet.nodata`), not as a failed command.
     omit_file = workdir / "omit.txt"
     omit_file.write_text("\0".join(_omit_patterns(ws.root, skip)), "utf-8")
-    python(
-        ws,
-        [
+    cache = cache_path(git_dir)
+
+    def script(out: Path, share: str) -> list[str]:
+        return [
             "-c",
             _JSON_REPORT,
-            *(str(p) for p in (data_file, report, omit_file, digests)),
-            cache_path(git_dir),
-        ],
-        "coverage json",
-        log=workdir / "report.log",
-        error=error,
-    )
+            str(data_file),
+            str(out),
+            str(omit_file),
+            str(digests),
+            cache,
+            share,
+        ]
+
+    count = report_shares(data_file)
+    if count > 1:
+        outs = [workdir / f"coverage-{i}.json" for i in range(count)]
+        logs = [workdir / f"report-{i}.log" for i in range(count)]
+        scripts = [script(out, f"{i}/{count}") for i, out in enumerate(outs)]
+        python_all(ws, scripts, "coverage json", logs=logs, error=error)
+        if merge_shares(outs, report):
+            return report
+        # Two measured files reported under one name: which one a single
+        # report keeps depends on its order, so one process reports them.
+    python(ws, script(report, "0/1"), "coverage json", log=workdir / "report.log", error=error)
     return report
+
+
+SHARE_FILES = 1_000  # Measured files a report process is given, at least.
+MAX_SHARES = 8
+
+
+def report_shares(data_file: Path) -> int:
+    """How many processes analyse ``data_file``'s measured files: one per
+    :data:`SHARE_FILES` of them, at most one per processor ratchet may use.
+    A data file whose files cannot be counted is reported by one process."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # Not on every platform.
+        cpus = os.cpu_count() or 1
+    if cpus < 2:
+        return 1
+    import sqlite3
+
+    try:
+        uri = data_file.resolve().as_uri() + "?mode=ro"
+        with contextlib.closing(sqlite3.connect(uri, uri=True)) as db:
+            (files,) = db.execute("SELECT count(*) FROM file").fetchone()
+    except (sqlite3.Error, OSError, ValueError, TypeError):
+        return 1
+    return max(1, min(cpus, MAX_SHARES, int(files) // SHARE_FILES))
+
+
+def merge_shares(outs: Sequence[Path], report: Path) -> bool:
+    """The share processes' reports as one, with their side files.  False,
+    and nothing written, when two shares report the same file, or the
+    shares do not agree on what was measured."""
+    import json
+
+    files: dict[str, object] = {}
+    sides: dict[str, dict[str, object]] = {".tracers": {}, ".ran": {}}
+    meta = None
+    try:
+        for out in outs:
+            doc = json.loads(out.read_text("utf-8"))
+            if meta is not None and doc["meta"] != meta:
+                return False
+            meta = doc["meta"]
+            for path, entry in doc["files"].items():
+                if path in files:
+                    return False
+                files[path] = entry
+            for suffix, merged in sides.items():
+                side = out.parent / (out.name + suffix)
+                if side.exists():
+                    merged.update(json.loads(side.read_text("utf-8")))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return False  # Not what the script writes: one process reports again.
+    report.write_text(json.dumps({"meta": meta, "files": files}), "utf-8")
+    for suffix, merged in sides.items():
+        (report.parent / (report.name + suffix)).write_text(json.dumps(merged), "utf-8")
+    return True
 
 
 def combine(ws: Workspace, paths: Sequence[Path], workdir: Path) -> Path:
@@ -344,21 +415,44 @@ def _coverage(ws: Workspace, *args: str, log: Path, error: type[RatchetError]) -
 def python(
     ws: Workspace, args: Sequence[str], what: str, *, log: Path, error: type[RatchetError]
 ) -> None:
-    with log.open("ab") as out:
-        proc = subprocess.run(
-            [str(ws.python), *args],
-            cwd=ws.root,
-            env=dict(ws.env),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            check=False,
-        )
-    if proc.returncode != 0:
-        raise error(
-            f"`{what}` failed (exit {proc.returncode})",
-            detail=tail(log),
-            hint="see its output above",
-        )
+    python_all(ws, [args], what, logs=[log], error=error)
+
+
+def python_all(
+    ws: Workspace,
+    scripts: Sequence[Sequence[str]],
+    what: str,
+    *,
+    logs: Sequence[Path],
+    error: type[RatchetError],
+) -> None:
+    """Run the project's interpreter with each of ``scripts`` at once, each
+    writing to its log; the first that fails is the error.  None is left
+    running when this returns or raises (Ctrl-C included)."""
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        for args, log in zip(scripts, logs, strict=True):
+            with log.open("ab") as out:
+                procs.append(
+                    subprocess.Popen(
+                        [str(ws.python), *args],
+                        cwd=ws.root,
+                        env=dict(ws.env),
+                        stdout=out,
+                        stderr=subprocess.STDOUT,
+                    )
+                )
+        codes = [proc.wait() for proc in procs]
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    for code, log in zip(codes, logs, strict=True):
+        if code != 0:
+            raise error(
+                f"`{what}` failed (exit {code})", detail=tail(log), hint="see its output above"
+            )
 
 
 # coverage.py's numbers (:mod:`ratchet.coverage_report`), with more files
@@ -370,23 +464,26 @@ import sys
 import coverage
 
 data_file, outfile, omit_file, digests, cache = sys.argv[1:6]
+# This process's share of the measured files: "index/count".
+share = tuple(int(n) for n in (sys.argv[6] if len(sys.argv) > 6 else "0/1").split("/"))
 cov = coverage.Coverage(data_file=data_file)
 cov.load()
 with open(omit_file, encoding="utf-8") as f:
     extra = [p for p in f.read().split("\\0") if p]
 cov.set_option("report:omit", list(cov.config.report_omit or []) + extra)
-ratchet_report(cov, outfile, None, cache)
+ratchet_report(cov, outfile, None, cache, share)
 # The coverage plugins (file tracers) of measured files, for the test map.
 data = cov.get_data()
+names = ratchet_share(data.measured_files(), share)
 with ratchet_held(data):
-    tracers = {f: data.file_tracer(f) for f in data.measured_files()}
+    tracers = {f: data.file_tracer(f) for f in names}
     tracers = {f: t for f, t in tracers.items() if t}
     # What each reported file executed, as a digest: a selected run whose
     # lines in an unchanged file come to the same needs no new analysis of it.
     omitted = set(extra)
     arcs = data.has_arcs()
     ran = {}
-    for name in data.measured_files() if digests == "True" else ():
+    for name in names if digests == "True" else ():
         if name not in omitted:
             if arcs:
                 items = [n for pair in sorted(data.arcs(name) or ()) for n in pair]

@@ -4,6 +4,7 @@ parser is kept from an earlier run or not (:mod:`ratchet.coverage_report`)."""
 from __future__ import annotations
 
 import json
+import os
 import pickle
 import sqlite3
 import subprocess
@@ -13,9 +14,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ratchet import runner
+from ratchet.config import load_config
 from ratchet.coverage_report import FUNCTIONS, NAME, cache_path
+from ratchet.errors import RatchetError
+from ratchet.workspace import in_place
 from testing.project import Project
 
 # Multi-line statements, `with` jumps, exclusions, partial branches, lambdas,
@@ -270,3 +276,190 @@ def test_parsers_are_kept_in_the_clones_git_directory(project: Project, tmp_path
     blocked.mkdir()
     (blocked / "ratchet").write_text("a file, not a folder")
     assert cache_path(blocked) == ""
+
+
+# -- several report processes at once ---------------------------------------------------
+
+MODULE = "def f{i}(flag):\n    if flag:\n        return {i}\n    return -{i}\n"
+
+
+def _many(project: Project, modules: int) -> None:
+    """``_setup``'s project with ``modules`` more files, half their branches run."""
+    for i in range(modules):
+        project.write(f"pkg/m{i}.py", MODULE.format(i=i))
+    calls = "".join(f"    from pkg.m{i} import f{i}\n    f{i}({i % 2})\n" for i in range(modules))
+    project.write("tests/test_many.py", f"def test_many():\n{calls}")
+    _setup(project, True)
+
+
+def _report(project: Project, workdir: Path) -> tuple[dict[str, Any], ...]:
+    """runner.json_report's report and side files, as read back."""
+    workdir.mkdir()
+    config = project.read("pyproject.toml")
+    if "[tool.ratchet]" not in config:
+        project.write("pyproject.toml", f"{config}\n[tool.ratchet]\npython = {sys.executable!r}\n")
+    ws = in_place(project.root, load_config(project.root), tests=False)
+    report = runner.json_report(
+        ws,
+        project.root / ".coverage",
+        workdir,
+        RatchetError,
+        git_dir=project.root / ".git",
+        digests=True,
+    )
+    return tuple(
+        json.loads((report.parent / (report.name + suffix)).read_text())
+        for suffix in ("", ".tracers", ".ran")
+    )
+
+
+def test_shares_together_report_what_one_process_reports(
+    project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _many(project, 7)
+    reference = _coverage_json(project)
+    monkeypatch.setattr(runner, "report_shares", lambda data_file: 1)
+    one = _report(project, tmp_path / "one")
+    monkeypatch.setattr(runner, "report_shares", lambda data_file: 3)
+    three = _report(project, tmp_path / "three")
+    assert three == one
+    files = {
+        path: (entry["summary"], entry["missing_lines"])
+        for path, entry in three[0]["files"].items()
+    }
+    assert set(files) == set(reference)
+    assert len(files) == 10  # With the project's own pkg/mod.py.
+    assert files == _cut(reference, files)
+    assert len(three[2]) == 10  # What each file executed, from every share.
+    # Three processes each analysed a third, every file once.
+    logs = [(tmp_path / "three" / f"report-{i}.log").read_text() for i in range(3)]
+    assert [log.split("ratchet: ")[-1].split(" files")[0] for log in logs] == ["4", "3", "3"]
+    assert not (tmp_path / "three" / "report.log").exists()
+
+
+def test_more_shares_than_files_leave_some_empty(
+    project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _setup(project, True)
+    reference = _coverage_json(project)
+    monkeypatch.setattr(runner, "report_shares", lambda data_file: 4)
+    report, _, ran = _report(project, tmp_path / "four")
+    files = {
+        path: (entry["summary"], entry["missing_lines"]) for path, entry in report["files"].items()
+    }
+    assert files == _cut(reference, files)
+    assert len(files) == len(reference) == 3
+    assert len(ran) == 3
+    logs = [(tmp_path / "four" / f"report-{i}.log").read_text() for i in range(4)]
+    assert sum("0 files in this share" in log for log in logs) == 1
+
+
+def test_shares_that_cannot_be_merged_are_reported_by_one_process(
+    project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _many(project, 3)
+    monkeypatch.setattr(runner, "report_shares", lambda data_file: 1)
+    one = _report(project, tmp_path / "one")
+    monkeypatch.setattr(runner, "report_shares", lambda data_file: 2)
+    monkeypatch.setattr(runner, "merge_shares", lambda outs, report: False)
+    again = _report(project, tmp_path / "again")
+    assert again == one
+    assert (tmp_path / "again" / "report-1.log").exists()  # The shares ran, then one process.
+    assert "6 files" in (tmp_path / "again" / "report.log").read_text()
+
+
+def _share(folder: Path, name: str, files: dict[str, Any], branch: bool = True) -> Path:
+    out = folder / name
+    meta = {"version": "7.0", "branch_coverage": branch}
+    out.write_text(json.dumps({"meta": meta, "files": files}))
+    (folder / f"{name}.ran").write_text(json.dumps({f"/r/{p}": "00" for p in files}))
+    return out
+
+
+def test_merge_joins_shares_and_refuses_what_they_disagree_on(tmp_path: Path) -> None:
+    a = _share(tmp_path, "a.json", {"x.py": {"summary": {"num_statements": 1}}})
+    b = _share(tmp_path, "b.json", {"y.py": {"summary": {"num_statements": 2}}})
+    report = tmp_path / "coverage.json"
+    assert runner.merge_shares([a, b], report)
+    assert set(json.loads(report.read_text())["files"]) == {"x.py", "y.py"}
+    assert json.loads((tmp_path / "coverage.json.ran").read_text()) == {
+        "/r/x.py": "00",
+        "/r/y.py": "00",
+    }
+    assert json.loads((tmp_path / "coverage.json.tracers").read_text()) == {}
+    report.unlink()
+    # The same file in two shares: which one a single report keeps depends on its order.
+    twice = _share(tmp_path, "c.json", {"x.py": {"summary": {"num_statements": 3}}})
+    assert not runner.merge_shares([a, twice], report)
+    # Shares that measured differently, a share that is not JSON, or none at all.
+    lines_only = _share(tmp_path, "d.json", {"z.py": {}}, branch=False)
+    assert not runner.merge_shares([a, lines_only], report)
+    broken = tmp_path / "e.json"
+    broken.write_text("{not json")
+    assert not runner.merge_shares([a, broken], report)
+    assert not runner.merge_shares([a, tmp_path / "missing.json"], report)
+    assert not report.exists()
+
+
+def test_report_shares_follow_files_and_processors(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _many(project, 7)
+    data = project.root / ".coverage"
+    monkeypatch.setattr(runner, "SHARE_FILES", 2)
+    monkeypatch.setattr(runner.os, "sched_getaffinity", lambda pid: {0, 1, 2, 3}, raising=False)
+    assert runner.report_shares(data) == 4  # 10 files, 2 a share, but 4 processors.
+    monkeypatch.setattr(runner, "SHARE_FILES", 4)
+    assert runner.report_shares(data) == 2  # 10 // 4
+    monkeypatch.setattr(runner, "SHARE_FILES", 1_000)
+    assert runner.report_shares(data) == 1
+    monkeypatch.setattr(runner, "SHARE_FILES", 1)
+    monkeypatch.setattr(runner.os, "sched_getaffinity", lambda pid: {0}, raising=False)
+    assert runner.report_shares(data) == 1  # One processor: one process.
+    monkeypatch.setattr(runner.os, "sched_getaffinity", lambda pid: set(range(64)), raising=False)
+    assert runner.report_shares(data) == runner.MAX_SHARES
+    # A data file that is not one: one process, whose coverage.py will say so.
+    (project.root / "junk").write_bytes(b"not a database" * 100)
+    assert runner.report_shares(project.root / "junk") == 1
+    assert runner.report_shares(project.root / "missing") == 1
+
+
+# -- resolving paths once per folder ----------------------------------------------------
+
+PARTS = ["a", "b", "link", "loop", "f.py", "s.py", "gone.py", "missing", ".", "..", ""]
+
+
+def _tree(root: Path) -> None:
+    (root / "a" / "b").mkdir(parents=True)
+    (root / "a" / "b" / "f.py").write_text("")
+    (root / "x.py").write_text("")
+    (root / "link").symlink_to(root / "a" / "b")
+    (root / "a" / "b" / "s.py").symlink_to("../../x.py")
+    (root / "a" / "b" / "gone.py").symlink_to("nowhere.py")
+    (root / "a" / "loop").symlink_to("loop")
+
+
+@given(st.lists(st.sampled_from(PARTS), min_size=1, max_size=6))
+@settings(max_examples=300, deadline=None)
+def test_realpath_per_folder_answers_as_realpath(tmp_path_factory: Any, parts: list[str]) -> None:
+    """Through folder links, file links, broken and looping links, missing
+    files, ``.``, ``..`` and doubled slashes, asked once and again."""
+    import coverage.files
+
+    root = tmp_path_factory.getbasetemp() / "realpaths"
+    if not root.exists():
+        _tree(root)
+    namespace: dict[str, Any] = {}
+    exec(FUNCTIONS, namespace)
+    paths = coverage.files.os.path  # coverage.py's own copy of os.path
+    real = paths.realpath
+    path = str(root) + "/" + "/".join(parts)
+    expected = real(path)
+    with namespace["ratchet_realpaths"]():
+        assert paths.realpath is not real
+        assert paths.realpath(path) == expected
+        assert paths.realpath(path) == expected  # From what it kept, too.
+        relative = "/".join(parts)
+        assert paths.realpath(relative) == real(relative)
+        assert coverage.files.abs_file(path) == os.path.realpath(path)
+    assert paths.realpath is real
