@@ -91,11 +91,17 @@ def ratchet_report(cov, outfile, morfs, cache_path, share=(0, 1)):
             return
     data.set_query_contexts(cov.config.report_contexts)
     parsed = _Parsed(cov, cache_path, data.has_arcs())
+    results = _Results(cov, parsed, data)
 
     def analyze_kept(*args, **kwargs):
         # coverage.py 7.0 passes the reporter, later ones the morf and the reporter.
-        parsed.prepare(kwargs.get("file_reporter", args[0] if args else None))
-        return analyze(*args, **kwargs)
+        reporter = kwargs.get("file_reporter", args[0] if args else None)
+        kept = results.find(reporter)
+        if kept is not None:
+            return kept
+        parsed.prepare(reporter)
+        with results.watch(reporter):
+            return analyze(*args, **kwargs)
 
     # At analysis, one file at a time: coverage.py makes every reporter first.
     cov._analyze = analyze_kept
@@ -103,24 +109,30 @@ def ratchet_report(cov, outfile, morfs, cache_path, share=(0, 1)):
     try:
         with ratchet_held(data), ratchet_realpaths():
             for reporter, analysis in get_analysis_to_report(cov, morfs):
+                if type(analysis) is _Kept:
+                    files[reporter.relative_filename()] = analysis.entry
+                    continue
                 n = analysis.numbers
                 summary = {"num_statements": n.n_statements, "covered_lines": n.n_executed}
                 if meta["branch_coverage"]:
                     summary["num_branches"] = n.n_branches
                     summary["covered_branches"] = n.n_executed_branches
-                files[reporter.relative_filename()] = {
-                    "summary": summary,
-                    "missing_lines": sorted(analysis.missing),
-                }
+                entry = {"summary": summary, "missing_lines": sorted(analysis.missing)}
+                files[reporter.relative_filename()] = entry
+                results.keep(reporter, entry)
                 parsed.keep(reporter)
     except coverage.exceptions.NoDataError:  # No data, or every measured file left out.
         files = {}
     finally:
         del cov._analyze
+        results.write()
         parsed.close()
     with open(outfile, "w", encoding="utf-8") as f:
         json.dump({"meta": meta, "files": files}, f)
-    print(f"ratchet: {len(files)} files, {parsed.hits} parsers kept from earlier runs")
+    print(
+        f"ratchet: {len(files)} files, {parsed.hits} parsers kept from earlier runs, "
+        f"{results.hits} results kept"
+    )
 
 
 def ratchet_held(data):
@@ -184,6 +196,166 @@ def ratchet_realpaths():
     return patched()
 
 
+class _Kept:
+    """A file's numbers kept from an earlier run, where an analysis would be."""
+
+    __slots__ = ("entry",)
+
+    def __init__(self, entry):
+        self.entry = entry
+
+
+class _Results:
+    """Each Python file's numbers kept between runs, per digest of its bytes,
+    of what it executed (its lines, or arcs) and of everything else the
+    numbers depend on: coverage.py's version, Python's, the measurement's
+    kind and the exclusion and partial-branch patterns.  A file is then not
+    analysed again, and not parsed, until one of them changes.
+
+    A result is kept only when coverage.py's analysis asked the data for
+    exactly the file name whose lines the key was made from, and the file's
+    bytes did not change during the analysis."""
+
+    def __init__(self, cov, parsed, data):
+        import hashlib
+        import sys
+
+        import coverage
+
+        self.parsed = parsed
+        self.data = data
+        self.db = parsed.db
+        self.hits = 0
+        self.add = []  # (digest, ran, entry as JSON) of files analysed this run
+        self.touch = []  # keys of kept results used today for the first time
+        self.mapper = getattr(cov, "_file_mapper", None)
+        try:
+            config = cov.config
+            patterns = (
+                list(config.exclude_list),
+                list(config.partial_list),
+                list(getattr(config, "partial_always_list", None) or ()),
+            )
+            space = repr((2, coverage.__version__, sys.version, data.has_arcs(), patterns))
+            self.space = hashlib.blake2b(space.encode(), digest_size=16).digest()
+            if self.db is not None:
+                self.db.execute(
+                    "CREATE TABLE IF NOT EXISTS results (space BLOB, digest BLOB, ran BLOB, "
+                    "entry TEXT, used INTEGER, PRIMARY KEY (space, digest, ran)) WITHOUT ROWID"
+                )
+        except Exception as e:
+            print(f"ratchet: no kept results ({type(e).__name__}: {e})")
+            self.db = None
+        if self.mapper is None:
+            self.db = None
+
+    def _ran(self, filename):
+        """The digest of what the data say ``filename`` executed."""
+        import hashlib
+
+        data = self.data
+        if data.has_arcs():
+            items = [n for pair in sorted(data.arcs(filename) or ()) for n in pair]
+        else:
+            items = sorted(data.lines(filename) or ())
+        return hashlib.blake2b(" ".join(map(str, items)).encode(), digest_size=16).digest()
+
+    def find(self, reporter):
+        """The kept numbers of ``reporter``'s file, or None (then it is analysed)."""
+        import json
+
+        if self.db is None or type(reporter) is not self.parsed.kinds[0]:
+            return None
+        try:
+            if reporter._parser is not None:
+                return None
+            filename = self.mapper(reporter.filename)
+            digest = _digest(reporter.filename)
+            ran = self._ran(filename)
+            reporter._ratchet_key = (filename, digest, ran)
+            row = self.db.execute(
+                "SELECT entry, used FROM results WHERE space = ? AND digest = ? AND ran = ?",
+                (self.space, digest, ran),
+            ).fetchone()
+            if row is None:
+                return None
+            entry = json.loads(row[0])
+        except Exception:  # No file (coverage.py will say so), or no cache.
+            return None
+        self.hits += 1
+        if row[1] != self.parsed.today:
+            self.touch.append((digest, ran))
+        return _Kept(entry)
+
+    def watch(self, reporter):
+        """Note the file names coverage.py's analysis asks the data for."""
+        import contextlib
+
+        asked = reporter._ratchet_asked = set()
+        data = self.data
+
+        def asking(method):
+            def ask(filename, *args, **kwargs):
+                asked.add(filename)
+                return method(filename, *args, **kwargs)
+
+            return ask
+
+        @contextlib.contextmanager
+        def watching():
+            data.lines, data.arcs = asking(data.lines), asking(data.arcs)
+            try:
+                yield
+            finally:
+                del data.lines, data.arcs
+
+        return watching() if self.db is not None else contextlib.nullcontext()
+
+    def keep(self, reporter, entry):
+        import json
+
+        key = getattr(reporter, "_ratchet_key", None)
+        if self.db is None or key is None:
+            return
+        filename, digest, ran = key
+        if getattr(reporter, "_ratchet_asked", None) != {filename}:
+            return  # The analysis read other data than the key describes.
+        try:
+            if _digest(reporter.filename) != digest:
+                return  # Changed while it was analysed.
+        except OSError:
+            return
+        self.add.append((digest, ran, json.dumps(entry)))
+        if len(self.add) >= 1000:
+            self.write()
+
+    def write(self):
+        if self.db is None or self.parsed.db is None:
+            return
+        today, space = self.parsed.today, self.space
+        try:
+            with self.db:
+                self.db.executemany(
+                    "INSERT OR REPLACE INTO results VALUES (?, ?, ?, ?, ?)",
+                    [(space, d, r, e, today) for d, r, e in self.add],
+                )
+                self.db.executemany(
+                    "UPDATE results SET used = ? WHERE space = ? AND digest = ? AND ran = ?",
+                    [(today, space, d, r) for d, r in self.touch],
+                )
+        except Exception as e:  # Busy or read-only: this run's results are not kept.
+            print(f"ratchet: results not kept ({type(e).__name__}: {e})")
+            self.db = None
+        self.add, self.touch = [], []
+
+
+def _digest(path):
+    import hashlib
+
+    with open(path, "rb") as f:
+        return hashlib.blake2b(f.read(), digest_size=20).digest()
+
+
 class _Parsed:
     """Parsed Python sources kept between runs, per digest of their bytes."""
 
@@ -230,8 +402,8 @@ class _Parsed:
         try:
             if reporter._parser is not None:
                 return
-            with open(reporter.filename, "rb") as f:
-                digest = hashlib.blake2b(f.read(), digest_size=20).digest()
+            key = getattr(reporter, "_ratchet_key", None)
+            digest = key[1] if key else _digest(reporter.filename)
             row = self.db.execute(
                 "SELECT parser, used FROM parsed WHERE space = ? AND digest = ?",
                 (self.space, digest),
@@ -308,9 +480,11 @@ class _Parsed:
         self.write()
         if self.db is None:
             return
+        old = self.today - _DAYS_KEPT
         try:
-            with self.db:
-                self.db.execute("DELETE FROM parsed WHERE used < ?", (self.today - _DAYS_KEPT,))
+            for table in ("parsed", "results"):
+                with self.db:
+                    self.db.execute(f"DELETE FROM {table} WHERE used < ?", (old,))
         except Exception:
             pass  # Dropped next time.
         finally:

@@ -171,18 +171,28 @@ def test_numbers_equal_coverage_json_parsed_or_kept(
     reference = _coverage_json(project)
     cache = tmp_path / "parsed.db"
     first, log = _ours(project, cache)
-    assert ", 0 parsers kept" in log
+    assert ", 0 parsers kept from earlier runs, 0 results kept" in log
+    # Then every file's numbers are kept: nothing is analysed or parsed.
     second, log = _ours(project, cache)
-    assert "parsers kept from earlier runs" in log
+    assert ", 0 parsers kept from earlier runs, 3 results kept" in log
+    # Without them, the kept parsers are used.
+    _forget_results(cache)
+    third, log = _ours(project, cache)
     assert ", 0 parsers kept" not in log
+    assert "parsers kept from earlier runs, 0 results kept" in log
     assert "pkg/shapes.py" in first
     assert set(first) == set(reference)
-    assert first == second == _cut(reference, first)
+    assert first == second == third == _cut(reference, first)
     # The fields ratchet reads are all there.
     summary = first["pkg/shapes.py"][0]
     assert set(summary) >= {"num_statements", "covered_lines"}
     assert ("num_branches" in summary) == branch
     assert summary["covered_lines"] < summary["num_statements"]
+
+
+def _forget_results(cache: Path) -> None:
+    with sqlite3.connect(cache) as db:
+        db.execute("DELETE FROM results")
 
 
 def test_a_kept_parser_is_not_used_under_other_exclusions(
@@ -220,6 +230,7 @@ def test_a_damaged_or_foreign_kept_parser_is_not_used(project: Project, tmp_path
     _setup(project, True)
     reference = _coverage_json(project)
     _ours(project, cache)
+    _forget_results(cache)  # Else the parsers are not needed.
     db = sqlite3.connect(cache)
     rows = db.execute("SELECT space, digest, parser FROM parsed").fetchall()
     assert rows
@@ -231,7 +242,15 @@ def test_a_damaged_or_foreign_kept_parser_is_not_used(project: Project, tmp_path
     assert ours == _cut(reference, ours)
     with db:
         db.execute("UPDATE parsed SET parser = ?", (b"not a pickle",))
-    ours, _ = _ours(project, cache)
+        db.execute("DELETE FROM results")
+    ours, log = _ours(project, cache)
+    assert ", 0 parsers kept" in log
+    assert ours == _cut(reference, ours)
+    # Kept numbers that cannot be read are not used either.
+    with db:
+        db.execute("UPDATE results SET entry = 'not JSON'")
+    ours, log = _ours(project, cache)
+    assert ", 0 results kept" in log
     assert ours == _cut(reference, ours)
     # A cache that is not a database at all is not used either.
     db.close()
@@ -243,6 +262,58 @@ def test_a_damaged_or_foreign_kept_parser_is_not_used(project: Project, tmp_path
     ours, log = _ours(project, tmp_path / "no such folder" / "parsed.db")
     assert ours == _cut(reference, ours)
     assert "no kept parsers" in log
+
+
+def test_kept_numbers_follow_what_ran_the_text_and_the_patterns(
+    project: Project, tmp_path: Path
+) -> None:
+    cache = tmp_path / "parsed.db"
+    _setup(project, True)
+    _ours(project, cache)
+    # The same texts, but only one test ran: shapes.py executed other lines.
+    proc = subprocess.run(
+        [sys.executable, "-m", "coverage", "run", "-m", "pytest", "-q", "-p", "no:randomly",
+         "tests/test_shapes.py::test_walk"],
+        cwd=project.root, capture_output=True, text=True,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout
+    reference = _coverage_json(project)
+    ours, log = _ours(project, cache)
+    assert ours == _cut(reference, ours)
+    # Only pkg/__init__.py's, which ran nothing either time.
+    assert "2 parsers kept from earlier runs, 1 results kept" in log
+    # Another exclusion pattern: none is kept for it yet.
+    _setup(project, True, exclude="raise SystemExit")
+    reference = _coverage_json(project)
+    ours, log = _ours(project, cache)
+    assert ", 0 results kept" in log
+    assert ours == _cut(reference, ours)
+    # A changed text, the same lines run.
+    project.write("pkg/shapes.py", SHAPES.replace('"""Walk."""', '"""Walk!"""'))
+    _run(project)
+    reference = _coverage_json(project)
+    ours, log = _ours(project, cache)
+    assert ", 2 results kept" in log
+    assert ours == _cut(reference, ours)
+
+
+def test_numbers_are_kept_only_from_the_data_their_key_was_made_of(
+    project: Project, tmp_path: Path
+) -> None:
+    """A coverage.py whose analysis reads another name's data than the one
+    the key was made from keeps nothing: its numbers would be keyed wrong."""
+    _setup(project, True)
+    reference = _coverage_json(project)
+    script = runner._JSON_REPORT.replace(
+        'getattr(cov, "_file_mapper", None)', 'lambda name: name + ".elsewhere"', 1
+    )
+    assert script != runner._JSON_REPORT
+    cache = tmp_path / "parsed.db"
+    for _ in range(2):
+        ours, log = _ours(project, cache, script)
+        assert ", 0 results kept" in log
+        assert ours == _cut(reference, ours)
+    assert sqlite3.connect(cache).execute("SELECT count(*) FROM results").fetchone() == (0,)
 
 
 def test_unknown_internals_fall_back_to_coverage_json(project: Project, tmp_path: Path) -> None:
