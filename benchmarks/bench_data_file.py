@@ -9,8 +9,11 @@ processes each:
 - ``python -c pass``, the unit;
 - ``coverage json`` of that data file, what reporting cost before
   (:mod:`ratchet.coverage_report`);
-- ``ratchet check --all --data .coverage`` with no kept parsers (the first
-  run in a clone), and with them (every later run).
+- ``ratchet check --all --data .coverage`` with nothing kept (the first run
+  in a clone), with kept parsers only (a file that executed other lines
+  than before), and with kept results (a file as it was in an earlier
+  report).  Files are analysed by up to one process per processor
+  (:func:`ratchet.runner.report_shares`); the script prints how many.
 
 Then checks that the baseline ``init`` wrote from the data file holds, file
 for file, the numbers of ``coverage json``.  ``--smoke`` runs 300 files.
@@ -21,6 +24,8 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -32,6 +37,7 @@ from common import RATCHET, commit_all, git_env, git_repo, peak_mb, report, time
 
 from ratchet.baseline import load
 from ratchet.coverage_report import NAME
+from ratchet.runner import report_shares
 
 FUNCTION = '''
 
@@ -113,34 +119,55 @@ def main() -> None:
         coverage_json = [sys.executable, "-m", "coverage", "json", "-q", "-o", "reference.json"]
         plain = time_command(coverage_json, root, runs)
         check = [*RATCHET, "check", "--all", "--data", str(data)]
-        cold = []
+        cold, parsers = [], []
         for _ in range(runs):
             kept.unlink()
             cold += time_command(check, root, 1)
+        for _ in range(runs):
+            with sqlite3.connect(kept) as db:
+                db.execute("DELETE FROM results")
+            parsers += time_command(check, root, 1)
         warm = time_command(check, root, runs)
+        print(f"report processes: {report_shares(data)}")
         report("python -c pass", bare)
         report(f"coverage json ({files} files)", plain, bare)
-        report(f"check --all --data .coverage, no kept parsers ({files} files)", cold, bare)
-        report(f"check --all --data .coverage, kept parsers ({files} files)", warm, bare)
-        ratio = sorted(warm)[len(warm) // 2] / sorted(plain)[len(plain) // 2]
-        print(f"check (kept parsers) / coverage json alone: {ratio:.2f}")
+        report(f"check --all --data .coverage, nothing kept ({files} files)", cold, bare)
+        report(f"check --all --data .coverage, kept parsers ({files} files)", parsers, bare)
+        report(f"check --all --data .coverage, kept results ({files} files)", warm, bare)
+        for name, times in (
+            ("nothing kept", cold),
+            ("kept parsers", parsers),
+            ("kept results", warm),
+        ):
+            ratio = statistics.median(times) / statistics.median(plain)
+            print(f"check ({name}) / coverage json alone: {ratio:.2f}")
         peaks = f"check {peak_mb(check):.0f} MB, coverage json {peak_mb(coverage_json):.0f} MB"
         print(f"peak memory: {peaks}")
 
         reference = json.loads((root / "reference.json").read_text())["files"]
-        baseline = load(root / "coverage-baseline.toml").files
+        first = load(root / "coverage-baseline.toml").files  # From init: nothing kept.
+        # Written again, every file's numbers now kept from earlier reports.
+        subprocess.run(
+            [*RATCHET, "init", "--force", "--data", str(data)],
+            cwd=root,
+            check=True,
+            capture_output=True,
+        )
+        again = load(root / "coverage-baseline.toml").files
         keys = ("num_statements", "covered_lines", "num_branches", "covered_branches")
-        wrong = []
-        for path, entry in reference.items():
-            expected = tuple(entry["summary"][k] for k in keys)
-            recorded = baseline.get(path)
-            # A baseline leaves out files without statements.
-            found = astuple(recorded.numbers) if recorded else (0, 0, 0, 0)
-            if found != expected:
-                wrong.append(path)
-        print(f"exactness: {len(reference) - len(wrong)} of {len(reference)} files equal")
-        if wrong:
-            raise SystemExit(f"numbers differ from coverage json: {wrong[:5]}")
+        for name, baseline in (("nothing kept", first), ("kept results", again)):
+            wrong = []
+            for path, entry in reference.items():
+                expected = tuple(entry["summary"][k] for k in keys)
+                recorded = baseline.get(path)
+                # A baseline leaves out files without statements.
+                found = astuple(recorded.numbers) if recorded else (0, 0, 0, 0)
+                if found != expected:
+                    wrong.append(path)
+            equal = len(reference) - len(wrong)
+            print(f"exactness ({name}): {equal} of {len(reference)} files equal")
+            if wrong:
+                raise SystemExit(f"numbers differ from coverage json: {wrong[:5]}")
 
 
 if __name__ == "__main__":
