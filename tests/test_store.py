@@ -156,3 +156,26 @@ def test_shapes_are_kept_compressed_and_damage_reads_as_none(tmp_path: Path) -> 
     store.db.execute("UPDATE shape SET shape = x'00ff'")
     assert store.shape("a.py") is None
     store.close()
+
+
+_FLAT = st.lists(st.tuples(st.integers(-50, 500), st.integers(-50, 500)), max_size=30)
+
+
+@given(st.lists(_FLAT, max_size=6), st.booleans())
+@settings(max_examples=300, deadline=None)
+def test_union_of_line_or_arc_sets(sets: list[list[tuple[int, int]]], branch: bool) -> None:
+    """What several units ran in one file, as one sorted set: arcs as flat
+    pairs, or lines."""
+    from ratchet.selection.recording import union
+
+    if branch:
+        flats = [[n for arc in arcs for n in arc] for arcs in sets]
+        expected = [n for arc in sorted({arc for arcs in sets for arc in arcs}) for n in arc]
+    else:
+        flats = [[a for a, _ in arcs] for arcs in sets]
+        expected = sorted({a for arcs in sets for a, _ in arcs})
+    assert union(flats, branch) == expected
+    assert union([tuple(f) for f in flats], branch) == expected  # Tuples, as decoded.
+    if branch and any(flats):
+        with pytest.raises(ValueError, match="zip"):
+            union([*flats, [1]], branch)  # Half an arc: an error, never a guess.
