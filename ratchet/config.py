@@ -29,6 +29,9 @@ class Config:
     # check runs only affected tests unless more than this share of the suite is.
     select_max_share: float = 0.5
     select: bool = True
+    # A selected check starts its test process while it plans (conftest.py
+    # files load then, even when the plan needs no run).
+    early_start: bool = True
     # Seconds a test run may take before it is stopped; 0: no limit.
     test_timeout: float = 1800.0
     # A passing commit hook writes the raised baseline into the commit.
@@ -50,6 +53,7 @@ _KEYS = {
     "tiers",
     "select",
     "select-max-share",
+    "early-start",
     "test-timeout",
     "record-gains",
 }
@@ -129,6 +133,9 @@ def _config(section: Any) -> Config:
     select = section.get("select", True)
     if not isinstance(select, bool):
         raise _Problem("select must be true or false", "select")
+    early_start = section.get("early-start", True)
+    if not isinstance(early_start, bool):
+        raise _Problem("early-start must be true or false", "early-start")
     record_gains = section.get("record-gains", False)
     if not isinstance(record_gains, bool):
         raise _Problem("record-gains must be true or false", "record-gains")
@@ -153,6 +160,7 @@ def _config(section: Any) -> Config:
         tiers=tiers,
         select=select,
         select_max_share=float(share),
+        early_start=early_start,
         test_timeout=float(timeout),
         record_gains=record_gains,
     )

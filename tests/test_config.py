@@ -80,6 +80,7 @@ target = 30
         ('baseline = "../x.toml"', "baseline: the path has a '..' segment"),
         ("overall-target = 120", "between 0 and 100"),
         ("allow-deletion-drops = 'yes'", "allow-deletion-drops must be true or false"),
+        ("early-start = 0", "early-start must be true or false"),
         ("watch = 'x'", "watch must be a list"),
         ("tiers = 1", "tiers must be an array"),
         ("[[tool.ratchet.tiers]]\nname = 'A'", "tiers[1].target is missing"),

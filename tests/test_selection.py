@@ -974,6 +974,34 @@ def test_a_check_that_runs_no_test_stops_the_test_process_it_started(
     assert _group_gone(started[0])
 
 
+def test_with_early_start_off_a_check_that_runs_no_test_starts_no_test_process(
+    suite: Project, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # A conftest.py with an effect when imported, as one that starts a service.
+    imports = tmp_path / "conftest-imports.txt"
+    effect = f"\nwith open({str(imports)!r}, 'a') as _f:\n    _f.write('imported\\n')\n"
+    config = suite.read("pyproject.toml").replace(
+        "[tool.ratchet]\n", "[tool.ratchet]\nearly-start = false\n"
+    )
+    suite.write("pyproject.toml", config)
+    suite.stage("tests/conftest.py", CONFTEST + effect)
+    assert check_json(suite)["mode"] == "full"
+    suite.commit()
+    assert not load_config(suite.root).early_start
+    suite.stage("pkg/b.py", B.replace('+ "!"', '+ "!" if x else "NO!"'))
+    started = _spawned(monkeypatch)
+    doc = check_json(suite)
+    assert doc["mode"] == "selected"
+    assert doc["tests_run"]
+    assert len(started) == 1  # Started once the plan needed it.
+    seen = imports.read_text()
+    # The same content again: the plan needs no run, and no process starts.
+    m = measure.run(in_place(suite.root, load_config(suite.root)), select=True)
+    assert m.why == "nothing changed since the last run"
+    assert len(started) == 1
+    assert imports.read_text() == seen
+
+
 def test_an_early_test_process_whose_go_never_comes_ends_without_running(
     suite: Project, tmp_path: Path
 ) -> None:

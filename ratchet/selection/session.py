@@ -252,9 +252,12 @@ class Session:
         that while this one plans, then waits (the plugin, at session start)
         until :meth:`run` writes the spec and says go on a pipe.  A closed
         pipe without go, or this process gone, makes it end without running
-        anything; :meth:`close` stops it if no run took it.
+        anything; :meth:`close` stops it if no run took it.  Not with
+        ``early-start = false``: then the process starts once the plan needs it.
         """
         if os.name == "nt":  # pragma: no cover - no descriptors to pass on Windows
+            return
+        if not self.config.early_start:
             return
         here, outdir, env = self._round()
         spec_path = here / "select.json"
