@@ -478,16 +478,16 @@ def test_report_shares_follow_files_and_processors(
     _many(project, 7)
     data = project.root / ".coverage"
     monkeypatch.setattr(runner, "SHARE_FILES", 2)
-    monkeypatch.setattr(runner.os, "sched_getaffinity", lambda pid: {0, 1, 2, 3}, raising=False)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3}, raising=False)
     assert runner.report_shares(data) == 4  # 10 files, 2 a share, but 4 processors.
     monkeypatch.setattr(runner, "SHARE_FILES", 4)
     assert runner.report_shares(data) == 2  # 10 // 4
     monkeypatch.setattr(runner, "SHARE_FILES", 1_000)
     assert runner.report_shares(data) == 1
     monkeypatch.setattr(runner, "SHARE_FILES", 1)
-    monkeypatch.setattr(runner.os, "sched_getaffinity", lambda pid: {0}, raising=False)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0}, raising=False)
     assert runner.report_shares(data) == 1  # One processor: one process.
-    monkeypatch.setattr(runner.os, "sched_getaffinity", lambda pid: set(range(64)), raising=False)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(64)), raising=False)
     assert runner.report_shares(data) == runner.MAX_SHARES
     # A data file that is not one: one process, whose coverage.py will say so.
     (project.root / "junk").write_bytes(b"not a database" * 100)
@@ -522,7 +522,7 @@ def test_realpath_per_folder_answers_as_realpath(tmp_path_factory: Any, parts: l
         _tree(root)
     namespace: dict[str, Any] = {}
     exec(FUNCTIONS, namespace)
-    paths = coverage.files.os.path  # coverage.py's own copy of os.path
+    paths = vars(coverage.files)["os"].path  # coverage.py's own copy of os.path
     real = paths.realpath
     path = str(root) + "/" + "/".join(parts)
     expected = real(path)
