@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from ratchet.selection.blocks import (
     MODULE,
     Shape,
@@ -10,6 +12,7 @@ from ratchet.selection.blocks import (
     from_json,
     line_map,
     module_level_change,
+    probes_of,
     shape,
     to_json,
 )
@@ -137,6 +140,28 @@ def __getattr__(name):
 def test_a_packages_getattr_probed_for_a_missing_name_runs_only_harmless_lines() -> None:
     # def; import warnings; the two tests; the raise (what a probe runs).
     assert sorted(attribute_probe_lines(PROBED)) == [1, 2, 4, 9, 12]
+
+
+def test_a_shape_records_its_probe_lines() -> None:
+    for source in (
+        PROBED,
+        SOURCE,
+        b"x = 1\n",
+        b"class C:\n    def __getattr__(self, n):\n        pass\n",
+    ):
+        found = shape(source)
+        assert found is not None
+        assert found.probes == attribute_probe_lines(source)
+        text = to_json(found)
+        assert from_json(text).probes == found.probes
+        assert probes_of(text) == found.probes
+    assert shaped(PROBED).probes
+    # A shape written before shapes held them: unknown, not none.
+    old = json.loads(to_json(shaped(PROBED)))
+    del old["p"]
+    assert from_json(json.dumps(old)).probes is None
+    assert probes_of(json.dumps(old)) is None
+    assert probes_of("not JSON") is None
 
 
 def test_anything_else_a_getattr_runs_is_not_a_harmless_probe() -> None:

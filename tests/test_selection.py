@@ -17,6 +17,7 @@ from ratchet import errors, measure
 from ratchet.config import load_config
 from ratchet.report import RunMode
 from ratchet.selection import store
+from ratchet.selection.blocks import attribute_probe_lines, probes_of
 from ratchet.workspace import in_place
 from testing.project import Project, pyproject
 
@@ -577,10 +578,31 @@ def test_a_collection_that_only_probed_a_packages_getattr_is_not_collected_again
     assert "tests/test_a.py" not in active
     assert "tests/test_b.py" not in active
     assert "tests/test_reg.py" in active
+    # Each file's shape holds its probe lines: a check reads them there.
+    s = store.open_store(project.root / ".git")
+    try:
+        for path in ("pkg/__init__.py", "pkg/reg.py"):
+            expected = attribute_probe_lines((project.root / path).read_bytes())
+            assert probes_of(s.shape(path) or "") == expected
+        assert probes_of(s.shape("pkg/__init__.py") or "")  # Not empty: it has a probe.
+        # A shape recorded before shapes held them is read as before, and kept with them.
+        old = json.loads(s.shape("pkg/__init__.py") or "")
+        del old["p"]
+        with s.transaction():
+            s.set_shape("pkg/__init__.py", json.dumps(old))
+    finally:
+        s.close()
     project.stage("pkg/a.py", A.replace("return x * 2", "return x + x"))
     doc = check_json(project)
     assert doc["mode"] == "selected", doc["why"]
     assert doc["tests_run"] == ["tests/test_b.py::test_double"]
+    s = store.open_store(project.root / ".git")
+    try:
+        assert s.active() == active
+        kept = probes_of(s.shape("pkg/__init__.py") or "")
+        assert kept == attribute_probe_lines((project.root / "pkg/__init__.py").read_bytes())
+    finally:
+        s.close()
     assert numbers(
         measure.run(in_place(project.root, load_config(project.root)), select=True)
     ) == full_numbers(project.root)

@@ -65,6 +65,8 @@ class Shape:
     # A def or class (its decorators included) starts on line 1: an arc that
     # names line 1 (-1) may be its code's, not the module's.
     def_at_one: bool = False
+    # Its attribute_probe_lines; None: not recorded (a map written before).
+    probes: frozenset[int] | None = None
 
     def block_of(self, line: int) -> str:
         """The block a line belongs to: the innermost function body holding
@@ -398,8 +400,10 @@ def shape(source: bytes) -> Shape | None:
         and min([st.lineno, *(d.lineno for d in st.decorator_list)]) == 1
         for st in tree.body
     )
+    probes = _probes(tree) if b"__getattr__" in source else frozenset()
     with _stubbed(tree.body):
-        return Shape(_digest(tree.body), items, finder.functions, _mutates(tree.body), def_at_one)
+        mutates = _mutates(tree.body)
+        return Shape(_digest(tree.body), items, finder.functions, mutates, def_at_one, probes)
 
 
 # -- storing shapes -------------------------------------------------------------------------
@@ -422,6 +426,8 @@ def to_json(s: Shape) -> str:
         "x": s.mutates,
         "o": s.def_at_one,
     }
+    if s.probes is not None:
+        doc["p"] = sorted(s.probes)
     return json.dumps(doc, separators=(",", ":"))
 
 
@@ -441,7 +447,20 @@ def from_json(text: str) -> Shape:
         n: Function(d, a, b, tuple(p), tuple(x)) for n, (d, a, b, p, x) in doc["f"].items()
     }
     items = tuple(item(i) for i in doc["i"])
-    return Shape(doc["m"], items, functions, bool(doc["x"]), bool(doc["o"]))
+    probes = frozenset(int(n) for n in doc["p"]) if "p" in doc else None
+    return Shape(doc["m"], items, functions, bool(doc["x"]), bool(doc["o"]), probes)
+
+
+def probes_of(text: str) -> frozenset[int] | None:
+    """The attribute probe lines a shape's JSON records, without building
+    the shape; None when it records none (or is damaged)."""
+    import json
+
+    try:
+        raw = json.loads(text).get("p")
+        return None if raw is None else frozenset(int(n) for n in raw)
+    except (ValueError, TypeError, AttributeError):
+        return None
 
 
 # -- what changed ------------------------------------------------------------------
@@ -583,6 +602,10 @@ def attribute_probe_lines(source: bytes) -> frozenset[int]:
     tree = parse(source)
     if tree is None:
         return frozenset()
+    return _probes(tree)
+
+
+def _probes(tree: ast.Module) -> frozenset[int]:
     rebound = any(
         (isinstance(n, ast.Name) and n.id == "AttributeError" and not isinstance(n.ctx, ast.Load))
         or (isinstance(n, ast.alias) and (n.asname or n.name) == "AttributeError")

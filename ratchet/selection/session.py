@@ -17,6 +17,7 @@ import json
 import os
 import sys
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,14 @@ from ratchet.numbers import Numbers
 from ratchet.relevance import CONFIG_FILES
 from ratchet.report import RunMode
 from ratchet.selection import compose
-from ratchet.selection.blocks import Shape, attribute_probe_lines, from_json, shape, to_json
+from ratchet.selection.blocks import (
+    Shape,
+    attribute_probe_lines,
+    from_json,
+    probes_of,
+    shape,
+    to_json,
+)
 from ratchet.selection.plan import (
     Plan,
     Planner,
@@ -586,8 +594,19 @@ def _reaching_out(store: Store, read: Callable[[str], bytes | None]) -> set[str]
     rows = store.ran_elsewhere((IMPORT, MODULE))
     probes: dict[str, frozenset[int]] = {}
     for path in {path for _, _, path in rows}:
-        raw = read(path) if path.endswith(".py") else None
-        probes[path] = attribute_probe_lines(raw) if raw is not None else frozenset()
+        if not path.endswith(".py"):
+            probes[path] = frozenset()
+            continue
+        # The file's recorded shape holds them (its content's, as just set).
+        recorded = store.shape(path)
+        found = probes_of(recorded) if recorded is not None else None
+        if found is None:  # A shape recorded before shapes held them.
+            raw = read(path)
+            found = attribute_probe_lines(raw) if raw is not None else frozenset()
+            if recorded is not None:  # Kept with them, for the next check.
+                with contextlib.suppress(ValueError, KeyError, TypeError):
+                    store.set_shape(path, to_json(replace(from_json(recorded), probes=found)))
+        probes[path] = found
     candidates = {uid for uid, _, path in rows if probes[path]}
     executed = store.lines(candidates, [p for p, lines in probes.items() if lines])
     out = set()
