@@ -534,3 +534,46 @@ def test_realpath_per_folder_answers_as_realpath(tmp_path_factory: Any, parts: l
         assert paths.realpath(relative) == real(relative)
         assert coverage.files.abs_file(path) == os.path.realpath(path)
     assert paths.realpath is real
+
+
+def test_report_shares_without_affinity_count_processors(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _many(project, 3)
+    monkeypatch.delattr(os, "sched_getaffinity", raising=False)
+    monkeypatch.setattr(runner, "SHARE_FILES", 1)
+    monkeypatch.setattr(os, "cpu_count", lambda: 3)
+    assert runner.report_shares(project.root / ".coverage") == 3
+    monkeypatch.setattr(os, "cpu_count", lambda: None)  # Unknown: one.
+    assert runner.report_shares(project.root / ".coverage") == 1
+
+
+def test_scripts_run_together_leave_none_running_when_one_cannot_start(
+    project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _setup(project, False)
+    config = project.read("pyproject.toml")
+    project.write("pyproject.toml", f"{config}\n[tool.ratchet]\npython = {sys.executable!r}\n")
+    ws = in_place(project.root, load_config(project.root), tests=False)
+    started: list[subprocess.Popen[bytes]] = []
+    real = subprocess.Popen
+
+    def second_fails(*args: Any, **kwargs: Any) -> subprocess.Popen[bytes]:
+        if started:
+            raise OSError("no more processes")
+        started.append(real(*args, **kwargs))
+        return started[0]
+
+    monkeypatch.setattr(subprocess, "Popen", second_fails)
+    sleeper = ["-c", "import time; time.sleep(120)"]
+    logs = [tmp_path / "a.log", tmp_path / "b.log"]
+    with pytest.raises(OSError, match="no more processes"):
+        runner.python_all(ws, [sleeper, sleeper], "sleep", logs=logs, error=RatchetError)
+    assert started[0].returncode is not None  # Stopped, not left sleeping.
+    # A script that fails is the error, with its output.
+    monkeypatch.setattr(subprocess, "Popen", real)
+    failing = ["-c", "import sys; print('broken here'); sys.exit(3)"]
+    with pytest.raises(RatchetError) as info:
+        runner.python_all(ws, [["-c", "pass"], failing], "try", logs=logs, error=RatchetError)
+    assert "`try` failed (exit 3)" in info.value.message
+    assert "broken here" in (info.value.detail or "")
