@@ -594,18 +594,16 @@ def _reaching_out(store: Store, read: Callable[[str], bytes | None]) -> set[str]
     rows = store.ran_elsewhere((IMPORT, MODULE))
     probes: dict[str, frozenset[int]] = {}
     for path in {path for _, _, path in rows}:
-        if not path.endswith(".py"):
-            probes[path] = frozenset()
-            continue
         # The file's recorded shape holds them (its content's, as just set).
         recorded = store.shape(path)
         found = probes_of(recorded) if recorded is not None else None
-        if found is None:  # A shape recorded before shapes held them.
-            raw = read(path)
+        if found is None:  # No shape, or one recorded before shapes held them.
+            raw = read(path) if path.endswith(".py") else None
             found = attribute_probe_lines(raw) if raw is not None else frozenset()
-            if recorded is not None:  # Kept with them, for the next check.
-                with contextlib.suppress(ValueError, KeyError, TypeError):
-                    store.set_shape(path, to_json(replace(from_json(recorded), probes=found)))
+            # Kept with them, for the next check (no shape, or a damaged
+            # one, raises here: nothing is kept).
+            with contextlib.suppress(ValueError, KeyError, TypeError):
+                store.set_shape(path, to_json(replace(from_json(recorded or ""), probes=found)))
         probes[path] = found
     candidates = {uid for uid, _, path in rows if probes[path]}
     executed = store.lines(candidates, [p for p, lines in probes.items() if lines])
