@@ -160,6 +160,7 @@ def test_a_shape_records_its_probe_lines() -> None:
     old = json.loads(to_json(shaped(PROBED)))
     del old["p"]
     assert from_json(json.dumps(old)).probes is None
+    assert "p" not in json.loads(to_json(from_json(json.dumps(old))))  # Still unknown.
     assert probes_of(json.dumps(old)) is None
     assert probes_of("not JSON") is None
 
