@@ -55,7 +55,8 @@ def ratchet_share(names, share):
 def ratchet_report(cov, outfile, morfs, cache_path, share=(0, 1)):
     """Write coverage.py's numbers for ``morfs`` (None: every measured file,
     or with ``share``, this process's share of them) to ``outfile``, as much
-    of a ``coverage json`` report as ratchet reads."""
+    of a ``coverage json`` report as ratchet reads.  Returns the
+    :func:`ratchet_ran` digests it made on the way, per data file name."""
     import json
 
     import coverage
@@ -77,7 +78,7 @@ def ratchet_report(cov, outfile, morfs, cache_path, share=(0, 1)):
             meta = {"version": coverage.__version__, "branch_coverage": cov.get_data().has_arcs()}
             with open(outfile, "w", encoding="utf-8") as f:
                 json.dump({"meta": meta, "files": {}}, f)
-        return
+        return {}
     prepare()
     data = cov.get_data()
     meta = {"version": coverage.__version__, "branch_coverage": data.has_arcs()}
@@ -88,7 +89,7 @@ def ratchet_report(cov, outfile, morfs, cache_path, share=(0, 1)):
             with open(outfile, "w", encoding="utf-8") as f:
                 json.dump({"meta": meta, "files": {}}, f)
             print("ratchet: 0 files in this share")
-            return
+            return {}
     data.set_query_contexts(cov.config.report_contexts)
     parsed = _Parsed(cov, cache_path, data.has_arcs())
     results = _Results(cov, parsed, data)
@@ -133,6 +134,7 @@ def ratchet_report(cov, outfile, morfs, cache_path, share=(0, 1)):
         f"ratchet: {len(files)} files, {parsed.hits} parsers kept from earlier runs, "
         f"{results.hits} results kept"
     )
+    return results.rans
 
 
 def ratchet_held(data):
@@ -227,6 +229,7 @@ class _Results:
         self.db = parsed.db
         self.hits = 0
         self.add = []  # (digest, ran, entry as JSON) of files analysed this run
+        self.rans = {}  # ratchet_ran of each data file name a key was made for
         self.touch = []  # keys of kept results used today for the first time
         self.mapper = getattr(cov, "_file_mapper", None)
         try:
@@ -249,17 +252,6 @@ class _Results:
         if self.mapper is None:
             self.db = None
 
-    def _ran(self, filename):
-        """The digest of what the data say ``filename`` executed."""
-        import hashlib
-
-        data = self.data
-        if data.has_arcs():
-            items = [n for pair in sorted(data.arcs(filename) or ()) for n in pair]
-        else:
-            items = sorted(data.lines(filename) or ())
-        return hashlib.blake2b(" ".join(map(str, items)).encode(), digest_size=16).digest()
-
     def find(self, reporter):
         """The kept numbers of ``reporter``'s file, or None (then it is analysed)."""
         import json
@@ -271,7 +263,7 @@ class _Results:
                 return None
             filename = self.mapper(reporter.filename)
             digest = _digest(reporter.filename)
-            ran = self._ran(filename)
+            ran = self.rans[filename] = ratchet_ran(self.data, filename)
             reporter._ratchet_key = (filename, digest, ran)
             row = self.db.execute(
                 "SELECT entry, used FROM results WHERE space = ? AND digest = ? AND ran = ?",
@@ -347,6 +339,18 @@ class _Results:
             print(f"ratchet: results not kept ({type(e).__name__}: {e})")
             self.db = None
         self.add, self.touch = [], []
+
+
+def ratchet_ran(data, filename):
+    """The digest of what ``data`` say ``filename`` executed: its sorted lines,
+    or its sorted arcs flattened (ratchet.selection.store.ran_digest)."""
+    import hashlib
+
+    if data.has_arcs():
+        items = [n for pair in sorted(data.arcs(filename) or ()) for n in pair]
+    else:
+        items = sorted(data.lines(filename) or ())
+    return hashlib.blake2b(" ".join(map(str, items)).encode(), digest_size=16).digest()
 
 
 def _digest(path):

@@ -458,7 +458,6 @@ def python_all(
 # coverage.py's numbers (:mod:`ratchet.coverage_report`), with more files
 # omitted than the configuration says; run by the project's interpreter.
 _JSON_REPORT = """\
-import hashlib
 import json
 import sys
 import coverage
@@ -471,7 +470,7 @@ cov.load()
 with open(omit_file, encoding="utf-8") as f:
     extra = [p for p in f.read().split("\\0") if p]
 cov.set_option("report:omit", list(cov.config.report_omit or []) + extra)
-ratchet_report(cov, outfile, None, cache, share)
+rans = ratchet_report(cov, outfile, None, cache, share)
 # The coverage plugins (file tracers) of measured files, for the test map.
 data = cov.get_data()
 names = ratchet_share(data.measured_files(), share)
@@ -480,17 +479,13 @@ with ratchet_held(data):
     tracers = {f: t for f, t in tracers.items() if t}
     # What each reported file executed, as a digest: a selected run whose
     # lines in an unchanged file come to the same needs no new analysis of it.
+    # The report made most of them already, for its kept results' keys.
     omitted = set(extra)
-    arcs = data.has_arcs()
     ran = {}
     for name in names if digests == "True" else ():
         if name not in omitted:
-            if arcs:
-                items = [n for pair in sorted(data.arcs(name) or ()) for n in pair]
-            else:
-                items = sorted(data.lines(name) or ())
-            text = " ".join(map(str, items)).encode()
-            ran[name] = hashlib.blake2b(text, digest_size=16).hexdigest()
+            digest = rans.get(name) or ratchet_ran(data, name)
+            ran[name] = digest.hex()
 with open(outfile + ".tracers", "w", encoding="utf-8") as f:
     json.dump(tracers, f)
 with open(outfile + ".ran", "w", encoding="utf-8") as f:

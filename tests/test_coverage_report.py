@@ -21,6 +21,7 @@ from ratchet import runner
 from ratchet.config import load_config
 from ratchet.coverage_report import FUNCTIONS, NAME, cache_path
 from ratchet.errors import RatchetError
+from ratchet.selection.store import ran_digest
 from ratchet.workspace import in_place
 from testing.project import Project
 
@@ -406,6 +407,31 @@ def test_shares_together_report_what_one_process_reports(
     logs = [(tmp_path / "three" / f"report-{i}.log").read_text() for i in range(3)]
     assert [log.split("ratchet: ")[-1].split(" files")[0] for log in logs] == ["4", "3", "3"]
     assert not (tmp_path / "three" / "report.log").exists()
+
+
+@pytest.mark.parametrize("branch", [True, False])
+def test_ran_digests_are_the_maps_whether_analysed_or_kept(
+    project: Project, tmp_path: Path, branch: bool
+) -> None:
+    """The digests written beside a report are what the test map computes of
+    the same data, also when the report kept every file's numbers."""
+    import coverage
+
+    _setup(project, branch)
+    data = coverage.CoverageData(str(project.root / ".coverage"))
+    data.read()
+    expected = {}
+    for name in data.measured_files():
+        if branch:
+            values = [n for pair in sorted(data.arcs(name) or ()) for n in pair]
+        else:
+            values = sorted(data.lines(name) or ())
+        expected[name] = ran_digest(values).hex()
+    assert len(expected) == 3
+    first = _report(project, tmp_path / "first")
+    kept = _report(project, tmp_path / "kept")
+    assert "3 results kept" in (tmp_path / "kept" / "report.log").read_text()
+    assert first[2] == kept[2] == expected
 
 
 def test_more_shares_than_files_leave_some_empty(
