@@ -13,13 +13,14 @@ The three ways a command gets its numbers, each returning a complete
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 
 from ratchet import git, runner, scratch
 from ratchet.config import Config
 from ratchet.errors import RatchetError, TestRunFailed
-from ratchet.measurement import Measurement, load_json_report
+from ratchet.measurement import CoverageReport, Measurement, load_json_report
 from ratchet.report import RunMode
 from ratchet.workspace import Workspace, in_place, refuse_worktree_imports
 
@@ -28,18 +29,32 @@ def given(root: Path, config: Config, data: Sequence[str]) -> Measurement:
     """The numbers in given coverage data, as the project's coverage.py reports them."""
     paths = [Path(p) for p in data]
     if len(paths) == 1 and _is_json(paths[0]):
-        report = load_json_report(paths[0], root)
-        return Measurement(report, RunMode.DATA, f"report {data[0]}")
+        return Measurement(load_json_report(paths[0], root), RunMode.DATA, f"report {data[0]}")
     if any(_is_json(p) for p in paths):
         raise RatchetError("--data takes one coverage JSON report, or .coverage data files")
     ws = in_place(root, config, tests=False)
-    with scratch.folder() as workdir:
-        data_file = runner.combine(ws, paths, workdir)
-        report_file = runner.json_report(
-            ws, data_file, workdir, RatchetError, git_dir=git.git_dir(root)
-        )
-        report = load_json_report(report_file, root)
+    report: CoverageReport | None = None
+    if len(paths) == 1 and _head(paths[0]).startswith(_SQLITE):
+        # One data file is reported as it is, as `coverage json` reports it
+        # ([paths] remapped at report time): a copy, so that the user's file
+        # is never touched, costs less than combining it.
+        with scratch.folder() as workdir:
+            data_file = workdir / ".coverage"
+            shutil.copyfile(paths[0], data_file)
+            report = _report(ws, data_file, workdir, root)
+    if report is None or not (report.files or report.outside or report.unrecordable):
+        # Files given, or one that reported nothing: `coverage combine` says
+        # what is wrong with a file that is not coverage.py's.
+        with scratch.folder() as workdir:
+            report = _report(ws, runner.combine(ws, paths, workdir), workdir, root)
     return Measurement(report, RunMode.DATA, f"data {', '.join(data)}")
+
+
+def _report(ws: Workspace, data_file: Path, workdir: Path, root: Path) -> CoverageReport:
+    report_file = runner.json_report(
+        ws, data_file, workdir, RatchetError, git_dir=git.git_dir(root)
+    )
+    return load_json_report(report_file, root)
 
 
 def run(
@@ -110,12 +125,18 @@ def _refuse_outside_measured(ws: Workspace, m: Measurement) -> None:
     )
 
 
+_SQLITE = b"SQLite format 3\0"  # How coverage.py's data files begin.
+
+
 def _is_json(path: Path) -> bool:
+    return _head(path).lstrip().startswith(b"{")
+
+
+def _head(path: Path) -> bytes:
     try:
         with path.open("rb") as f:
-            head = f.read(64).lstrip()
+            return f.read(64)
     except FileNotFoundError:
         raise RatchetError(f"{path}: no such file", hint="check the --data paths") from None
     except IsADirectoryError:
         raise RatchetError(f"{path}: is a folder; name the data files") from None
-    return head.startswith(b"{")

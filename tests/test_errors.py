@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Mapping
@@ -375,3 +377,13 @@ def test_a_signal_while_the_interpreter_shuts_down_does_not_kill_a_finished_run(
     assert proc.stderr.readline() == b"shutting down\n"
     os.kill(proc.pid, getattr(signal, name))
     assert proc.wait(timeout=30) == 0
+
+
+def test_a_database_that_is_not_coverage_data_is_named(baselined: Project) -> None:
+    with contextlib.closing(sqlite3.connect(baselined.root / "other.db")) as db:
+        db.execute("CREATE TABLE x (a)")
+        db.commit()
+    result = baselined.ratchet("check", "--data", "other.db")
+    assert result.code == errors.USAGE
+    assert "isn't a coverage data file" in result.err
+    assert "`coverage combine` failed" in result.err

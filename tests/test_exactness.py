@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -126,3 +128,67 @@ def test_check_data_reads_a_coverage_json_report(baselined: Project) -> None:
     assert "pkg/mod.py: 62.50% -> 50.00%" in result.out
     doc = json.loads(baselined.ratchet("check", "--data", "r.json", "--format", "json").out)
     assert doc["mode"] == "data"
+
+
+@pytest.mark.parametrize("how", ["recorded elsewhere", "relative_files"])
+def test_a_data_file_reads_as_coverage_json_reads_it(
+    project: Project, tmp_path: Path, how: str
+) -> None:
+    """A data file recorded in another checkout ([paths] maps it back) or with
+    relative names gives coverage.py's own numbers, combined or not."""
+    project.write("pkg/branchy.py", BRANCHY)
+    project.write(
+        "tests/test_branchy.py",
+        "from pkg.branchy import classify\n\n"
+        "def test_classify():\n    assert classify(0) == 'zero'\n",
+    )
+    config = pyproject(branch=True)
+    if how == "relative_files":
+        config += "relative_files = true\n"
+    else:
+        config += "\n[tool.coverage.paths]\nsource = ['pkg/', '*/ci-build/pkg/']\n"
+    project.write("pyproject.toml", config)
+    project.commit("branchy")
+    where = project.root
+    if how == "recorded elsewhere":
+        where = tmp_path / "ci-build"
+        shutil.copytree(project.root, where, ignore=shutil.ignore_patterns(".git"))
+    run = [sys.executable, "-m", "coverage"]
+    subprocess.run(
+        [*run, "run", "-m", "pytest", "-q", "-p", "no:randomly"],
+        cwd=where,
+        check=True,
+        capture_output=True,
+    )
+    data = tmp_path / "given.coverage"
+    shutil.copyfile(where / ".coverage", data)
+    references = []
+    for combined in (False, True):
+        given = data
+        if combined:
+            given = tmp_path / "combined.coverage"
+            subprocess.run(
+                [*run, "combine", "-q", "--keep", f"--data-file={given}", str(data)],
+                cwd=project.root,
+                check=True,
+            )
+        out = tmp_path / "reference.json"
+        subprocess.run(
+            [*run, "json", "-q", f"--data-file={given}", "-o", str(out)],
+            cwd=project.root,
+            check=True,
+        )
+        references.append(json.loads(out.read_text())["files"])
+    assert references[0] == references[1]
+    assert references[0]["pkg/branchy.py"]["summary"]["covered_lines"] == 5
+    assert set(references[0]) == {"pkg/__init__.py", "pkg/branchy.py", "pkg/mod.py"}
+    result = project.ratchet("init", "--data", str(data))
+    assert result.code == 0, result.out + result.err
+    files = tomllib.loads(project.read("coverage-baseline.toml"))["files"]
+    assert set(files) == set(references[0])
+    for path, entry in references[0].items():
+        summary = entry["summary"]
+        assert files[path]["statements"] == summary["num_statements"]
+        assert files[path]["covered"] == summary["covered_lines"]
+        assert files[path]["branches"] == summary["num_branches"]
+        assert files[path]["covered_branches"] == summary["covered_branches"]
