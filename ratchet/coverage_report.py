@@ -106,12 +106,12 @@ def ratchet_report(cov, outfile, morfs, cache_path, share=(0, 1)):
 
     # At analysis, one file at a time: coverage.py makes every reporter first.
     cov._analyze = analyze_kept
-    files = {}
+    files = {}  # Each file's entry, as JSON text: kept ones are written as they were read.
     try:
         with ratchet_held(data), ratchet_realpaths():
             for reporter, analysis in get_analysis_to_report(cov, morfs):
                 if type(analysis) is _Kept:
-                    files[reporter.relative_filename()] = analysis.entry
+                    files[reporter.relative_filename()] = analysis.text
                     continue
                 n = analysis.numbers
                 summary = {"num_statements": n.n_statements, "covered_lines": n.n_executed}
@@ -119,8 +119,8 @@ def ratchet_report(cov, outfile, morfs, cache_path, share=(0, 1)):
                     summary["num_branches"] = n.n_branches
                     summary["covered_branches"] = n.n_executed_branches
                 entry = {"summary": summary, "missing_lines": sorted(analysis.missing)}
-                files[reporter.relative_filename()] = entry
-                results.keep(reporter, entry)
+                text = files[reporter.relative_filename()] = json.dumps(entry)
+                results.keep(reporter, text)
                 parsed.keep(reporter)
     except coverage.exceptions.NoDataError:  # No data, or every measured file left out.
         files = {}
@@ -129,7 +129,9 @@ def ratchet_report(cov, outfile, morfs, cache_path, share=(0, 1)):
         results.write()
         parsed.close()
     with open(outfile, "w", encoding="utf-8") as f:
-        json.dump({"meta": meta, "files": files}, f)
+        f.write(f'{{"meta": {json.dumps(meta)}, "files": {{')
+        f.write(", ".join([f"{json.dumps(name)}: {text}" for name, text in files.items()]))
+        f.write("}}")
     print(
         f"ratchet: {len(files)} files, {parsed.hits} parsers kept from earlier runs, "
         f"{results.hits} results kept"
@@ -199,12 +201,13 @@ def ratchet_realpaths():
 
 
 class _Kept:
-    """A file's numbers kept from an earlier run, where an analysis would be."""
+    """A file's numbers kept from an earlier run (JSON text), where an
+    analysis would be."""
 
-    __slots__ = ("entry",)
+    __slots__ = ("text",)
 
-    def __init__(self, entry):
-        self.entry = entry
+    def __init__(self, text):
+        self.text = text
 
 
 class _Results:
@@ -272,12 +275,14 @@ class _Results:
             if row is None:
                 return None
             entry = json.loads(row[0])
+            if type(entry) is not dict or type(entry.get("summary")) is not dict:
+                return None  # Not what keep() writes.
         except Exception:  # No file (coverage.py will say so), or no cache.
             return None
         self.hits += 1
         if row[1] != self.parsed.today:
             self.touch.append((digest, ran))
-        return _Kept(entry)
+        return _Kept(row[0])
 
     def watch(self, reporter):
         """Note the file names coverage.py's analysis asks the data for."""
@@ -303,9 +308,7 @@ class _Results:
 
         return watching() if self.db is not None else contextlib.nullcontext()
 
-    def keep(self, reporter, entry):
-        import json
-
+    def keep(self, reporter, text):
         key = getattr(reporter, "_ratchet_key", None)
         if self.db is None or key is None:
             return
@@ -317,7 +320,7 @@ class _Results:
                 return  # Changed while it was analysed.
         except OSError:
             return
-        self.add.append((digest, ran, json.dumps(entry)))
+        self.add.append((digest, ran, text))
         if len(self.add) >= 1000:
             self.write()
 

@@ -247,12 +247,14 @@ def test_a_damaged_or_foreign_kept_parser_is_not_used(project: Project, tmp_path
     ours, log = _ours(project, cache)
     assert ", 0 parsers kept" in log
     assert ours == _cut(reference, ours)
-    # Kept numbers that cannot be read are not used either.
-    with db:
-        db.execute("UPDATE results SET entry = 'not JSON'")
-    ours, log = _ours(project, cache)
-    assert ", 0 results kept" in log
-    assert ours == _cut(reference, ours)
+    # Kept numbers that cannot be read are not used either, nor JSON that is
+    # not a file's entry (kept results are written out as they were read).
+    for damaged in ("not JSON", "[1, 2]", '{"summary": 3}'):
+        with db:
+            db.execute("UPDATE results SET entry = ?", (damaged,))
+        ours, log = _ours(project, cache)
+        assert ", 0 results kept" in log
+        assert ours == _cut(reference, ours)
     # A cache that is not a database at all is not used either.
     db.close()
     cache.write_bytes(b"garbage" * 100)
