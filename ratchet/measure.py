@@ -28,13 +28,15 @@ from ratchet.workspace import Workspace, in_place, refuse_worktree_imports
 def given(root: Path, config: Config, data: Sequence[str]) -> Measurement:
     """The numbers in given coverage data, as the project's coverage.py reports them."""
     paths = [Path(p) for p in data]
-    if len(paths) == 1 and _is_json(paths[0]):
+    heads = [_head(p) for p in paths]
+    is_json = [head.lstrip().startswith(b"{") for head in heads]
+    if is_json == [True]:
         return Measurement(load_json_report(paths[0], root), RunMode.DATA, f"report {data[0]}")
-    if any(_is_json(p) for p in paths):
+    if any(is_json):
         raise RatchetError("--data takes one coverage JSON report, or .coverage data files")
     ws = in_place(root, config, tests=False)
     report: CoverageReport | None = None
-    if len(paths) == 1 and _head(paths[0]).startswith(_SQLITE):
+    if len(paths) == 1 and heads[0].startswith(_SQLITE):
         # One data file is reported as it is, as `coverage json` reports it
         # ([paths] remapped at report time): a copy, so that the user's file
         # is never touched, costs less than combining it.
@@ -128,11 +130,8 @@ def _refuse_outside_measured(ws: Workspace, m: Measurement) -> None:
 _SQLITE = b"SQLite format 3\0"  # How coverage.py's data files begin.
 
 
-def _is_json(path: Path) -> bool:
-    return _head(path).lstrip().startswith(b"{")
-
-
 def _head(path: Path) -> bytes:
+    """The first bytes of a --data file: enough to tell a JSON report and a data file."""
     try:
         with path.open("rb") as f:
             return f.read(64)
