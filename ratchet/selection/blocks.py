@@ -82,9 +82,12 @@ class Shape:
 
 
 def _digest(node: ast.AST | list[ast.stmt]) -> str:
+    # 64 bits: a digest is only ever compared with the same block's digest in
+    # another version of the file (an unseen change is a 2**-64 chance), and
+    # digests are most of a shape's bytes, which the map keeps for every file.
     if isinstance(node, list):
         node = ast.Module(body=node, type_ignores=[])
-    return hashlib.blake2b(ast.dump(node).encode(), digest_size=12).hexdigest()
+    return hashlib.blake2b(ast.dump(node).encode(), digest_size=8).hexdigest()
 
 
 _PASS = ast.Pass()  # The body every stubbed function gets; it has no position.
@@ -410,17 +413,20 @@ def shape(source: bytes) -> Shape | None:
 
 
 def to_json(s: Shape) -> str:
+    """The shape as compact JSON.  Node lines are written as offsets (from a
+    body's first line, or an item's first node), so that alike bodies write
+    alike text and compress to little (see ``store.set_shape``)."""
     import json
 
     def item(i: Item) -> list[object]:
         members = [item(m) for m in i.members]
-        return [i.digest, i.kind, list(i.names), members, i.head, list(i.positions)]
+        return [i.digest, i.kind, list(i.names), members, i.head, _offsets(i.positions)]
 
     doc = {
         "m": s.module,
         "i": [item(i) for i in s.items],
         "f": {
-            n: [f.digest, f.first, f.last, list(f.positions), list(f.state)]
+            n: [f.digest, f.first, f.last, [p - f.first for p in f.positions], list(f.state)]
             for n, f in s.functions.items()
         },
         "x": s.mutates,
@@ -429,6 +435,14 @@ def to_json(s: Shape) -> str:
     if s.probes is not None:
         doc["p"] = sorted(s.probes)
     return json.dumps(doc, separators=(",", ":"))
+
+
+def _offsets(lines: Sequence[int]) -> list[int]:
+    return [lines[0], *(n - lines[0] for n in lines[1:])] if lines else []
+
+
+def _lines(offsets: Sequence[int]) -> tuple[int, ...]:
+    return (offsets[0], *(offsets[0] + n for n in offsets[1:])) if offsets else ()
 
 
 def from_json(text: str) -> Shape:
@@ -441,10 +455,11 @@ def from_json(text: str) -> Shape:
     def item(raw: Any) -> Item:
         digest, kind, names, members, head, positions = raw
         inner = tuple(item(m) for m in members)
-        return Item(str(digest), str(kind), tuple(names), inner, str(head), tuple(positions))
+        return Item(str(digest), str(kind), tuple(names), inner, str(head), _lines(positions))
 
     functions = {
-        n: Function(d, a, b, tuple(p), tuple(x)) for n, (d, a, b, p, x) in doc["f"].items()
+        n: Function(d, a, b, tuple(a + p for p in ps), tuple(x))
+        for n, (d, a, b, ps, x) in doc["f"].items()
     }
     items = tuple(item(i) for i in doc["i"])
     probes = frozenset(int(n) for n in doc["p"]) if "p" in doc else None

@@ -30,7 +30,7 @@ from pathlib import Path
 
 from ratchet.encoded import Lines, decode, encode
 
-FORMAT = 6
+FORMAT = 7
 NAME = "testmap.db"
 
 TEST, FIXTURE, IMPORT, MODULE, SESSION = "test", "fixture", "import", "module", "session"
@@ -80,6 +80,24 @@ CREATE INDEX uses_by_fixture ON uses (fixture_id);
 CREATE TABLE module_name (path_id INTEGER PRIMARY KEY, name TEXT NOT NULL, seq INTEGER NOT NULL);
 CREATE TABLE active (path_id INTEGER PRIMARY KEY);
 """
+
+
+# What every shape's JSON (``blocks.to_json``) is made of, given to zlib as a
+# preset dictionary: most files' shapes are a few hundred bytes, too short
+# for zlib to learn these words from the shape itself.  Part of the format.
+_SHAPE_WORDS = (
+    b'{"m":"","i":[["'
+    b'"],[],"",[0]],["'
+    b'","import",["'
+    b'"],[],"",['
+    b'","def",[],[],"",['
+    b'","other",[],[],"",['
+    b'","class",[],[["'
+    b']]],"f":{"'
+    b'":["'
+    b',[0,0,0,0,0,0,0,0],[]],"'
+    b'"x":false,"o":false,"p":[]}'
+)
 
 
 class StoreError(Exception):
@@ -256,7 +274,8 @@ class Store:
         if row is None or row[0] is None:
             return None
         try:
-            return zlib.decompress(row[0]).decode()
+            unpack = zlib.decompressobj(zdict=_SHAPE_WORDS)
+            return (unpack.decompress(row[0]) + unpack.flush()).decode()
         except (zlib.error, UnicodeDecodeError):
             return None  # Damaged: as if there were none.
 
@@ -264,7 +283,10 @@ class Store:
         # Compressed: shapes were most of the map (JSON of block digests and
         # node lines compresses to a third).  Whether the module level changes
         # state is a column, so that finding those files reads no shape.
-        blob = None if shape_json is None else zlib.compress(shape_json.encode(), 6)
+        blob = None
+        if shape_json is not None:
+            pack = zlib.compressobj(6, zdict=_SHAPE_WORDS)
+            blob = pack.compress(shape_json.encode()) + pack.flush()
         mutates = shape_json is not None and '"x":true' in shape_json
         self.db.execute(
             "INSERT OR REPLACE INTO shape (path_id, shape, mutates) VALUES (?, ?, ?)",
