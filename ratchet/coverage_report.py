@@ -492,8 +492,14 @@ class _Parsed:
             for table in ("parsed", "results"):
                 with self.db:
                     self.db.execute(f"DELETE FROM {table} WHERE used < ?", (old,))
+            # Mostly dropped entries (files long gone, a bigger project once
+            # reported): the file gives the space back.
+            (free,) = self.db.execute("PRAGMA freelist_count").fetchone()
+            (pages,) = self.db.execute("PRAGMA page_count").fetchone()
+            if free * 2 > pages:
+                self.db.execute("VACUUM")
         except Exception:
-            pass  # Dropped next time.
+            pass  # Dropped (or given back) next time.
         finally:
             self.db.close()
 '''

@@ -196,6 +196,39 @@ def _forget_results(cache: Path) -> None:
         db.execute("DELETE FROM results")
 
 
+def test_entries_unused_for_weeks_are_dropped_and_their_space_given_back(
+    project: Project, tmp_path: Path
+) -> None:
+    cache = tmp_path / "parsed.db"
+    _setup(project, True)
+    reference = _coverage_json(project)
+    _ours(project, cache)
+    with sqlite3.connect(cache) as db:
+        # Entries of files no run has reported for a month: most of the file.
+        rows = db.execute("SELECT space, digest, parser FROM parsed").fetchall()
+        db.executemany(
+            "INSERT INTO parsed VALUES (?, ?, ?, 0)",
+            [
+                (space, f"gone-{n}", os.urandom(4000))
+                for n in range(300)
+                for space, _, _ in rows[:1]
+            ],
+        )
+    big = cache.stat().st_size
+    ours, log = _ours(project, cache)
+    assert "results kept" in log
+    assert ours == _cut(reference, ours)
+    with sqlite3.connect(cache) as db:
+        assert db.execute("SELECT count(*) FROM parsed WHERE digest LIKE 'gone-%'").fetchone() == (
+            0,
+        )
+        assert db.execute("SELECT count(*) FROM parsed").fetchone() == (len(rows),)
+    assert cache.stat().st_size * 4 < big
+    # Kept entries are still used.
+    _, log = _ours(project, cache)
+    assert ", 0 parsers kept from earlier runs, 3 results kept" in log
+
+
 def test_a_kept_parser_is_not_used_under_other_exclusions(
     project: Project, tmp_path: Path
 ) -> None:
