@@ -13,13 +13,17 @@ it, and runs, with peak memory:
   hook's own time (git, map, selection, analysis, verdicts).  Each edit is committed, so the
   next check starts from the map the previous one left.
 
+With ``--peers``, first the same suite as pytest alone and as a plain
+``coverage run -m pytest``, each with its time and peak memory: the floor
+under ``init``'s peak is pytest's own, which holds every collected test.
+
 Goals (issue "Monorepo scale"): at 20,000 files and 100,000 tests, the
 hook's own time at most 0.5 s, the map at most 200 bytes per test, peak
 memory at most 500 MB.
 
-    python benchmarks/bench_map_scale.py --files 20000 --tests 100000
+    python benchmarks/bench_map_scale.py --files 20000 --tests 100000 --peers
 
-``--smoke`` runs 200 files and 1,000 tests.
+``--smoke`` runs 200 files and 1,000 tests (with ``--peers``).
 """
 
 from __future__ import annotations
@@ -112,6 +116,7 @@ def main() -> None:
     parser.add_argument("--edits", type=int, default=5)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--smoke", action="store_true")
+    parser.add_argument("--peers", action="store_true", help="time pytest and coverage.py alone")
     args = parser.parse_args()
     files, tests, edits = (200, 1_000, 2) if args.smoke else (args.files, args.tests, args.edits)
     sys.path.insert(0, str(REPO))
@@ -121,6 +126,25 @@ def main() -> None:
         generate(root, files, tests, args.seed)
         commit_all(root, "the project")
         print(f"{files} files, {tests} tests generated in {time.perf_counter() - started:.1f} s")
+        if args.peers or args.smoke:
+            pytest = [sys.executable, "-m", "pytest", "-q", "-p", "no:randomly"]
+            for name, command in (
+                ("pytest alone", pytest),
+                (
+                    "coverage run -m pytest",
+                    [
+                        sys.executable,
+                        "-m",
+                        "coverage",
+                        "run",
+                        "--data-file=.peer-coverage",
+                        *pytest[1:],
+                    ],
+                ),
+            ):
+                (seconds,) = time_command(command, root, 1)
+                print(f"{name}: {seconds:.1f} s, peak {_mb(command):.0f} MB")
+            (root / ".peer-coverage").unlink()
         init = [*RATCHET, "init"]
         (seconds,) = time_command(init, root, 1)
         print(f"ratchet init (records the map): {seconds:.1f} s, peak {_mb(init):.0f} MB")
