@@ -127,21 +127,13 @@ def main() -> None:
         commit_all(root, "the project")
         print(f"{files} files, {tests} tests generated in {time.perf_counter() - started:.1f} s")
         if args.peers or args.smoke:
-            pytest = [sys.executable, "-m", "pytest", "-q", "-p", "no:randomly"]
-            for name, command in (
+            pytest = ["-m", "pytest", "-q", "-p", "no:randomly"]
+            coverage = ["-m", "coverage", "run", "--data-file=.peer-coverage"]
+            for name, args_ in (
                 ("pytest alone", pytest),
-                (
-                    "coverage run -m pytest",
-                    [
-                        sys.executable,
-                        "-m",
-                        "coverage",
-                        "run",
-                        "--data-file=.peer-coverage",
-                        *pytest[1:],
-                    ],
-                ),
+                ("coverage run -m pytest", coverage + pytest),
             ):
+                command = [sys.executable, *args_]
                 (seconds,) = time_command(command, root, 1)
                 print(f"{name}: {seconds:.1f} s, peak {_mb(command):.0f} MB")
             (root / ".peer-coverage").unlink()
