@@ -56,7 +56,8 @@ def ratchet_report(cov, outfile, morfs, cache_path, share=(0, 1)):
     """Write coverage.py's numbers for ``morfs`` (None: every measured file,
     or with ``share``, this process's share of them) to ``outfile``, as much
     of a ``coverage json`` report as ratchet reads.  Returns the
-    :func:`ratchet_ran` digests it made on the way, per data file name."""
+    :func:`ratchet_ran` digests it made on the way, per data file name, and
+    the files' coverage plugins when it read them in bulk (else None)."""
     import json
 
     import coverage
@@ -78,7 +79,7 @@ def ratchet_report(cov, outfile, morfs, cache_path, share=(0, 1)):
             meta = {"version": coverage.__version__, "branch_coverage": cov.get_data().has_arcs()}
             with open(outfile, "w", encoding="utf-8") as f:
                 json.dump({"meta": meta, "files": {}}, f)
-        return {}
+        return {}, None
     prepare()
     data = cov.get_data()
     meta = {"version": coverage.__version__, "branch_coverage": data.has_arcs()}
@@ -89,10 +90,11 @@ def ratchet_report(cov, outfile, morfs, cache_path, share=(0, 1)):
             with open(outfile, "w", encoding="utf-8") as f:
                 json.dump({"meta": meta, "files": {}}, f)
             print("ratchet: 0 files in this share")
-            return {}
+            return {}, None
     data.set_query_contexts(cov.config.report_contexts)
+    rans, tracers = ratchet_bulk(cov, data, morfs)
     parsed = _Parsed(cov, cache_path, data.has_arcs())
-    results = _Results(cov, parsed, data)
+    results = _Results(cov, parsed, data, rans)
 
     def analyze_kept(*args, **kwargs):
         # coverage.py 7.0 passes the reporter, later ones the morf and the reporter.
@@ -106,6 +108,9 @@ def ratchet_report(cov, outfile, morfs, cache_path, share=(0, 1)):
 
     # At analysis, one file at a time: coverage.py makes every reporter first.
     cov._analyze = analyze_kept
+    if tracers is not None:  # Asked for each file as its reporter is made.
+        asked = data.file_tracer
+        data.file_tracer = lambda name: tracers[name] if name in tracers else asked(name)
     files = {}  # Each file's entry, as JSON text: kept ones are written as they were read.
     try:
         with ratchet_held(data), ratchet_realpaths():
@@ -126,6 +131,8 @@ def ratchet_report(cov, outfile, morfs, cache_path, share=(0, 1)):
         files = {}
     finally:
         del cov._analyze
+        if tracers is not None:
+            del data.file_tracer
         results.write()
         parsed.close()
     with open(outfile, "w", encoding="utf-8") as f:
@@ -134,9 +141,75 @@ def ratchet_report(cov, outfile, morfs, cache_path, share=(0, 1)):
         f.write("}}")
     print(
         f"ratchet: {len(files)} files, {parsed.hits} parsers kept from earlier runs, "
-        f"{results.hits} results kept"
+        f"{results.hits} results kept; what they ran read "
+        + ("at once" if tracers is not None else "file by file")
     )
-    return results.rans
+    return results.rans, tracers
+
+
+def ratchet_bulk(cov, data, morfs):
+    """What the data say each file executed (:func:`ratchet_ran`'s digests)
+    and each file's coverage plugin (``data.file_tracer``'s answers), per
+    data file name, read in a few queries instead of three per file: at
+    20,000 files, those queries were most of a report whose numbers were
+    all kept.  ``morfs``: the names wanted (None: every measured file).
+
+    Only where the data are the data file as it is on disk (no [paths]
+    remapping), of coverage.py's schema 7, with at most one context and no
+    report contexts: then its rows are, per file and in the order of the
+    arc table's key, the sorted arcs (or the one numbits of lines) that
+    ``data.arcs`` (``data.lines``) returns.  Else ({}, None), and each
+    file is asked for as before.  A digest made in another order than
+    :func:`ratchet_ran`'s is never another set's digest: it only misses."""
+    import hashlib
+    import os
+    import sqlite3
+    from pathlib import Path
+
+    try:
+        from coverage.numbits import numbits_to_nums
+
+        config = cov.config
+        if config.paths or config.report_contexts or getattr(data, "_no_disk", True):
+            return {}, None
+        uri = Path(os.path.abspath(data.data_filename())).as_uri() + "?mode=ro"
+        db = sqlite3.connect(uri, uri=True)
+    except Exception:
+        return {}, None
+    try:
+        if db.execute("SELECT version FROM coverage_schema").fetchall() != [(7,)]:
+            return {}, None
+        if db.execute("SELECT count(*) FROM context").fetchone()[0] > 1:
+            return {}, None
+        ids = dict(db.execute("SELECT path, id FROM file"))
+        if set(ids) != set(data.measured_files()):
+            return {}, None
+        names = {id_: name for name, id_ in ids.items()}
+        tracers = dict.fromkeys(ids, "")
+        for id_, tracer in db.execute("SELECT file_id, tracer FROM tracer"):
+            tracers[names[id_]] = tracer or ""
+        wanted = ids if morfs is None else [m for m in morfs if m in ids]
+        where = ""
+        if len(wanted) < len(ids):
+            db.execute("CREATE TEMP TABLE wanted (id INTEGER PRIMARY KEY)")
+            db.executemany("INSERT INTO wanted VALUES (?)", [(ids[m],) for m in wanted])
+            where = "WHERE file_id IN (SELECT id FROM wanted)"
+        ran = dict.fromkeys(wanted, "")
+        if data.has_arcs():
+            pairs = "group_concat(fromno || ' ' || tono, ' ')"
+            query = f"SELECT file_id, {pairs} FROM arc {where} GROUP BY file_id"
+            for id_, text in db.execute(query):
+                ran[names[id_]] = text
+        else:
+            for id_, bits in db.execute(f"SELECT file_id, numbits FROM line_bits {where}"):
+                ran[names[id_]] = " ".join(map(str, sorted(numbits_to_nums(bits))))
+        digest = hashlib.blake2b
+        rans = {name: digest(text.encode(), digest_size=16).digest() for name, text in ran.items()}
+        return rans, tracers
+    except Exception:
+        return {}, None
+    finally:
+        db.close()
 
 
 def ratchet_held(data):
@@ -152,10 +225,11 @@ def ratchet_realpaths():
     """``realpath`` with each folder resolved once, for coverage.py's path
     functions while it makes its reporters: it resolves every measured
     file's path twice, with a system call per component each time (a third
-    of a report of 20,000 files).  The answers are realpath's own: a file's
-    last component is looked at every time, and a path that is not plain
-    goes to realpath.  Where coverage.py's copy of ``os.path`` (its
-    ``isolate_module``) is not found, nothing changes."""
+    of a report of 20,000 files).  The answers are realpath's own, as they
+    were when first asked for during the report: a file's last component is
+    looked at then, and a path that is not plain goes to realpath.  Where
+    coverage.py's copy of ``os.path`` (its ``isolate_module``) is not found,
+    nothing changes."""
     import contextlib
     import os
     import stat
@@ -170,10 +244,17 @@ def ratchet_realpaths():
     if os.name != "posix" or target.sep != "/" or not callable(real):
         return contextlib.nullcontext()
     folders = {}
+    known = {}  # Each file's answer: coverage.py asks for it three times.
 
     def realpath(filename, *args, **kwargs):
         if args or kwargs or type(filename) is not str or not filename.startswith("/"):
             return real(filename, *args, **kwargs)
+        path = known.get(filename)
+        if path is None:
+            path = known[filename] = resolved(filename)
+        return path
+
+    def resolved(filename):
         head, _, tail = filename.rpartition("/")
         odd = "//" in filename or "/./" in head + "/" or "/../" in head + "/"
         if odd or tail in ("", ".", ".."):
@@ -221,7 +302,7 @@ class _Results:
     exactly the file name whose lines the key was made from, and the file's
     bytes did not change during the analysis."""
 
-    def __init__(self, cov, parsed, data):
+    def __init__(self, cov, parsed, data, known):
         import hashlib
         import sys
 
@@ -233,6 +314,7 @@ class _Results:
         self.hits = 0
         self.add = []  # (digest, ran, entry as JSON) of files analysed this run
         self.rans = {}  # ratchet_ran of each data file name a key was made for
+        self.known = known  # ratchet_ran digests read in bulk (ratchet_bulk)
         self.touch = []  # keys of kept results used today for the first time
         self.mapper = getattr(cov, "_file_mapper", None)
         try:
@@ -254,6 +336,38 @@ class _Results:
             self.db = None
         if self.mapper is None:
             self.db = None
+        self.early = self.look_up(known)
+
+    def look_up(self, known):
+        """Per data file name in ``known`` (its :func:`ratchet_ran` digest),
+        the digest of the bytes at that path, the digest of what it ran and
+        its kept result (or None), found in one query: one per file was a
+        fifth of a report whose numbers were all kept.  A name is a path
+        that :meth:`find` uses only for a reporter of that very path."""
+        if self.db is None or not known:
+            return {}
+        keys = []
+        for name, ran in known.items():
+            try:
+                keys.append((name, _digest(name), ran))
+            except Exception:  # Not a file: find() asks coverage.py.
+                continue
+        try:
+            db = self.db
+            with db:  # Committed at once: no lock is held while the files are reported.
+                db.execute("CREATE TEMP TABLE wanted (name TEXT, digest BLOB, ran BLOB)")
+                db.executemany("INSERT INTO wanted VALUES (?, ?, ?)", keys)
+            rows = db.execute(
+                "SELECT w.name, r.entry, r.used FROM wanted AS w JOIN results AS r "
+                "ON r.space = ? AND r.digest = w.digest AND r.ran = w.ran",
+                (self.space,),
+            ).fetchall()
+            with db:
+                db.execute("DROP TABLE wanted")
+        except Exception:
+            return {}
+        found = {name: (entry, used) for name, entry, used in rows}
+        return {name: (digest, ran, found.get(name)) for name, digest, ran in keys}
 
     def find(self, reporter):
         """The kept numbers of ``reporter``'s file, or None (then it is analysed)."""
@@ -265,13 +379,18 @@ class _Results:
             if reporter._parser is not None:
                 return None
             filename = self.mapper(reporter.filename)
-            digest = _digest(reporter.filename)
-            ran = self.rans[filename] = ratchet_ran(self.data, filename)
+            early = self.early.get(filename) if filename == reporter.filename else None
+            if early is not None:
+                digest, ran, row = early
+            else:
+                digest = _digest(reporter.filename)
+                ran = self.known.get(filename) or ratchet_ran(self.data, filename)
+                row = self.db.execute(
+                    "SELECT entry, used FROM results WHERE space = ? AND digest = ? AND ran = ?",
+                    (self.space, digest, ran),
+                ).fetchone()
+            self.rans[filename] = ran
             reporter._ratchet_key = (filename, digest, ran)
-            row = self.db.execute(
-                "SELECT entry, used FROM results WHERE space = ? AND digest = ? AND ran = ?",
-                (self.space, digest, ran),
-            ).fetchone()
             if row is None:
                 return None
             entry = json.loads(row[0])

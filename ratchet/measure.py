@@ -53,10 +53,10 @@ def given(root: Path, config: Config, data: Sequence[str]) -> Measurement:
 
 
 def _report(ws: Workspace, data_file: Path, workdir: Path, root: Path) -> CoverageReport:
-    report_file = runner.json_report(
-        ws, data_file, workdir, RatchetError, git_dir=git.git_dir(root)
+    report, _ = runner.json_report(
+        ws, data_file, workdir, RatchetError, git_dir=git.git_dir(root), root=root
     )
-    return load_json_report(report_file, root)
+    return report
 
 
 def run(
@@ -103,10 +103,9 @@ def _whole(
 ) -> Measurement:
     """The test command run as it is, without the test-map plugin (not pytest)."""
     test_run = runner.start_tests(ws, workdir).finish(meanwhile=meanwhile)
-    report_file = runner.json_report(
-        ws, test_run.data_file, workdir, TestRunFailed, git_dir=git.git_dir(ws.repo)
+    report, _ = runner.json_report(
+        ws, test_run.data_file, workdir, TestRunFailed, git_dir=git.git_dir(ws.repo), root=ws.root
     )
-    report = load_json_report(report_file, ws.root)
     how = f"`{' '.join(ws.config.test_command)}` ({test_run.seconds:.1f} s)"
     return Measurement(report, RunMode.FULL, how, why, warnings=test_run.warnings)
 

@@ -402,17 +402,28 @@ def _report(project: Project, workdir: Path) -> tuple[dict[str, Any], ...]:
     if "[tool.ratchet]" not in config:
         project.write("pyproject.toml", f"{config}\n[tool.ratchet]\npython = {sys.executable!r}\n")
     ws = in_place(project.root, load_config(project.root), tests=False)
-    report = runner.json_report(
+    report, path = runner.json_report(
         ws,
         project.root / ".coverage",
         workdir,
         RatchetError,
         git_dir=project.root / ".git",
+        root=project.root,
         digests=True,
     )
-    return tuple(
-        json.loads((report.parent / (report.name + suffix)).read_text())
-        for suffix in ("", ".tracers", ".ran")
+    files = {}
+    for name, result in report.files.items():
+        n = result.numbers
+        summary = {"num_statements": n.statements, "covered_lines": n.covered}
+        if report.branch:
+            summary |= {"num_branches": n.branches, "covered_branches": n.covered_branches}
+        files[name] = {"summary": summary, "missing_lines": list(result.missing_lines)}
+    return (
+        {"files": files},
+        *(
+            json.loads((path.parent / (path.name + side)).read_text())
+            for side in (".tracers", ".ran")
+        ),
     )
 
 
@@ -461,8 +472,42 @@ def test_ran_digests_are_the_maps_whether_analysed_or_kept(
     assert len(expected) == 3
     first = _report(project, tmp_path / "first")
     kept = _report(project, tmp_path / "kept")
-    assert "3 results kept" in (tmp_path / "kept" / "report.log").read_text()
+    assert (
+        "3 results kept; what they ran read at once"
+        in (tmp_path / "kept" / "report.log").read_text()
+    )
     assert first[2] == kept[2] == expected
+
+
+@pytest.mark.parametrize("branch", [True, False])
+def test_data_of_several_contexts_are_read_file_by_file_to_the_same_numbers(
+    project: Project, tmp_path: Path, branch: bool
+) -> None:
+    """With a context per test, a file's rows repeat per context: reading them
+    at once would not give its sorted set, so each file is asked for as
+    coverage.py asks.  Numbers, digests and kept results are the same."""
+    _setup(project, branch)
+    plain_report, _, plain_ran = _report(project, tmp_path / "plain")
+    assert "read at once" in (tmp_path / "plain" / "report.log").read_text()
+    config = project.read("pyproject.toml")
+    project.write(
+        "pyproject.toml",
+        config.replace(
+            "[tool.coverage.run]\n", "[tool.coverage.run]\ndynamic_context = 'test_function'\n"
+        ),
+    )
+    _run(project)
+    reference = _coverage_json(project)
+    first = _report(project, tmp_path / "first")
+    kept = _report(project, tmp_path / "kept")
+    for name, (report, _, ran) in (("first", first), ("kept", kept)):
+        log = (tmp_path / name / "report.log").read_text()
+        assert "what they ran read file by file" in log
+        files = {p: (e["summary"], e["missing_lines"]) for p, e in report["files"].items()}
+        assert files == _cut(reference, files)
+        assert report == plain_report
+        assert ran == plain_ran
+    assert "3 results kept" in (tmp_path / "kept" / "report.log").read_text()
 
 
 def test_more_shares_than_files_leave_some_empty(
@@ -489,7 +534,7 @@ def test_shares_that_cannot_be_merged_are_reported_by_one_process(
     monkeypatch.setattr(runner, "report_shares", lambda data_file: 1)
     one = _report(project, tmp_path / "one")
     monkeypatch.setattr(runner, "report_shares", lambda data_file: 2)
-    monkeypatch.setattr(runner, "merge_shares", lambda outs, report: False)
+    monkeypatch.setattr(runner, "merge_shares", lambda outs, report: None)
     again = _report(project, tmp_path / "again")
     assert again == one
     assert (tmp_path / "again" / "report-1.log").exists()  # The shares ran, then one process.
@@ -508,25 +553,30 @@ def test_merge_joins_shares_and_refuses_what_they_disagree_on(tmp_path: Path) ->
     a = _share(tmp_path, "a.json", {"x.py": {"summary": {"num_statements": 1}}})
     b = _share(tmp_path, "b.json", {"y.py": {"summary": {"num_statements": 2}}})
     report = tmp_path / "coverage.json"
-    assert runner.merge_shares([a, b], report)
-    assert set(json.loads(report.read_text())["files"]) == {"x.py", "y.py"}
+    merged = runner.merge_shares([a, b], report)
+    assert merged is not None
+    assert merged["files"] == {
+        "x.py": {"summary": {"num_statements": 1}},
+        "y.py": {"summary": {"num_statements": 2}},
+    }
     assert json.loads((tmp_path / "coverage.json.ran").read_text()) == {
         "/r/x.py": "00",
         "/r/y.py": "00",
     }
     assert json.loads((tmp_path / "coverage.json.tracers").read_text()) == {}
-    report.unlink()
+    for side in tmp_path.glob("coverage.json.*"):
+        side.unlink()
     # The same file in two shares: which one a single report keeps depends on its order.
     twice = _share(tmp_path, "c.json", {"x.py": {"summary": {"num_statements": 3}}})
-    assert not runner.merge_shares([a, twice], report)
+    assert runner.merge_shares([a, twice], report) is None
     # Shares that measured differently, a share that is not JSON, or none at all.
     lines_only = _share(tmp_path, "d.json", {"z.py": {}}, branch=False)
-    assert not runner.merge_shares([a, lines_only], report)
+    assert runner.merge_shares([a, lines_only], report) is None
     broken = tmp_path / "e.json"
     broken.write_text("{not json")
-    assert not runner.merge_shares([a, broken], report)
-    assert not runner.merge_shares([a, tmp_path / "missing.json"], report)
-    assert not report.exists()
+    assert runner.merge_shares([a, broken], report) is None
+    assert runner.merge_shares([a, tmp_path / "missing.json"], report) is None
+    assert not list(tmp_path.glob("coverage.json*"))
 
 
 def test_report_shares_follow_files_and_processors(

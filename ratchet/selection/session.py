@@ -23,7 +23,7 @@ from typing import Any
 
 from ratchet import git, runner, state
 from ratchet.errors import TestRunFailed
-from ratchet.measurement import CoverageReport, FileResult, Measurement, TestRun, load_json_report
+from ratchet.measurement import CoverageReport, FileResult, Measurement, TestRun
 from ratchet.numbers import Numbers
 from ratchet.relevance import CONFIG_FILES
 from ratchet.report import RunMode
@@ -331,11 +331,18 @@ class Session:
             combined = self.workdir / "combined"
             combined.mkdir(exist_ok=True)
             data = runner.combine(self.ws, [r.data_file for r in runs], combined)
-        path = runner.json_report(
-            self.ws, data, self.workdir, TestRunFailed, skip, git_dir=self.git_dir, digests=True
+        report, path = runner.json_report(
+            self.ws,
+            data,
+            self.workdir,
+            TestRunFailed,
+            skip,
+            git_dir=self.git_dir,
+            root=self.root,
+            digests=True,
         )
         return (
-            load_json_report(path, self.root),
+            report,
             runner.tracers(path, self.root),
             runner.ran_digests(path, self.root),
         )
