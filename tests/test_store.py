@@ -140,6 +140,37 @@ def test_a_rolled_back_write_leaves_no_cached_trace(tmp_path: Path) -> None:
     store.close()
 
 
+def test_unit_counts_and_units_kept_until_written_follow_every_write(tmp_path: Path) -> None:
+    """A check reads them while its tests run and again after writing: each
+    read after a write, or after a rolled-back one, is the map's."""
+    store = new_store(tmp_path / "map.db")
+    with store.transaction():
+        uid = store.put_unit(TEST, "tests/t.py::a", UnitData(module="tests/t.py"), 1)
+    assert store.count(TEST) == 1 and list(store.units(TEST)) == ["tests/t.py::a"]
+    assert store.count(FIXTURE) == 0
+    with store.transaction():
+        store.put_unit(TEST, "tests/t.py::b", UnitData(module="tests/t.py"), 2)
+        assert store.count(TEST) == 2
+        store.put_unit(FIXTURE, "f", UnitData())
+        assert store.count(FIXTURE) == 1
+        store.remove_units([uid])
+        assert store.count(TEST) == 1 and list(store.units(TEST)) == ["tests/t.py::b"]
+
+    def interrupted() -> None:
+        with store.transaction():
+            store.put_unit(TEST, "tests/t.py::c", UnitData(module="tests/t.py"), 3)
+            assert store.count(TEST) == 2
+            raise RuntimeError("interrupted")
+
+    with pytest.raises(RuntimeError):
+        interrupted()
+    assert store.count(TEST) == 1 and list(store.units(TEST)) == ["tests/t.py::b"]
+    assert store.count(FIXTURE) == 1
+    store = _reopened(store)
+    assert store.count(TEST) == 1 and store.count(FIXTURE) == 1
+    store.close()
+
+
 def test_shapes_are_kept_compressed_and_damage_reads_as_none(tmp_path: Path) -> None:
     store = new_store(tmp_path / "map.db")
     shape = '{"m":"x","i":[],"f":{},"x":true,"o":false}'

@@ -164,6 +164,7 @@ class Store:
         self._paths: dict[str, int] = {}
         self._linesets: dict[bytes, int] = {}  # Line sets written, by their encoding.
         self._units: dict[str, dict[str, tuple[int, str, bool]]] = {}  # See units().
+        self._counts: dict[str, int] = {}  # See count().
         self._names: dict[int, str] = {}
         # Tables read whole, kept until written: a check reads each several
         # times, and at 20,000 files each read costs.
@@ -190,6 +191,7 @@ class Store:
             self._names.clear()
             self._linesets.clear()
             self._units.clear()
+            self._counts.clear()
             self._content = self._numbers = self._module_names = None
             raise
         self.db.commit()
@@ -405,11 +407,14 @@ class Store:
         return {p for (p,) in rows}
 
     def count(self, kind: str) -> int:
-        """How many units of ``kind`` the map has."""
-        (n,) = self.db.execute(
-            "SELECT count(*) FROM unit WHERE kind = ?", (_KIND[kind],)
-        ).fetchone()
-        return int(n)
+        """How many units of ``kind`` the map has (read once until units are written)."""
+        n = self._counts.get(kind)
+        if n is None:
+            (found,) = self.db.execute(
+                "SELECT count(*) FROM unit WHERE kind = ?", (_KIND[kind],)
+            ).fetchone()
+            n = self._counts[kind] = int(found)
+        return n
 
     def unit_id(self, kind: str, key: str, module: str = "") -> int | None:
         """The id of unit ``kind``/``key`` (a test's ``module`` given), if recorded."""
@@ -666,6 +671,7 @@ class Store:
 
     def remove_units(self, ids: Iterable[int]) -> None:
         self._units.clear()
+        self._counts.clear()
         rows = [(i,) for i in ids]
         for table in ("executed", "opened", "imported"):
             self.db.executemany(f"DELETE FROM {table} WHERE unit_id = ?", rows)
@@ -677,6 +683,7 @@ class Store:
     def put_unit(self, kind: str, key: str, data: UnitData, seq: int = 0) -> int:
         """Record ``data`` as the unit ``kind``/``key``, replacing what it had."""
         self._units.pop(kind, None)
+        self._counts.pop(kind, None)
         name = self._name(key, data.module)
         module_id = self.path_id(data.module) if data.module else 0
         old = self._find_unit(kind, module_id, name)
