@@ -140,34 +140,41 @@ def test_a_rolled_back_write_leaves_no_cached_trace(tmp_path: Path) -> None:
     store.close()
 
 
-def test_unit_counts_and_units_kept_until_written_follow_every_write(tmp_path: Path) -> None:
-    """A check reads them while its tests run and again after writing: each
-    read after a write, or after a rolled-back one, is the map's."""
+def test_what_is_kept_of_units_until_written_follows_every_write(tmp_path: Path) -> None:
+    """A check reads unit counts, units and the imports that ran code
+    elsewhere while its tests run, and again after writing: each read after
+    a write, or after a rolled-back one, is what the map holds."""
     store = new_store(tmp_path / "map.db")
+
+    def kept() -> tuple[int, list[str], int, list[tuple[str, str]]]:
+        elsewhere = sorted((key, path) for _, key, path in store.ran_elsewhere())
+        return store.count(TEST), list(store.units(TEST)), store.count(FIXTURE), elsewhere
+
     with store.transaction():
         uid = store.put_unit(TEST, "tests/t.py::a", UnitData(module="tests/t.py"), 1)
-    assert store.count(TEST) == 1 and list(store.units(TEST)) == ["tests/t.py::a"]
-    assert store.count(FIXTURE) == 0
+        store.put_unit(IMPORT, "a.py", UnitData(lines={"a.py": [1], "b.py": [2]}))
+    assert kept() == (1, ["tests/t.py::a"], 0, [("a.py", "b.py")])
     with store.transaction():
         store.put_unit(TEST, "tests/t.py::b", UnitData(module="tests/t.py"), 2)
-        assert store.count(TEST) == 2
-        store.put_unit(FIXTURE, "f", UnitData())
-        assert store.count(FIXTURE) == 1
+        store.put_unit(FIXTURE, "f", UnitData(lines={"c.py": [1]}))
+        store.put_unit(MODULE, "tests/t.py", UnitData(lines={"a.py": [3], "tests/t.py": [1]}))
+        store.put_unit(IMPORT, "a.py", UnitData(lines={"a.py": [1]}))  # Replaced.
         store.remove_units([uid])
-        assert store.count(TEST) == 1 and list(store.units(TEST)) == ["tests/t.py::b"]
+        during = kept()
+    assert during == kept() == (1, ["tests/t.py::b"], 1, [("tests/t.py", "a.py")])
 
     def interrupted() -> None:
         with store.transaction():
             store.put_unit(TEST, "tests/t.py::c", UnitData(module="tests/t.py"), 3)
-            assert store.count(TEST) == 2
+            store.put_unit(IMPORT, "d.py", UnitData(lines={"e.py": [1]}))
+            assert kept()[0] == 2
             raise RuntimeError("interrupted")
 
     with pytest.raises(RuntimeError):
         interrupted()
-    assert store.count(TEST) == 1 and list(store.units(TEST)) == ["tests/t.py::b"]
-    assert store.count(FIXTURE) == 1
+    assert kept() == during
     store = _reopened(store)
-    assert store.count(TEST) == 1 and store.count(FIXTURE) == 1
+    assert kept() == during
     store.close()
 
 

@@ -598,7 +598,7 @@ def _reaching_out(store: Store, read: Callable[[str], bytes | None]) -> set[str]
     every object of a test module it collects, and ``from pkg import mod``
     asks ``pkg`` for ``mod`` before importing it.
     """
-    rows = store.ran_elsewhere((IMPORT, MODULE))
+    rows = store.ran_elsewhere()
     probes: dict[str, frozenset[int]] = {}
     for path in {path for _, _, path in rows}:
         # The file's recorded shape holds them (its content's, as just set).
@@ -711,6 +711,7 @@ class _Ahead:
         for kind in (FIXTURE, IMPORT, MODULE, SESSION):
             self.store.units(kind)
         self.store.count(TEST)
+        self.store.ran_elsewhere()
         for name in ("ratchet.verdicts", "ratchet.guard", "ratchet.output", "ratchet.nodata"):
             importlib.import_module(name)
 

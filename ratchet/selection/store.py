@@ -165,6 +165,7 @@ class Store:
         self._linesets: dict[bytes, int] = {}  # Line sets written, by their encoding.
         self._units: dict[str, dict[str, tuple[int, str, bool]]] = {}  # See units().
         self._counts: dict[str, int] = {}  # See count().
+        self._elsewhere: dict[int, list[tuple[int, str, str]]] | None = None  # ran_elsewhere()
         self._names: dict[int, str] = {}
         # Tables read whole, kept until written: a check reads each several
         # times, and at 20,000 files each read costs.
@@ -192,6 +193,7 @@ class Store:
             self._linesets.clear()
             self._units.clear()
             self._counts.clear()
+            self._elsewhere = None
             self._content = self._numbers = self._module_names = None
             raise
         self.db.commit()
@@ -450,19 +452,25 @@ class Store:
                 out[uid] = (_KIND_NAME[kind], key)
         return out
 
-    def ran_elsewhere(self, kinds: Iterable[str]) -> list[tuple[int, str, str]]:
-        """(unit id, key, file) of each unit of ``kinds`` (keyed by their own
-        file: imports, collections) that executed lines of another file."""
-        codes = [_KIND[k] for k in kinds]
-        rows = self.db.execute(
-            "SELECT DISTINCT unit.id, unit.name, path.path FROM unit"
-            " JOIN executed ON executed.unit_id = unit.id"
-            " JOIN path ON path.id = executed.path_id"
-            f" WHERE unit.kind IN ({','.join('?' * len(codes))}) AND unit.module_id = 0"
-            " AND path.path != unit.name",
-            codes,
-        )
-        return rows.fetchall()
+    def ran_elsewhere(self) -> list[tuple[int, str, str]]:
+        """(unit id, key, file) of each import or collection unit (keyed by
+        its own file) that executed lines of another file.
+
+        Read once, then kept as units are written: a check reads it while
+        its tests run and again after the merge has written."""
+        if self._elsewhere is None:
+            rows = self.db.execute(
+                "SELECT DISTINCT unit.id, unit.name, path.path FROM unit"
+                " JOIN executed ON executed.unit_id = unit.id"
+                " JOIN path ON path.id = executed.path_id"
+                " WHERE unit.kind IN (?, ?) AND unit.module_id = 0 AND path.path != unit.name",
+                (_KIND[IMPORT], _KIND[MODULE]),
+            )
+            found: dict[int, list[tuple[int, str, str]]] = {}
+            for row in rows:
+                found.setdefault(row[0], []).append(row)
+            self._elsewhere = found
+        return [row for rows in self._elsewhere.values() for row in rows]
 
     def _by_paths(self, table: str, paths: Iterable[str]) -> dict[str, set[int]]:
         """For each of ``paths``: the units that have it in ``table``."""
@@ -673,6 +681,9 @@ class Store:
         self._units.clear()
         self._counts.clear()
         rows = [(i,) for i in ids]
+        if self._elsewhere is not None:
+            for (i,) in rows:
+                self._elsewhere.pop(i, None)
         for table in ("executed", "opened", "imported"):
             self.db.executemany(f"DELETE FROM {table} WHERE unit_id = ?", rows)
         self.db.executemany(
@@ -698,6 +709,10 @@ class Store:
             (uid, self.path_id(path), self._lineset(values)) for path, values in data.lines.items()
         ]
         self.db.executemany("INSERT INTO executed VALUES (?, ?, ?)", executed)
+        if self._elsewhere is not None and kind in (IMPORT, MODULE) and module_id == 0:
+            elsewhere = [(uid, name, path) for path in data.lines if path != name]
+            if elsewhere:
+                self._elsewhere[uid] = elsewhere
         self.db.executemany(
             "INSERT OR IGNORE INTO opened VALUES (?, ?)",
             [(uid, self.path_id(p)) for p in data.opened],
