@@ -143,3 +143,48 @@ def test_integer_comparisons_agree_with_exact_fractions(a: Numbers, b: Numbers, 
     needed = target * a.units / 100
     ceil = int(needed) + (needed.denominator != 1)
     assert a.gap(target) == max(0, ceil - a.covered_units)
+
+
+@given(
+    st.dictionaries(
+        st.sampled_from([f"m{i}.py" for i in range(8)]),
+        st.tuples(numbers(), st.none() | st.sampled_from([HALF, Fraction(80)])),
+    ),
+    st.dictionaries(st.sampled_from([f"m{i}.py" for i in range(8)]), numbers() | st.none()),
+    st.sets(st.sampled_from([f"m{i}.py" for i in range(8)])),
+    st.booleans(),
+)
+def test_every_files_verdict_is_the_rules_verdict(
+    entries: dict[str, tuple[Numbers, Fraction | None]],
+    measured: dict[str, Numbers | None],
+    exists: set[str],
+    allow_drops: bool,
+) -> None:
+    """judge_files' shortcut for equal numbers says what judge() says."""
+    from ratchet.baseline import Baseline, Entry
+    from ratchet.measurement import CoverageReport, FileResult, Measurement
+    from ratchet.report import RunMode
+    from ratchet.verdicts import judge_files
+
+    policy = Policy(allow_deletion_drops=allow_drops)
+    # Half the measured files get the baseline's very numbers: the common case.
+    results = {
+        path: FileResult(n if n is not None else entries.get(path, (N(1, 1), None))[0])
+        for path, n in measured.items()
+    }
+    baseline = Baseline(
+        "7.0", False, {path: Entry(n, target=t) for path, (n, t) in entries.items()}
+    )
+    measurement = Measurement(CoverageReport(results, "7.0", False), RunMode.FULL, "")
+    verdicts = judge_files(baseline, measurement, exists | results.keys(), policy)
+    assert [v.path for v in verdicts] == sorted(entries.keys() | results.keys())
+    for v in verdicts:
+        entry, result = entries.get(v.path), results.get(v.path)
+        expected = judge(
+            entry[0] if entry else None,
+            result.numbers if result else None,
+            entry[1] if entry else None,
+            exists=v.path in exists | results.keys(),
+            policy=policy,
+        )
+        assert v.outcome == expected
