@@ -146,27 +146,39 @@ def test_what_is_kept_of_units_until_written_follows_every_write(tmp_path: Path)
     a write, or after a rolled-back one, is what the map holds."""
     store = new_store(tmp_path / "map.db")
 
-    def kept() -> tuple[int, list[str], int, list[tuple[str, str]]]:
+    def kept() -> tuple[int, list[str], int, list[tuple[str, str]], list[list[str]]]:
         elsewhere = sorted((key, path) for _, key, path in store.ran_elsewhere())
-        return store.count(TEST), list(store.units(TEST)), store.count(FIXTURE), elsewhere
+        edges = sorted(sorted(m) for m in store.import_edges((IMPORT,)).values())
+        return store.count(TEST), list(store.units(TEST)), store.count(FIXTURE), elsewhere, edges
 
     with store.transaction():
         uid = store.put_unit(TEST, "tests/t.py::a", UnitData(module="tests/t.py"), 1)
-        store.put_unit(IMPORT, "a.py", UnitData(lines={"a.py": [1], "b.py": [2]}))
-    assert kept() == (1, ["tests/t.py::a"], 0, [("a.py", "b.py")])
+        store.put_unit(
+            IMPORT, "a.py", UnitData(lines={"a.py": [1], "b.py": [2]}, imports={"b.py"})
+        )
+    assert kept() == (1, ["tests/t.py::a"], 0, [("a.py", "b.py")], [["b.py"]])
     with store.transaction():
         store.put_unit(TEST, "tests/t.py::b", UnitData(module="tests/t.py"), 2)
         store.put_unit(FIXTURE, "f", UnitData(lines={"c.py": [1]}))
         store.put_unit(MODULE, "tests/t.py", UnitData(lines={"a.py": [3], "tests/t.py": [1]}))
-        store.put_unit(IMPORT, "a.py", UnitData(lines={"a.py": [1]}))  # Replaced.
+        store.put_unit(IMPORT, "a.py", UnitData(lines={"a.py": [1]}, imports={"c.py"}))  # Again.
+        store.put_unit(IMPORT, "c.py", UnitData(imports={"d.py", "e.py"}))
         store.remove_units([uid])
         during = kept()
-    assert during == kept() == (1, ["tests/t.py::b"], 1, [("tests/t.py", "a.py")])
+    assert during == kept()
+    assert during == (
+        1,
+        ["tests/t.py::b"],
+        1,
+        [("tests/t.py", "a.py")],
+        [["c.py"], ["d.py", "e.py"]],
+    )
 
     def interrupted() -> None:
         with store.transaction():
             store.put_unit(TEST, "tests/t.py::c", UnitData(module="tests/t.py"), 3)
-            store.put_unit(IMPORT, "d.py", UnitData(lines={"e.py": [1]}))
+            store.put_unit(IMPORT, "d.py", UnitData(lines={"e.py": [1]}, imports={"f.py"}))
+            assert len(kept()[4]) == 3
             assert kept()[0] == 2
             raise RuntimeError("interrupted")
 

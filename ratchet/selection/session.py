@@ -712,6 +712,7 @@ class _Ahead:
             self.store.units(kind)
         self.store.count(TEST)
         self.store.ran_elsewhere()
+        self.store.import_edges((IMPORT,))  # For a merge that finds an import gone.
         for name in ("ratchet.verdicts", "ratchet.guard", "ratchet.output", "ratchet.nodata"):
             importlib.import_module(name)
 

@@ -166,6 +166,7 @@ class Store:
         self._units: dict[str, dict[str, tuple[int, str, bool]]] = {}  # See units().
         self._counts: dict[str, int] = {}  # See count().
         self._elsewhere: dict[int, list[tuple[int, str, str]]] | None = None  # ran_elsewhere()
+        self._edges: dict[tuple[int, ...], dict[int, list[str]]] = {}  # See import_edges().
         self._names: dict[int, str] = {}
         # Tables read whole, kept until written: a check reads each several
         # times, and at 20,000 files each read costs.
@@ -194,6 +195,7 @@ class Store:
             self._units.clear()
             self._counts.clear()
             self._elsewhere = None
+            self._edges.clear()
             self._content = self._numbers = self._module_names = None
             raise
         self.db.commit()
@@ -577,22 +579,29 @@ class Store:
         return found
 
     def import_edges(self, kinds: Iterable[str] | None = None) -> dict[int, list[str]]:
-        """The imported modules of every unit (of ``kinds``): the import graph's edges."""
+        """The imported modules of every unit (of ``kinds``): the import graph's edges.
+
+        Read once until units are written (callers must not change it): a
+        check reads it while its tests run, for a merge that may need it."""
+        codes = tuple(_KIND[k] for k in kinds) if kinds is not None else ()
+        found = self._edges.get(codes)
+        if found is not None:
+            return found
         names = self._all_paths()
         # The table's key orders its rows by unit: one group per unit.
-        if kinds is None:
+        if not codes:
             rows = self.db.execute("SELECT unit_id, path_id FROM imported ORDER BY unit_id")
         else:
-            codes = [_KIND[k] for k in kinds]
             rows = self.db.execute(
                 "SELECT imported.unit_id, imported.path_id FROM imported"
                 " JOIN unit ON unit.id = imported.unit_id"
                 f" WHERE unit.kind IN ({','.join('?' * len(codes))}) ORDER BY imported.unit_id",
                 codes,
             )
-        return {
+        found = self._edges[codes] = {
             uid: [names[pid] for _, pid in group] for uid, group in groupby(rows, itemgetter(0))
         }
+        return found
 
     def imports_of_units(self, ids: Iterable[int]) -> dict[int, list[str]]:
         """The modules each of ``ids`` imported (those that imported any)."""
@@ -680,6 +689,7 @@ class Store:
     def remove_units(self, ids: Iterable[int]) -> None:
         self._units.clear()
         self._counts.clear()
+        self._edges.clear()
         rows = [(i,) for i in ids]
         if self._elsewhere is not None:
             for (i,) in rows:
@@ -695,6 +705,7 @@ class Store:
         """Record ``data`` as the unit ``kind``/``key``, replacing what it had."""
         self._units.pop(kind, None)
         self._counts.pop(kind, None)
+        self._edges.clear()
         name = self._name(key, data.module)
         module_id = self.path_id(data.module) if data.module else 0
         old = self._find_unit(kind, module_id, name)
