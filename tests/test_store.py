@@ -190,6 +190,67 @@ def test_what_is_kept_of_units_until_written_follows_every_write(tmp_path: Path)
     store.close()
 
 
+def test_files_that_mutate_follow_shapes_and_content(tmp_path: Path) -> None:
+    store = new_store(tmp_path / "map.db")
+    with store.transaction():
+        store.set_content({"a.py": "1", "b.py": "2"})
+        store.set_shape("a.py", '{"x":true}')
+        store.set_shape("b.py", '{"x":false}')
+    assert store.mutating() == {"a.py"}
+    with store.transaction():
+        store.set_shape("a.py", '{"x":false}')
+        store.set_shape("b.py", '{"x":true}')
+        store.set_shape("c.py", '{"x":true}')  # Not in the content: not counted.
+        assert store.mutating() == {"b.py"}
+        store.set_content({"a.py": "1", "c.py": "3"})
+        assert store.mutating() == {"c.py"}
+        during = store.mutating()
+
+    def interrupted() -> None:
+        with store.transaction():
+            store.set_shape("a.py", '{"x":true}')
+            raise RuntimeError("interrupted")
+
+    with pytest.raises(RuntimeError):
+        interrupted()
+    assert store.mutating() == during
+    assert _reopened(store).mutating() == during
+
+
+def test_unused_line_sets_are_collected_every_so_often(tmp_path: Path) -> None:
+    from ratchet.selection.store import GARBAGE_EVERY
+
+    store = new_store(tmp_path / "map.db")
+
+    def line_sets() -> int:
+        return int(store.db.execute("SELECT count(*) FROM lineset").fetchone()[0])
+
+    with store.transaction():
+        for n in range(3):
+            store.put_unit(IMPORT, f"m{n}.py", UnitData(lines={f"m{n}.py": [1, n + 2]}))
+        store.put_unit(IMPORT, "m0.py", UnitData(lines={"m0.py": [1, 9]}))  # [1, 2] unused.
+    assert line_sets() == 4
+    for _ in range(GARBAGE_EVERY - 1):
+        with store.transaction():
+            store.collect_garbage()
+    assert line_sets() == 4  # Kept until the next collection: only space.
+    with store.transaction():
+        store.collect_garbage()
+    assert line_sets() == 3
+    with store.transaction():
+        store.put_unit(IMPORT, "m1.py", UnitData(lines={"m1.py": [1, 2]}))  # [1, 3] unused.
+        store.collect_garbage(now=True)
+    assert line_sets() == 3
+    assert sorted(
+        store.lines({u for u, _, _ in store.units(IMPORT).values()}, ["m1.py"]).values()
+    ) == [[1, 2]]
+    store.set_meta("garbage", "damaged")
+    with store.transaction():
+        store.collect_garbage()
+    assert store.meta("garbage") == "0"
+    store.close()
+
+
 def test_shapes_are_kept_compressed_and_damage_reads_as_none(tmp_path: Path) -> None:
     store = new_store(tmp_path / "map.db")
     shape = '{"m":"x","i":[],"f":{},"x":true,"o":false}'
