@@ -474,12 +474,12 @@ cov.load()
 with open(omit_file, encoding="utf-8") as f:
     extra = [p for p in f.read().split("\\0") if p]
 cov.set_option("report:omit", list(cov.config.report_omit or []) + extra)
-rans, known = ratchet_report(cov, outfile, None, cache, share)
+rans, plugins = ratchet_report(cov, outfile, None, cache, share)
 # The coverage plugins (file tracers) of measured files, for the test map.
 data = cov.get_data()
 names = ratchet_share(data.measured_files(), share)
 with ratchet_held(data):
-    tracers = {f: known[f] if known and f in known else data.file_tracer(f) for f in names}
+    tracers = {f: plugins[f] if plugins and f in plugins else data.file_tracer(f) for f in names}
     tracers = {f: t for f, t in tracers.items() if t}
     # What each reported file executed, as a digest: a selected run whose
     # lines in an unchanged file come to the same needs no new analysis of it.
