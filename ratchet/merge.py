@@ -31,6 +31,8 @@ def better(ours: Entry, theirs: Entry) -> Entry:
         numbers = theirs
     # A start, once a file has a target, never changes: keep ours where we had one.
     start = ours.start if ours.target is not None else tiered.start
+    if (numbers.tier, numbers.target, numbers.start) == (tiered.tier, tiered.target, start):
+        return numbers  # Most merges: no target on either side.
     return replace(numbers, tier=tiered.tier, target=tiered.target, start=start)
 
 

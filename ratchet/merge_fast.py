@@ -10,34 +10,36 @@ It answers only for baselines in the canonical layout
 (:func:`ratchet.baseline.dumps`), where it gives exactly the text the
 general path gives; for anything else (a user's comments, a layout it does
 not know, an error to report) it returns None and the general path runs.
+Every entry the general path would read is checked, each (path, text)
+once: an entry written alike on two sides is checked on the first.
 Tests compare both on generated baselines.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import replace
 
 from ratchet.baseline import MAX_COUNT, Baseline, Entry, _dump_entry, dumps, loads
 from ratchet.errors import RatchetError
 from ratchet.merge import better
 from ratchet.numbers import Numbers, display_percent
-from ratchet.paths import check_repo_path
 
 _INT = r"(0|[1-9][0-9]*)"
-_ESCAPED = re.compile(r'["\\\x00-\x1f\x7f]')  # Paths written with escapes: general path.
-# A whole entry with numbers only, as dumps writes it, in each branch mode.
+# An entry's header, where its path needs no escape; other paths stay inside
+# the text before them, which then matches nothing (see _split).
+_HEADER = re.compile(r'\n\[files\."([^"\\\x00-\x1f\x7f]*)"\]\n')
+# An entry's text after its header with numbers only, as dumps writes it.
 _PLAIN = {
-    False: re.compile(
-        rf'\n\[files\."[^"\\\x00-\x1f\x7f]*"\]\nstatements = {_INT}\ncovered = {_INT}'
-        r"  # ([0-9.]+%)\n"
-    ),
+    False: re.compile(rf"statements = {_INT}\ncovered = {_INT}  # ([0-9.]+%)\n"),
     True: re.compile(
-        rf'\n\[files\."[^"\\\x00-\x1f\x7f]*"\]\nstatements = {_INT}\ncovered = {_INT}\n'
-        rf"branches = {_INT}\ncovered_branches = {_INT}  # ([0-9.]+%)\n"
+        rf"statements = {_INT}\ncovered = {_INT}\nbranches = {_INT}\n"
+        rf"covered_branches = {_INT}  # ([0-9.]+%)\n"
     ),
 }
+# A '.' or '..' segment, in paths one per line between line breaks.
+_DOT_SEGMENT = re.compile(r"[/\n]\.\.?(?=[/\n])")
+_DRIVE = re.compile(r"\n[A-Za-z]:")
 
 
 class _NotCanonical(Exception):
@@ -65,44 +67,48 @@ def _merge(base_text: str, ours_text: str, theirs_text: str) -> str:
         _head(base_head, canonical=False)
     else:
         base = {}
-    mine_entries = _entries(ours, branch)  # Kept as written: each must be canonical.
-    blocks: dict[str, str] = {}
-    for path, block in ours.items():
-        theirs_block = theirs.get(path)
-        if theirs_block is None:
-            if path in base:
-                _entry(path, base[path], branch)
-                continue  # In the base, removed on their side: stays removed.
-            blocks[path] = block
-        elif theirs_block == block:
-            blocks[path] = block
+    entries = _Entries(branch)
+    entries.check(ours)  # Kept as written: each must be canonical.
+    for side in (theirs, base):  # What the general path reads of them, checked too.
+        entries.check({p: b for p, b in side.items() if ours.get(p) != b})
+    bodies: dict[str, str] = {}
+    for path, body in ours.items():
+        theirs_body = theirs.get(path)
+        if theirs_body is None:
+            if path not in base:
+                bodies[path] = body
+            # else: in the base, removed on their side: stays removed.
+        elif theirs_body == body:
+            bodies[path] = body
         else:
-            entry = mine_entries(path)
-            merged = better(entry, _entry(path, theirs_block, branch))
-            blocks[path] = block if merged == entry else _dump_entry(path, merged, branch)
-    for path, block in theirs.items():
-        if path not in ours:
-            _entry(path, block, branch)
-            if path in base:
-                _entry(path, base[path], branch)
-            else:
-                blocks[path] = block
+            entry = entries.entry(path, body)
+            merged = better(entry, entries.entry(path, theirs_body))
+            bodies[path] = body if merged == entry else _body(path, merged, branch)
+    for path, body in theirs.items():
+        if path not in ours and path not in base:
+            bodies[path] = body
     targets = [t for t in (mine.overall_target, other.overall_target) if t is not None]
     head = dumps(replace(mine, overall_target=max(targets) if targets else None))
-    return head + "".join(blocks[path] for path in sorted(blocks))
+    return head + "".join(f'\n[files."{path}"]\n{bodies[path]}' for path in sorted(bodies))
 
 
 def _split(text: str) -> tuple[str, dict[str, str]]:
-    """The text before the first entry, and each entry's text by path."""
-    pieces = text.split("\n[files.")
-    blocks: dict[str, str] = {}
-    for piece in pieces[1:]:
-        end = piece.find('"]\n')
-        path = piece[1:end]
-        if end < 1 or piece[0] != '"' or _ESCAPED.search(path) or path in blocks:
-            raise _NotCanonical  # Escapes, or a duplicate: the general path decides.
-        blocks[path] = "\n[files." + piece
-    return pieces[0], blocks
+    """The text before the first entry, and each entry's text after its
+    header, by path."""
+    pieces = _HEADER.split(text)
+    bodies = dict(zip(pieces[1::2], pieces[2::2], strict=True))
+    if len(bodies) != text.count("\n[files.") or len(bodies) != len(pieces) // 2:
+        raise _NotCanonical  # A path with escapes, or a duplicate: the general path decides.
+    return pieces[0], bodies
+
+
+def _clean(lines: str) -> bool:
+    """Are these paths, one per line, clean repository paths (as
+    ratchet.paths.check_repo_path has them)?  _HEADER let no '\\' or control
+    character through; left: empty, absolute, drive, '.' or '..' segments."""
+    if any(empty in lines for empty in ("\n\n", "\n/", "//", "/\n")) or _DRIVE.search(lines):
+        return False
+    return not (("/." in lines or "\n." in lines) and _DOT_SEGMENT.search(lines))
 
 
 def _head(text: str, *, canonical: bool) -> Baseline:
@@ -113,58 +119,72 @@ def _head(text: str, *, canonical: bool) -> Baseline:
     return head
 
 
-def _entries(blocks: dict[str, str], branch: bool) -> Callable[[str], Entry]:
-    """Check that every entry is exactly what dumps writes; what reads one.
+def _body(path: str, entry: Entry, branch: bool) -> str:
+    """An entry's text after its header."""
+    return _dump_entry(path, entry, branch).split("\n", 2)[2]
+
+
+class _Entries:
+    """Entries checked to be exactly what dumps writes, read when asked for.
 
     Entries with numbers only are checked by a pattern and their percentage;
-    the others (tiered, lowered) are read together, in one parse."""
-    plain = _PLAIN[branch]
-    others: dict[str, str] = {}
-    for path, block in blocks.items():
-        match = plain.fullmatch(block)
-        if match is None:
-            others[path] = block
-        else:
-            _plain_counts(path, match)
-    read = loads(_MINIMAL[branch] + "".join(others.values())).files if others else {}
-    if read.keys() != others.keys():
-        raise _NotCanonical
-    for path, block in others.items():
-        if _dump_entry(path, read[path], branch) != block:
-            raise _NotCanonical
+    the others (tiered, lowered) are read together, in one parse per call.
+    """
 
-    def entry(path: str) -> Entry:
-        found = read.get(path)
+    def __init__(self, branch: bool) -> None:
+        self._branch = branch
+        self._plain = _PLAIN[branch]
+        self._read: dict[tuple[str, str], Entry] = {}
+        self._checked: set[tuple[str | None, ...]] = set()  # Counts and percentages.
+
+    def check(self, bodies: dict[str, str]) -> None:
+        if not bodies:
+            return
+        if not _clean("\n" + "\n".join(bodies) + "\n"):
+            raise _NotCanonical  # The general path names the path.
+        others: dict[str, str] = {}
+        plain, checked = self._plain.fullmatch, self._checked
+        for path, body in bodies.items():
+            match = plain(body)
+            if match is None:
+                others[path] = body
+            elif match.groups() not in checked:
+                self._counts(match)
+        if not others:
+            return
+        branch = self._branch
+        texts = {path: f'\n[files."{path}"]\n{body}' for path, body in others.items()}
+        read = loads(dumps(Baseline("", branch)) + "".join(texts.values())).files
+        if read.keys() != others.keys():
+            raise _NotCanonical
+        for path, text in texts.items():
+            if _dump_entry(path, read[path], branch) != text:
+                raise _NotCanonical
+            self._read[path, others[path]] = read[path]
+
+    def entry(self, path: str, body: str) -> Entry:
+        """The entry of a checked body."""
+        found = self._read.get((path, body))
         if found is not None:
             return found
-        match = plain.fullmatch(blocks[path])
-        assert match is not None  # Checked above.
-        return Entry(Numbers(*_plain_counts(path, match)))
+        match = self._plain.fullmatch(body)
+        assert match is not None  # Checked: either read or plain.
+        return Entry(Numbers(*self._counts(match)))
 
-    return entry
-
-
-def _plain_counts(path: str, match: re.Match[str]) -> list[int]:
-    """An entry with numbers only: its counts, checked as dumps would write them."""
-    *digits, percent = match.groups()
-    counts = [int(n) for n in digits]
-    statements, covered, branches, covered_branches = [*counts, 0, 0][:4]
-    units = statements + branches
-    shown = display_percent(100.0 * (covered + covered_branches) / units if units else 100.0)
-    if (
-        covered > statements
-        or covered_branches > branches
-        or max(statements, branches) > MAX_COUNT
-        or percent != shown
-        or check_repo_path(path) is not None
-    ):
-        raise _NotCanonical
-    return counts
-
-
-def _entry(path: str, block: str, branch: bool) -> Entry:
-    """One entry from its text, which must be exactly what dumps writes."""
-    return _entries({path: block}, branch)(path)
-
-
-_MINIMAL = {b: dumps(Baseline("", b)) for b in (False, True)}
+    def _counts(self, match: re.Match[str]) -> list[int]:
+        """An entry with numbers only: its counts, checked as dumps writes them."""
+        *digits, percent = groups = match.groups()
+        counts = [int(n) for n in digits]
+        if groups in self._checked:
+            return counts
+        statements, covered, branches, covered_branches = [*counts, 0, 0][:4]
+        if covered > statements or covered_branches > branches:
+            raise _NotCanonical
+        if max(statements, branches) > MAX_COUNT:
+            raise _NotCanonical
+        units = statements + branches  # As Numbers.display computes it:
+        pc = 100.0 if units == 0 else (100.0 * (covered + covered_branches)) / units
+        if percent != display_percent(pc):
+            raise _NotCanonical
+        self._checked.add(groups)
+        return counts

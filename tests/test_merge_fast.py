@@ -14,8 +14,9 @@ from ratchet.baseline_edit import rewrite
 from ratchet.commands.install import merge_driver
 from ratchet.errors import RatchetError
 from ratchet.merge import merge
-from ratchet.merge_fast import merge_texts
+from ratchet.merge_fast import _clean, merge_texts
 from ratchet.numbers import Numbers
+from ratchet.paths import check_repo_path
 from testing.strategies import baselines
 
 
@@ -85,6 +86,21 @@ def test_it_steps_aside_for_comments_and_other_layouts() -> None:
     assert merge_texts(texts[0], texts[1], "not toml [") is None
     duplicate = texts[2] + texts[2][texts[2].index("\n[files.") :]
     assert merge_texts(texts[0], texts[1], duplicate) is None
+    # The base is read by the general path too: an entry it would refuse
+    # there is refused here, even where both sides wrote another one.
+    bad_base = texts[0].replace("covered = 5  ", "covered = 50  ")
+    assert bad_base != texts[0]
+    assert merge_texts(bad_base, texts[1], texts[2]) is None
+    with pytest.raises(RatchetError):
+        general(bad_base, texts[1], texts[2])
+
+
+@settings(max_examples=500)
+@given(st.lists(st.text(alphabet="ab./:C\u00e9", max_size=8), min_size=1, max_size=4))
+def test_paths_are_judged_clean_as_check_repo_path_judges_them(paths: list[str]) -> None:
+    """The fast path checks all the paths of a side at once, in one string."""
+    expected = all(check_repo_path(path) is None for path in paths)
+    assert _clean("\n" + "\n".join(paths) + "\n") == expected
 
 
 def test_a_baseline_that_is_not_utf8_gets_the_general_paths_error(tmp_path: Path) -> None:
