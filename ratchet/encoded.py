@@ -1,7 +1,7 @@
 """Sorted line numbers (or flat arcs) in a few bytes, and read back lazily.
 
 The test map keeps every line set this way, and every file's uncovered
-lines; ``last-run.json`` keeps the same bytes.  A check reads every file's
+lines; ``last-run/`` keeps the same bytes.  A check reads every file's
 numbers but looks at the lines of only the files it judges worse, so
 :class:`Lines` decodes on first use.
 """

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 
-from ratchet import errors
+from ratchet import errors, lastrun
 from testing.project import MOD, TESTS, Project
 
 
@@ -43,7 +44,7 @@ def test_added_uncovered_code_is_marked_as_added_by_the_commit(baselined: Projec
 def test_without_a_record_of_head_it_says_it_cannot_tell_which_lines_are_new(
     baselined: Project,
 ) -> None:
-    (baselined.root / ".git" / "ratchet" / "last-run.json").unlink()
+    shutil.rmtree(baselined.root / ".git" / "ratchet" / "last-run")
     baselined.stage("pkg/mod.py", MOD + "\n\ndef more(y):\n    return y\n")
     result = baselined.ratchet("check")
     assert result.code == errors.BLOCKED
@@ -52,15 +53,26 @@ def test_without_a_record_of_head_it_says_it_cannot_tell_which_lines_are_new(
     assert "unknown" in result.out
 
 
-@pytest.mark.parametrize("damage", ["AAAA", "not base64!", 7])
-def test_a_damaged_record_of_head_is_as_none(baselined: Project, damage: object) -> None:
-    record = baselined.root / ".git" / "ratchet" / "last-run.json"
-    doc = json.loads(record.read_text())
-    assert doc["format"] == 3
-    for files in doc["runs"].values():
-        for path in files:
-            files[path] = damage  # "AAAA" is base64, but of no line set.
-    record.write_text(json.dumps(doc))
+def _damaged(raw: bytes, how: str) -> bytes:
+    key = raw.split(b"\n")[1].decode()
+    files = lastrun._unpack(key, raw)
+    assert files, "a whole record of HEAD"
+    if how == "lines":  # Read as a record, but no line set.
+        return lastrun._pack(key, dict.fromkeys(files, b"zq\x00garbage"))
+    if how == "other key":
+        return raw.replace(key.encode(), b"0" * 64, 1)
+    if how == "one file less":  # Cut where a file begins: the count says so.
+        fewer = lastrun._pack(key, {path: lines.data for path, lines in list(files.items())[1:]})
+        counted = len(lastrun._MAGIC) + len(key) + 1 + 4  # Up to the number of files.
+        return raw[:counted] + fewer[counted:]
+    return raw[: len(raw) // 2]
+
+
+@pytest.mark.parametrize("how", ["lines", "other key", "one file less", "cut"])
+def test_a_damaged_record_of_head_is_as_none(baselined: Project, how: str) -> None:
+    records = list((baselined.root / ".git" / "ratchet" / "last-run").iterdir())
+    assert len(records) == 1  # HEAD's, from the baseline's measurement.
+    records[0].write_bytes(_damaged(records[0].read_bytes(), how))
     baselined.stage("pkg/mod.py", MOD + "\n\ndef more(y):\n    return y\n")
     result = baselined.ratchet("check")
     assert result.code == errors.BLOCKED, result.err
@@ -285,11 +297,12 @@ def test_a_script_test_command_records_uncovered_lines_only_of_the_index(
     )
     baselined.write("pyproject.toml", pyproject('test-command = "run_tests.py"'))
     baselined.commit("a script runs the tests")
-    record = baselined.root / ".git" / "ratchet" / "last-run.json"
-    before = record.read_bytes()
+    records = baselined.root / ".git" / "ratchet" / "last-run"
+    before = {p.name: p.read_bytes() for p in records.iterdir()}
     _touch_beside_an_untracked_test(baselined)
     assert baselined.ratchet("check").code == errors.PASSED
-    assert record.read_bytes() == before  # An untracked test file: not recorded.
+    after = {p.name: p.read_bytes() for p in records.iterdir()}
+    assert after == before  # An untracked test file: not recorded.
     (baselined.root / "tests" / "test_local.py").unlink()
     assert baselined.ratchet("check").code == errors.PASSED  # The index: recorded.
     baselined.commit("touched")

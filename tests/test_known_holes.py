@@ -243,8 +243,9 @@ def test_state_that_cannot_be_written_changes_no_verdict(baselined: Project, how
         # Permissions do not stop root (who runs some CI); a folder in the
         # place of every file fails each write the same way.
         state.mkdir()
-        for name in ("testmap.db", "last-run.json", "baseline.lock"):
+        for name in ("testmap.db", "baseline.lock"):
             (state / name).mkdir()
+        (state / "last-run").write_text("not a folder\n")
     baselined.stage("tests/test_mod.py", DROPPING)
     refused = baselined.ratchet("check")
     assert refused.code == errors.BLOCKED, refused.err

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ratchet import lastrun
 from ratchet.encoded import decode, encode
 
 lines = st.lists(st.integers(1, 2**40), unique=True).map(sorted)
@@ -85,3 +86,24 @@ def test_a_recording_whose_lines_cannot_be_read_is_refused(text: object) -> None
     }
     with pytest.raises(RecordingError, match="wrote lines that cannot be read"):
         from_outputs([out])
+
+
+@settings(max_examples=200)
+@given(
+    st.dictionaries(
+        st.text(st.characters(blacklist_categories=["Cs"]), min_size=1) | st.just("a\udcff.py"),
+        st.lists(st.integers(1, 10**6), unique=True).map(sorted),
+        max_size=6,
+    )
+)
+def test_a_last_run_record_reads_back_whole_and_not_cut(files: dict[str, list[int]]) -> None:
+    """Each record of uncovered lines reads back as written; cut anywhere,
+    or read under another key, it is none (a check then says "unknown")."""
+    key = "ab" * 32
+    raw = lastrun._pack(key, {path: encode(lines) for path, lines in files.items()})
+    back = lastrun._unpack(key, raw)
+    assert back is not None
+    assert {path: list(lines) for path, lines in back.items()} == files
+    assert lastrun._unpack("cd" * 32, raw) is None
+    for cut in range(len(raw)):
+        assert lastrun._unpack(key, raw[:cut]) is None

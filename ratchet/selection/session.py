@@ -707,7 +707,7 @@ class _Ahead:
         from ratchet import lastrun
 
         self.results = _results(self.store)
-        lastrun.prepare(self.session.ws.repo, self.session.config)
+        lastrun.prepare(self.session.ws.repo, self.session.config, self.session.content)
         for kind in (FIXTURE, IMPORT, MODULE, SESSION):
             self.store.units(kind)
         self.store.count(TEST)
