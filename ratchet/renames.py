@@ -32,6 +32,8 @@ def carry(
         for new, old in renamed.items()
         if old in files and old not in exists and new not in files and new in present
     }
+    if not moved:  # Most commits: no rename.
+        return dict(files), moved
     gone = set(moved.values())
     carried = {path: entry for path, entry in files.items() if path not in gone}
     for new, old in moved.items():

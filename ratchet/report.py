@@ -8,6 +8,7 @@ prints a :class:`Report` too, through the same renderers
 from __future__ import annotations
 
 import enum
+from operator import attrgetter
 from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
@@ -49,7 +50,13 @@ class Report(NamedTuple):
 
     @property
     def passed(self) -> bool:
-        return not self.guard and not any(v.outcome.blocking for v in self.verdicts)
+        from ratchet.rules import Outcome
+
+        if self.guard:
+            return False
+        # The distinct outcomes, found in C: a check has a verdict per file.
+        outcomes = set(map(attrgetter("outcome._value_"), self.verdicts))
+        return not any(Outcome(value).blocking for value in outcomes)
 
 
 def skipped(why: str = "nothing staged can change coverage") -> Report:

@@ -42,6 +42,9 @@ class FileVerdict(NamedTuple):
         return f"{safe(self.path)} (renamed from {safe(self.renamed_from)})"
 
 
+_NONE: frozenset[int] = frozenset()
+
+
 def judge_files(
     baseline: Baseline,
     measurement: Measurement,
@@ -56,9 +59,11 @@ def judge_files(
     entries, _ = carry(baseline.files, renamed, exists, files)
     verdicts = []
     same = Outcome.SAME
-    for path in sorted(entries.keys() | files.keys()):
-        entry = entries.get(path)
-        result = files.get(path)
+    entry_of, result_of, renamed_from = entries.get, files.get, renamed.get
+    paths = entries.keys() | files.keys() if entries.keys() != files.keys() else entries.keys()
+    for path in sorted(paths):
+        entry = entry_of(path)
+        result = result_of(path)
         if entry is not None and result is not None and entry.numbers == result.numbers:
             outcome = same  # Most files, on most commits: what judge() says of them.
         else:
@@ -69,7 +74,8 @@ def judge_files(
                 exists=path in exists,
                 policy=policy,
             )
-        verdicts.append(FileVerdict(path, outcome, entry, result, renamed_from=renamed.get(path)))
+        # Positional: a call with a keyword argument costs more, 20,000 times.
+        verdicts.append(FileVerdict(path, outcome, entry, result, _NONE, None, renamed_from(path)))
     return tuple(verdicts)
 
 
