@@ -157,15 +157,27 @@ def test_what_is_kept_of_units_until_written_follows_every_write(tmp_path: Path)
             IMPORT, "a.py", UnitData(lines={"a.py": [1], "b.py": [2]}, imports={"b.py"})
         )
     assert kept() == (1, ["tests/t.py::a"], 0, [("a.py", "b.py")], [["b.py"]])
+
+    def importers() -> set[str]:
+        return store.imported_by_others((TEST, FIXTURE, MODULE), ())
+
+    assert importers() == set()
     with store.transaction():
         store.put_unit(TEST, "tests/t.py::b", UnitData(module="tests/t.py"), 2)
         store.put_unit(FIXTURE, "f", UnitData(lines={"c.py": [1]}))
-        store.put_unit(MODULE, "tests/t.py", UnitData(lines={"a.py": [3], "tests/t.py": [1]}))
+        store.put_unit(
+            MODULE,
+            "tests/t.py",
+            UnitData(lines={"a.py": [3], "tests/t.py": [1]}, imports={"a.py"}),
+        )
         store.put_unit(IMPORT, "a.py", UnitData(lines={"a.py": [1]}, imports={"c.py"}))  # Again.
         store.put_unit(IMPORT, "c.py", UnitData(imports={"d.py", "e.py"}))
         store.remove_units([uid])
+        store.remove_units([uid, 10**6])  # Gone already, and never there: no change.
         during = kept()
+        assert importers() == {"a.py"}
     assert during == kept()
+    assert importers() == {"a.py"}
     assert during == (
         1,
         ["tests/t.py::b"],
@@ -180,11 +192,19 @@ def test_what_is_kept_of_units_until_written_follows_every_write(tmp_path: Path)
             store.put_unit(IMPORT, "d.py", UnitData(lines={"e.py": [1]}, imports={"f.py"}))
             assert len(kept()[4]) == 3
             assert kept()[0] == 2
+            store.put_unit(FIXTURE, "g", UnitData(imports={"g.py"}))
+            assert importers() == {"a.py", "g.py"}
+            store.put_unit(TEST, "tests/u.py::d", UnitData(module="tests/u.py"), 4)
+            assert store.test_modules() == {"tests/t.py", "tests/u.py"}
             raise RuntimeError("interrupted")
+
+    assert store.test_modules() == {"tests/t.py"}  # Read, and kept.
 
     with pytest.raises(RuntimeError):
         interrupted()
     assert kept() == during
+    assert importers() == {"a.py"}
+    assert store.test_modules() == {"tests/t.py"}
     store = _reopened(store)
     assert kept() == during
     store.close()

@@ -713,6 +713,7 @@ class _Ahead:
         self.store.count(TEST)
         self.store.ran_elsewhere()
         self.store.import_edges((IMPORT,))  # For a merge that finds an import gone.
+        self.store.imported_by_others((TEST, FIXTURE, MODULE), ())  # Counted, kept.
         self.store.mutating()
         for name in ("ratchet.verdicts", "ratchet.guard", "ratchet.output", "ratchet.nodata"):
             importlib.import_module(name)

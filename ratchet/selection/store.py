@@ -165,9 +165,11 @@ class Store:
         self._paths: dict[str, int] = {}
         self._linesets: dict[bytes, int] = {}  # Line sets written, by their encoding.
         self._units: dict[str, dict[str, tuple[int, str, bool]]] = {}  # See units().
+        self._test_modules: set[str] | None = None  # See test_modules().
         self._counts: dict[str, int] = {}  # See count().
         self._elsewhere: dict[int, list[tuple[int, str, str]]] | None = None  # ran_elsewhere()
         self._edges: dict[tuple[int, ...], dict[int, list[str]]] = {}  # See import_edges().
+        self._importers: dict[tuple[int, ...], dict[int, int]] = {}  # See imported_by_others().
         self._mutates: set[str] | None = None  # Files whose shape says so; see mutating().
         self._names: dict[int, str] = {}
         # Tables read whole, kept until written: a check reads each several
@@ -195,9 +197,11 @@ class Store:
             self._names.clear()
             self._linesets.clear()
             self._units.clear()
+            self._test_modules = None
             self._counts.clear()
             self._elsewhere = None
             self._edges.clear()
+            self._importers.clear()
             self._mutates = None
             self._content = self._numbers = self._module_names = None
             raise
@@ -410,13 +414,16 @@ class Store:
         return {key: (uid, module, True) for key, uid, module in rows}
 
     def test_modules(self) -> set[str]:
-        """The modules the map has tests of."""
-        rows = self.db.execute(
-            "SELECT path.path FROM path WHERE path.id IN"
-            " (SELECT DISTINCT module_id FROM unit WHERE kind = ?)",
-            (_KIND[TEST],),
-        )
-        return {p for (p,) in rows}
+        """The modules the map has tests of (read once until tests are written;
+        callers must not change it)."""
+        if self._test_modules is None:
+            rows = self.db.execute(
+                "SELECT path.path FROM path WHERE path.id IN"
+                " (SELECT DISTINCT module_id FROM unit WHERE kind = ?)",
+                (_KIND[TEST],),
+            )
+            self._test_modules = {p for (p,) in rows}
+        return self._test_modules
 
     def count(self, kind: str) -> int:
         """How many units of ``kind`` the map has (read once until units are written)."""
@@ -634,15 +641,19 @@ class Store:
 
         Counted in SQL, per module: at 100,000 tests the edges are not read
         one by one; only the excluded units' own edges are."""
-        codes = [_KIND[k] for k in kinds]
-        importers = dict(
-            self.db.execute(
-                "SELECT imported.path_id, count(*) FROM imported"
-                " JOIN unit ON unit.id = imported.unit_id"
-                f" WHERE unit.kind IN ({','.join('?' * len(codes))}) GROUP BY imported.path_id",
-                codes,
+        codes = tuple(_KIND[k] for k in kinds)
+        counted = self._importers.get(codes)
+        if counted is None:  # Kept until units are written: a check counts while tests run.
+            counted = self._importers[codes] = dict(
+                self.db.execute(
+                    "SELECT imported.path_id, count(*) FROM imported"
+                    " JOIN unit ON unit.id = imported.unit_id"
+                    f" WHERE unit.kind IN ({','.join('?' * len(codes))})"
+                    " GROUP BY imported.path_id",
+                    codes,
+                )
             )
-        )
+        importers = dict(counted)
         for part, marks in _in_chunks(sorted(set(excluded))):
             for (pid,) in self.db.execute(
                 "SELECT imported.path_id FROM imported JOIN unit ON unit.id = imported.unit_id"
@@ -703,9 +714,19 @@ class Store:
 
     def remove_units(self, ids: Iterable[int]) -> None:
         self._units.clear()
-        self._counts.clear()
+        self._test_modules = None
         self._edges.clear()
+        self._importers.clear()
         rows = [(i,) for i in ids]
+        if self._counts and rows:  # Kept counts follow: the kinds of what goes.
+            for part, marks in _in_chunks(i for (i,) in rows):
+                found = self.db.execute(
+                    f"SELECT kind, count(*) FROM unit WHERE id IN ({marks}) GROUP BY kind", part
+                )
+                for code, n in found:
+                    kind = _KIND_NAME[code]
+                    if kind in self._counts:
+                        self._counts[kind] -= n
         if self._elsewhere is not None:
             for (i,) in rows:
                 self._elsewhere.pop(i, None)
@@ -719,8 +740,10 @@ class Store:
     def put_unit(self, kind: str, key: str, data: UnitData, seq: int = 0) -> int:
         """Record ``data`` as the unit ``kind``/``key``, replacing what it had."""
         self._units.pop(kind, None)
-        self._counts.pop(kind, None)
+        if kind == TEST:
+            self._test_modules = None
         self._edges.clear()
+        self._importers.clear()
         name = self._name(key, data.module)
         module_id = self.path_id(data.module) if data.module else 0
         old = self._find_unit(kind, module_id, name)
@@ -731,6 +754,8 @@ class Store:
             (_KIND[kind], module_id, name, int(data.opaque), seq),
         ).lastrowid
         assert uid is not None
+        if kind in self._counts:  # Kept, as remove_units keeps it.
+            self._counts[kind] += 1
         executed = [
             (uid, self.path_id(path), self._lineset(values)) for path, values in data.lines.items()
         ]
