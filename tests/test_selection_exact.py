@@ -89,6 +89,32 @@ def test_an_edited_file_no_test_imports_is_measured_again(
     assert doc["why"] == "ran 0 of 1 tests: 1 file(s) changed since the last run, 1 measured again"
 
 
+def test_a_broken_baseline_with_an_edit_no_test_runs_is_the_error(start: Project) -> None:
+    """With no test process to start, what is read while tests run is read
+    after the merge: its error is still the check's error."""
+    start.write("pkg/orphan.py", "def lonely(x):\n    return x\n")
+    start.write(
+        "tests/test_other.py",
+        "from pkg import mod\n\n\ndef test_add():\n    assert mod.add(1, 2) == 3\n",
+    )
+    baselined(start)
+    text = start.read("coverage-baseline.toml")
+    start.stage("coverage-baseline.toml", text.replace("statements = ", "statements = = ", 1))
+    start.stage("pkg/orphan.py", "def lonely(x):\n    y = x\n    return y\n")
+    before = start.state()
+    result = start.ratchet("check")
+    assert result.code == errors.USAGE, result.out
+    assert result.err.startswith("ratchet: error: coverage-baseline.toml:")
+    assert "not valid TOML" in result.err
+    assert start.state() == before
+    # The merge was done: the map holds the edit, and is right.
+    start.stage("coverage-baseline.toml", text)
+    selected = json.loads(start.ratchet("check", "--format", "json").out)
+    assert selected["why"] == "nothing changed since the last run"
+    full = json.loads(start.ratchet("check", "--full", "--format", "json").out)
+    assert judged(selected) == judged(full)
+
+
 def test_edited_files_no_test_imports_are_found_as_a_full_run_finds_them(
     start: Project,
 ) -> None:
