@@ -18,9 +18,8 @@ import contextlib
 import hashlib
 import os
 import re
-import sys
+import struct
 import zlib
-from array import array
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
@@ -39,10 +38,9 @@ if TYPE_CHECKING:
 FOLDER = "last-run"
 # A record: this line, the key and a line break; the number of files (4
 # bytes, little-endian); the lengths of each file's path, then of each
-# file's lines (4 bytes each); the paths; the lines, as
+# file's lines (4 bytes each, little-endian); the paths; the lines, as
 # ratchet.encoded.encode writes them.  Each part is made in one step in C.
 _MAGIC = b"ratchet last-run 4\n"
-_SIZES = next(code for code in "ILH" if array(code).itemsize == 4)
 _KEY = re.compile(r"[0-9a-f]{64}")
 _OLD_NAME = "last-run.json"  # Format 3: all records in one file.
 
@@ -142,12 +140,10 @@ def _recorded(git_dir: Path) -> list[str]:
 
 def _pack(key: str, files: Mapping[str, bytes]) -> bytes:
     names = [path.encode("utf-8", "surrogateescape") for path in files]
-    sizes = array(_SIZES, map(len, names))
-    sizes.extend(map(len, files.values()))
-    if sys.byteorder != "little":
-        sizes.byteswap()
+    sizes = [*map(len, names), *map(len, files.values())]
     count = len(names).to_bytes(4, "little")
-    return b"".join([_MAGIC, key.encode(), b"\n", count, sizes.tobytes(), *names, *files.values()])
+    lengths = struct.pack(f"<{len(sizes)}I", *sizes)
+    return b"".join([_MAGIC, key.encode(), b"\n", count, lengths, *names, *files.values()])
 
 
 def _unpack(key: str, raw: bytes) -> dict[str, Lines] | None:
@@ -159,9 +155,7 @@ def _unpack(key: str, raw: bytes) -> dict[str, Lines] | None:
     at = len(head) + 4 + 8 * count
     if len(raw) < at:
         return None
-    sizes = array(_SIZES, raw[len(head) + 4 : at])
-    if sys.byteorder != "little":
-        sizes.byteswap()
+    sizes = struct.unpack_from(f"<{2 * count}I", raw, len(head) + 4)
     if sum(sizes) != len(raw) - at:
         return None  # Cut short, or longer than it says.
     paths = []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
@@ -93,6 +94,30 @@ def test_it_steps_aside_for_comments_and_other_layouts() -> None:
     assert merge_texts(bad_base, texts[1], texts[2]) is None
     with pytest.raises(RatchetError):
         general(bad_base, texts[1], texts[2])
+    # Ours, not as dumps writes it: more covered than there are statements,
+    # a path with a '..' segment, a tiered entry with a stale percentage.
+    assert (
+        merge_texts(texts[0], texts[1].replace("covered = 6  ", "covered = 60  "), texts[2])
+        is None
+    )
+    assert merge_texts(texts[0], texts[1].replace('"a.py"', '"x/../a.py"'), texts[2]) is None
+    tiered = replace(
+        ours,
+        files={**ours.files, "a.py": Entry(Numbers(10, 6), "1", Fraction(80), Numbers(10, 6))},
+    )
+    assert merge_texts(texts[0], dumps(tiered), texts[2]) is not None
+    stale_tier = dumps(tiered).replace("60.00%", "61.00%")
+    assert merge_texts(texts[0], stale_tier, texts[2]) is None
+    huge = "statements = 9223372036854775808\ncovered = 0  # 0.00%"
+    assert (
+        merge_texts(
+            texts[0], texts[1].replace("statements = 10\ncovered = 6  # 60.00%", huge), texts[2]
+        )
+        is None
+    )
+    # A table header written another way is read inside the entry before it.
+    spaced = '[ files."z.py" ]\nstatements = 1\ncovered = 1  # 100.00%\n'
+    assert merge_texts(texts[0], dumps(tiered) + spaced, texts[2]) is None
 
 
 @settings(max_examples=500)
