@@ -39,8 +39,7 @@ def write(git_dir: Path, name: str, data: bytes) -> None:
     target = folder(git_dir) / name
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     try:
-        if target.parent.name != FOLDER:  # A name in a folder of its own.
-            target.parent.mkdir(exist_ok=True)
+        target.parent.mkdir(exist_ok=True)  # For a name in a folder of its own.
         tmp.write_bytes(data)
         os.replace(tmp, target)
     except OSError as e:
