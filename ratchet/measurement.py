@@ -19,7 +19,7 @@ from typing import Any
 from ratchet.baseline import MAX_COUNT
 from ratchet.errors import RatchetError
 from ratchet.numbers import Numbers
-from ratchet.paths import check_repo_path
+from ratchet.paths import all_clean, check_repo_path
 from ratchet.printable import safe
 from ratchet.report import RunMode
 
@@ -115,6 +115,10 @@ def from_json_report(data: Any, root: Path, source: str) -> CoverageReport:
     files: dict[str, FileResult] = {}
     outside: list[str] = []
     unrecordable: list[str] = []
+    if all_clean(files_data):  # The common case: every key is a clean path already.
+        for key, entry in files_data.items():
+            files[key] = _file_result(entry, key, branch, source)
+        return CoverageReport(files, version, branch)
     real_root = os.path.realpath(root)
     for key, entry in files_data.items():
         if not key or "\0" in key or key in (".", "/") or key.endswith(("/", os.sep)):
@@ -141,25 +145,45 @@ def _file_result(entry: Any, key: str, branch: bool, source: str) -> FileResult:
         raise RatchetError(
             f"{source}: file {safe(repr(key))} has no usable summary ({e})"
         ) from None
-    counts = (statements, covered, branches, covered_branches)
-    valid = (
-        all(type(c) is int and 0 <= c <= MAX_COUNT for c in counts)
-        and covered <= statements
-        and covered_branches <= branches
+    # Each count an int (not a bool) from 0 to MAX_COUNT, the covered ones at
+    # most their totals; spelled out, not looped: it runs for every file.
+    if not (
+        type(statements) is int
+        and type(covered) is int
+        and type(branches) is int
+        and type(covered_branches) is int
+        and 0 <= covered <= statements <= MAX_COUNT
+        and 0 <= covered_branches <= branches <= MAX_COUNT
         and isinstance(missing, list)
         and _line_numbers(missing)
-    )
-    if not valid:
+    ):
         raise RatchetError(f"{source}: file {safe(repr(key))} has invalid counts or lines")
     return FileResult(Numbers(statements, covered, branches, covered_branches), missing)
 
 
 def _line_numbers(values: list[Any]) -> bool:
-    """Every value a line number (an int, not a bool, in range).  Checked in
-    C, not a Python loop: reports of 20,000 files hold millions of them."""
-    return not values or (
-        set(map(type, values)) == {int} and min(values) > 0 and max(values) <= MAX_COUNT
-    )
+    """Every value a line number (an int, not a bool, from 1 to MAX_COUNT).
+
+    Checked in C, not a Python loop: reports of 20,000 files hold millions
+    of them.  A sum of ints only is an int: a float makes it a float, any
+    other value (a string, None, a list) cannot be added.  A bool can, and
+    equals 0 or 1: False fails the minimum; True is looked for where a 1 is.
+    With every value at least 1, a sum within range bounds the largest.
+    """
+    if not values:
+        return True
+    try:
+        total = sum(values)
+    except (TypeError, OverflowError):  # Not a number; an int too big for a float.
+        return False
+    if type(total) is not int or min(values) < 1:
+        return False
+    if total > MAX_COUNT and max(values) > MAX_COUNT:
+        return False
+    ones = values.count(1)  # True == 1 counts too.
+    if ones == 1:  # Line 1, missing: often.
+        return values[values.index(1)] is not True
+    return not ones or id(True) not in map(id, values)  # Several 1s: look at each.
 
 
 def _repo_path(key: str, root: Path, real_root: str) -> str | None:

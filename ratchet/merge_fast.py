@@ -24,6 +24,7 @@ from ratchet.baseline import MAX_COUNT, Baseline, Entry, _dump_entry, dumps, loa
 from ratchet.errors import RatchetError
 from ratchet.merge import better
 from ratchet.numbers import Numbers, display_percent
+from ratchet.paths import clean_lines
 
 _INT = r"(0|[1-9][0-9]*)"
 # An entry's header, where its path needs no escape; other paths stay inside
@@ -37,9 +38,6 @@ _PLAIN = {
         rf"covered_branches = {_INT}  # ([0-9.]+%)\n"
     ),
 }
-# A '.' or '..' segment, in paths one per line between line breaks.
-_DOT_SEGMENT = re.compile(r"[/\n]\.\.?(?=[/\n])")
-_DRIVE = re.compile(r"\n[A-Za-z]:")
 
 
 class _NotCanonical(Exception):
@@ -102,15 +100,6 @@ def _split(text: str) -> tuple[str, dict[str, str]]:
     return pieces[0], bodies
 
 
-def _clean(lines: str) -> bool:
-    """Are these paths, one per line, clean repository paths (as
-    ratchet.paths.check_repo_path has them)?  _HEADER let no '\\' or control
-    character through; left: empty, absolute, drive, '.' or '..' segments."""
-    if any(empty in lines for empty in ("\n\n", "\n/", "//", "/\n")) or _DRIVE.search(lines):
-        return False
-    return not (("/." in lines or "\n." in lines) and _DOT_SEGMENT.search(lines))
-
-
 def _head(text: str, *, canonical: bool) -> Baseline:
     """The settings part of a baseline, with no entries."""
     head = loads(text)
@@ -140,7 +129,8 @@ class _Entries:
     def check(self, bodies: dict[str, str]) -> None:
         if not bodies:
             return
-        if not _clean("\n" + "\n".join(bodies) + "\n"):
+        # _HEADER let no '\\' or control character through.
+        if not clean_lines("\n" + "\n".join(bodies) + "\n"):
             raise _NotCanonical  # The general path names the path.
         others: dict[str, str] = {}
         plain, checked = self._plain.fullmatch, self._checked

@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# Checks of many paths at once, one per line with a line break before and
+# after each: a '\\' or a control character other than the line breaks; a
+# '.' or '..' segment; a drive.
+_UNSAFE_IN_LINES = re.compile(r"[\x00-\x09\x0b-\x1f\x7f\\]")
+_DOT_SEGMENT = re.compile(r"[/\n]\.\.?(?=[/\n])")
+_DRIVE = re.compile(r"\n[A-Za-z]:")
 # Segments of anything but '/', '\', control characters; not starting "X:".
 _PLAIN = re.compile(r"(?![A-Za-z]:)[^/\\\x00-\x1f\x7f]+(?:/[^/\\\x00-\x1f\x7f]+)*")
 
@@ -34,6 +41,31 @@ def check_repo_path(path: str) -> str | None:
     if _CONTROL.search(path):
         return "has a control character"
     return None
+
+
+def all_clean(paths: Collection[str]) -> bool:
+    """Is every one of ``paths`` clean, as :func:`check_repo_path` has it?
+
+    Decided for all of them at once, by a few scans of one string: reports
+    and baselines hold 100,000 paths, nearly always all clean.
+    """
+    if not paths:
+        return True
+    lines = "\n" + "\n".join(paths) + "\n"
+    return (
+        lines.count("\n") == len(paths) + 1  # No path holds a line break.
+        and _UNSAFE_IN_LINES.search(lines) is None
+        and clean_lines(lines)
+    )
+
+
+def clean_lines(lines: str) -> bool:
+    """Are the paths in ``lines`` (a line break before and after each) clean,
+    given that none holds a '\\' or a control character?  Left to find: an
+    empty path or segment, an absolute path, a drive, a '.' or '..' segment."""
+    if any(empty in lines for empty in ("\n\n", "\n/", "//", "/\n")) or _DRIVE.search(lines):
+        return False
+    return not (("/." in lines or "\n." in lines) and _DOT_SEGMENT.search(lines))
 
 
 def has_control(text: str) -> bool:

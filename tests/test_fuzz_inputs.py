@@ -10,12 +10,15 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ratchet import errors
-from ratchet.baseline import Baseline, Entry, dumps, loads, quote
+from ratchet.baseline import MAX_COUNT, Baseline, Entry, dumps, loads, quote
+from ratchet.measurement import _line_numbers
 from ratchet.numbers import Numbers
 from testing.project import Project
 from testing.strategies import (
@@ -162,3 +165,24 @@ def test_any_data_report_loads_or_is_refused_in_one_line(
     tmp_path_factory: pytest.TempPathFactory, text: str
 ) -> None:
     judge_data(tmp_path_factory.mktemp("data"), text)
+
+
+_VALUE = (
+    st.integers(-2, 2**64)
+    | st.integers(1, 300)
+    | st.booleans()
+    | st.floats(allow_nan=True)
+    | st.text(max_size=2)
+    | st.none()
+    | st.lists(st.integers(), max_size=1)
+    | st.just(10**400)
+)
+
+
+@settings(max_examples=1000)
+@given(st.lists(_VALUE, max_size=6) | st.lists(st.integers(MAX_COUNT - 2, MAX_COUNT + 2)))
+def test_missing_lines_are_checked_as_a_loop_checks_each(values: list[Any]) -> None:
+    """A report's missing lines are checked in C, a few passes over each
+    list (measurement._line_numbers); the answer is a loop's."""
+    expected = all(type(v) is int and 1 <= v <= MAX_COUNT for v in values)
+    assert _line_numbers(values) == expected

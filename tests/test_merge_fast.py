@@ -15,9 +15,9 @@ from ratchet.baseline_edit import rewrite
 from ratchet.commands.install import merge_driver
 from ratchet.errors import RatchetError
 from ratchet.merge import merge
-from ratchet.merge_fast import _clean, merge_texts
+from ratchet.merge_fast import merge_texts
 from ratchet.numbers import Numbers
-from ratchet.paths import check_repo_path
+from ratchet.paths import all_clean, check_repo_path, clean_lines
 from testing.strategies import baselines
 
 
@@ -125,7 +125,16 @@ def test_it_steps_aside_for_comments_and_other_layouts() -> None:
 def test_paths_are_judged_clean_as_check_repo_path_judges_them(paths: list[str]) -> None:
     """The fast path checks all the paths of a side at once, in one string."""
     expected = all(check_repo_path(path) is None for path in paths)
-    assert _clean("\n" + "\n".join(paths) + "\n") == expected
+    assert clean_lines("\n" + "\n".join(paths) + "\n") == expected
+    assert all_clean(paths) == expected
+
+
+@settings(max_examples=1000)
+@given(st.lists(st.text(alphabet="ab./:\\\n\x00\x7fC\u00e9", max_size=6), max_size=4))
+def test_all_clean_judges_every_path_as_check_repo_path_does(paths: list[str]) -> None:
+    """Reports are checked all at once too: with line breaks, backslashes and
+    control characters in the paths, and no path at all."""
+    assert all_clean(paths) == all(check_repo_path(path) is None for path in paths)
 
 
 def test_a_baseline_that_is_not_utf8_gets_the_general_paths_error(tmp_path: Path) -> None:
