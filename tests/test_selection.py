@@ -623,6 +623,116 @@ def g(x):
 """
 
 
+LIB = """\
+class Thing:
+    def __init__(self, n):
+        self.n = n
+
+
+def make(n):
+    return Thing(n)
+
+
+def label(n):
+    return f"n{n}"
+"""
+
+# Its import makes objects of pkg/lib.py (so it is active); making its tests
+# runs only its own code.  Both are noted outside the repository.
+MADE = """\
+from pathlib import Path
+
+import pytest
+
+from pkg import lib
+
+LOG = Path(__file__).resolve().parents[2]
+with open(LOG / "imported.log", "a") as f:
+    f.write("x")
+THINGS = [lib.make(1), lib.make(2)]
+
+
+def _named(thing):
+    with open(LOG / "made.log", "a") as f:
+        f.write("x")
+    return f"thing{thing.n}"
+
+
+@pytest.mark.parametrize("thing", THINGS, ids=_named)
+def test_thing(thing):
+    assert thing.n in (1, 2)
+"""
+
+
+def test_an_active_module_whose_import_alone_reached_out_is_only_imported(
+    project: Project,
+) -> None:
+    """A test module whose import changed state elsewhere (it made objects
+    of another file) is imported by every selected run, as a full run
+    imports it; when making its tests ran no other file's code, they are not
+    made again.  One whose collection ran another file's code (an ``ids``
+    function of the package) is collected whole.  No selected test: neither."""
+    project.write("pyproject.toml", pyproject(branch=True))
+    project.write("pkg/a.py", A)
+    project.write("pkg/lib.py", LIB)
+    project.write("tests/test_made.py", MADE)
+    project.write("tests/test_named.py", "import pytest\n\nfrom pkg import lib\n\n\n"
+                  "@pytest.mark.parametrize('n', [1, 2], ids=lib.label)\n"
+                  "def test_n(n):\n    assert n\n")  # fmt: skip
+    project.write("tests/test_b.py", "from pkg import a\n\n\n"
+                  "def test_double():\n    assert a.double(2) == 4\n")  # fmt: skip
+    project.git("rm", "-q", "tests/test_mod.py")
+    project.commit("made at import")
+    assert project.ratchet("init").code == errors.PASSED
+    project.commit("baseline")
+    log = project.root.parent
+    imported, made = log / "imported.log", log / "made.log"
+    s = store.open_store(project.root / ".git")
+    try:
+        assert {"tests/test_made.py", "tests/test_named.py"} <= s.active()
+        assert s.collecting() == {"tests/test_named.py"}
+    finally:
+        s.close()
+    before = (imported.read_text(), made.read_text())
+    project.stage("pkg/a.py", A.replace("return x * 2", "return x + x"))
+    doc = check_json(project)
+    assert doc["mode"] == "selected", doc["why"]
+    assert doc["tests_run"] == ["tests/test_b.py::test_double"]
+    assert imported.read_text() == before[0] + "x"  # Imported once, as a full run does.
+    assert made.read_text() == before[1]  # Its tests were not made.
+    verified = project.ratchet("check", "--verify")
+    assert verified.code == errors.PASSED, verified.err
+    assert "the full run agree on every file" in verified.out
+    # A map that does not say which collections reached out (older code):
+    # every active test module is collected whole, as before.
+    s = store.open_store(project.root / ".git")
+    try:
+        with s.transaction():
+            s.db.execute("DELETE FROM meta WHERE key = 'collecting'")
+        assert s.collecting() is None
+    finally:
+        s.close()
+    project.stage("pkg/a.py", A.replace("return x * 2", "return 2 * x"))
+    before = (imported.read_text(), made.read_text())
+    doc = check_json(project)
+    assert doc["tests_run"] == ["tests/test_b.py::test_double"]
+    assert imported.read_text() == before[0] + "x"
+    assert made.read_text() == before[1] + "xx"
+    # An edit no test runs: no test process, nothing imported.
+    project.stage("pkg/lib.py", LIB + "\n\ndef unused():\n    return 1\n")
+    project.commit("unused")
+    check_json(project)
+    project.stage("pkg/lib.py", LIB + "\n\ndef unused():\n    return 2\n")
+    before = (imported.read_text(), made.read_text())
+    doc = check_json(project)
+    assert doc["mode"] == "selected", doc["why"]
+    assert doc["tests_run"] == []
+    assert (imported.read_text(), made.read_text()) == before
+    assert numbers(
+        measure.run(in_place(project.root, load_config(project.root)), select=True)
+    ) == full_numbers(project.root)
+
+
 def test_a_body_edit_in_a_module_starting_with_a_comment_is_selected(project: Project) -> None:
     """Branch data name the module's entry by line 1 whatever is there; that
     is not a changed line, so the module's import need not run again."""

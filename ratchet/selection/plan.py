@@ -67,6 +67,9 @@ class Plan:
     full: str = ""  # Why the whole suite runs; empty for a selection.
     tests: set[str] = field(default_factory=set)  # Test ids to run.
     collect: set[str] = field(default_factory=set)  # Test modules to collect.
+    # Test modules to import as their collection would, without making their
+    # tests: only their import changes what the selected tests can see.
+    import_only: set[str] = field(default_factory=set)
     preload: list[str] = field(default_factory=list)  # Modules to import first, by name.
     # Modules whose import runs new lines (a function added), by name: imported
     # again so that their import-time lines are recorded at the new numbers.
@@ -167,7 +170,8 @@ class Planner:
                 f"select-max-share ({self.max_share:g}) allows"
             )
         plan.collect |= set(tests.values())
-        plan.collect |= self._active_test_modules(test_modules)
+        if tests:  # No test runs: no one to see what collecting them does.
+            self._active_test_modules(test_modules)
         plan.preload = self._preload()
         return plan
 
@@ -338,10 +342,20 @@ class Planner:
 
     # -- what the run imports as a full run would ----------------------------------------
 
-    def _active_test_modules(self, test_modules: set[str]) -> set[str]:
+    def _active_test_modules(self, test_modules: set[str]) -> None:
         """Test modules whose collection changes what other tests see: always
-        collected (their tests deselected), as a full run collects them."""
-        return {m for m in test_modules & self.active if m in self.content}
+        collected (their tests deselected), as a full run collects them.  Only
+        imported, when the map says that of their collection only the import
+        reached other files (and they are as the map has them)."""
+        plan = self.plan
+        collecting = self.store.collecting()
+        for module in sorted(test_modules & self.active):
+            if module not in self.content or module in plan.collect:
+                continue
+            if collecting is None or module in collecting or module in plan.changed:
+                plan.collect.add(module)
+            else:
+                plan.import_only.add(module)
 
     def _preload(self) -> list[str]:
         """Repository modules (not test modules) whose import changes other

@@ -639,6 +639,7 @@ class Plugin:
         self.rec = rec
         self.out = os.environ[OUT]
         self.collect: set[str] | None = None
+        self.import_only: set[str] = set()
         self.select: set[str] = set()
         self.known: set[str] = set()
         self.preload: list[str] = []
@@ -671,6 +672,7 @@ class Plugin:
         if spec is None:  # The whole suite.
             return
         self.collect = set(spec["collect"])
+        self.import_only = set(spec.get("import_only", ()))
         self.select = set(spec["select"])
         self.known = set(spec["known"])
         self.preload = list(spec["import"])
@@ -710,9 +712,27 @@ class Plugin:
         if base in ("conftest.py", "__init__.py"):
             return None
         rel = self.rec.rel(name)
-        if rel is None or rel in self.collect:
+        if rel is None or rel in self.collect or rel in self.import_only:
             return None
         return True
+
+    def import_only_report(self, collector: Any) -> Any:
+        """A test module that is only imported: imported as collecting it
+        imports it, in the same order, and no test made.  Its collection
+        and tests are the map's; the import is a unit of its own, as ever,
+        entered from a unit of no one's (as preloads are)."""
+        if not self.import_only or not isinstance(collector, pytest.Module):
+            return None
+        if self.rec.rel(os.fspath(collector.path)) not in self.import_only:
+            return None
+        self.rec.enter(Unit())
+        try:
+            _ = collector.obj  # pytest imports the module when asked for it.
+        except Exception:
+            return None  # Collected as a full run collects it: it reports the error.
+        finally:
+            self.rec.leave()
+        return pytest.CollectReport(collector.nodeid, "passed", None, [])
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_make_collect_report(self, collector: Any) -> Any:
@@ -724,7 +744,7 @@ class Plugin:
             if isinstance(collector, pytest.Module)
             else None
         )
-        if rel is None:
+        if rel is None or rel in self.import_only:
             yield
             return
         unit = rec.modules.get(rel)
@@ -1041,9 +1061,24 @@ def pytest_load_initial_conftests(early_config: Any, parser: Any, args: Any) -> 
     yield
 
 
+class _ImportOnly:
+    """Answers for the test modules a selected run only imports, before
+    pytest's own collection would make their tests (one hook implementation
+    per plugin: Plugin wraps the same hook)."""
+
+    def __init__(self, plugin: Plugin) -> None:
+        self.plugin = plugin
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_make_collect_report(self, collector: Any) -> Any:
+        return self.plugin.import_only_report(collector)
+
+
 def pytest_configure(config: Any) -> None:
     if _RECORDER is not None:
-        config.pluginmanager.register(Plugin(_RECORDER), "ratchet-testmap")
+        plugin = Plugin(_RECORDER)
+        config.pluginmanager.register(plugin, "ratchet-testmap")
+        config.pluginmanager.register(_ImportOnly(plugin), "ratchet-testmap-import-only")
 
 
 @pytest.hookimpl(trylast=True)

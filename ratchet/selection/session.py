@@ -581,16 +581,21 @@ def _describe(
     for path, found in shapes.items():
         store.set_shape(path, found)
     store.set_numbers(numbers, replace_all=replace_all)
-    store.set_active(store.mutating() | _reaching_out(store, session.read))
+    reaching, collecting = _reaching_out(store, session.read)
+    store.set_active(store.mutating() | reaching)
+    store.set_collecting(collecting)
     store.set_meta("fingerprint", json.dumps(session.fingerprint, sort_keys=True))
     store.set_meta("shapes", SHAPES)
     store.set_meta("branch", "1" if recording.branch else "0")
     store.set_meta("coverage", session.ws.probe.coverage_version or "")
 
 
-def _reaching_out(store: Store, read: Callable[[str], bytes | None]) -> set[str]:
+def _reaching_out(store: Store, read: Callable[[str], bytes | None]) -> tuple[set[str], set[str]]:
     """Modules whose import, and test modules whose collection, executed
-    lines of other files (a registration, a setting changed elsewhere).
+    lines of other files (a registration, a setting changed elsewhere); and
+    the test modules among them whose collection unit did, past their
+    import (a selected run that needs only the import's state imports the
+    others without making their tests: plan.Plan.import_only).
 
     Lines that only answered a lookup of a name a package's ``__getattr__``
     does not have change nothing, and do not count
@@ -614,12 +619,16 @@ def _reaching_out(store: Store, read: Callable[[str], bytes | None]) -> set[str]
         probes[path] = found
     candidates = {uid for uid, _, path in rows if probes[path]}
     executed = store.lines(candidates, [p for p, lines in probes.items() if lines])
-    out = set()
+    collections = {uid for uid, _, _ in store.units(MODULE).values()}
+    out: set[str] = set()
+    collecting: set[str] = set()
     for uid, key, path in rows:
         lines = {abs(v) for v in executed.get((uid, path), ()) if v}
         if not lines or not lines <= probes[path]:
             out.add(key)
-    return out
+            if uid in collections:
+                collecting.add(key)
+    return out, collecting
 
 
 # -- only what the change needs ----------------------------------------------------------
@@ -647,6 +656,7 @@ def _selected(session: Session) -> Measurement:
     known = list(store.tests_in(plan.collect))
     spec = {
         "collect": sorted(plan.collect),
+        "import_only": sorted(plan.import_only),
         "select": sorted(plan.tests),
         "known": known,
         "import": plan.preload,

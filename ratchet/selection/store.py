@@ -33,6 +33,7 @@ from ratchet.encoded import Lines, decode, encode
 FORMAT = 7
 NAME = "testmap.db"
 GARBAGE_EVERY = 16  # Merges between two collections of unused line sets.
+_COLLECTING = "collecting"  # Meta key: see Store.collecting.
 
 TEST, FIXTURE, IMPORT, MODULE, SESSION = "test", "fixture", "import", "module", "session"
 # A unit's kind as stored, and its key: a test's as its module's path id and
@@ -709,6 +710,21 @@ class Store:
         self.db.executemany(
             "INSERT OR IGNORE INTO active VALUES (?)", [(self.path_id(p),) for p in paths]
         )
+
+    def collecting(self) -> set[str] | None:
+        """Of the active test modules, those whose collection itself (its
+        unit, past the module's import) ran lines of other files that can
+        change state; None when the map does not say (written by older code)."""
+        try:
+            found = json.loads(self.meta(_COLLECTING, "null"))
+        except ValueError:
+            return None
+        if not isinstance(found, list) or not all(isinstance(p, str) for p in found):
+            return None
+        return set(found)
+
+    def set_collecting(self, paths: Iterable[str]) -> None:
+        self.set_meta(_COLLECTING, json.dumps(sorted(paths)))
 
     # -- writing units -------------------------------------------------------------------
 
