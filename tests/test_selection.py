@@ -703,10 +703,25 @@ def test_an_active_module_whose_import_alone_reached_out_is_only_imported(
     verified = project.ratchet("check", "--verify")
     assert verified.code == errors.PASSED, verified.err
     assert "the full run agree on every file" in verified.out
-    # A map that does not say which collections reached out (older code):
-    # every active test module is collected whole, as before.
+    # A map that does not say which collections reached out (older code
+    # wrote it), or says it of other collections than it holds (older code
+    # recorded them since): every active test module is collected whole.
     s = store.open_store(project.root / ".git")
     try:
+        said = s.meta("collecting")
+        # As if older code recorded test_made's collection running lib.py.
+        row = (s.unit_id(store.MODULE, "tests/test_made.py"), s.path_id("pkg/lib.py"))
+        lines = s.db.execute("SELECT MIN(id) FROM lineset").fetchone()[0]
+        with s.transaction():
+            s.db.execute("INSERT INTO executed VALUES (?, ?, ?)", (*row, lines))
+        assert s.collecting() is None
+        with s.transaction():
+            s.db.execute("DELETE FROM executed WHERE unit_id = ? AND path_id = ?", row)
+        assert s.collecting() == {"tests/test_named.py"}
+        for damaged in ("", "[]", '{"modules": [1], "collections": ""}'):
+            s.set_meta("collecting", damaged)
+            assert s.collecting() is None
+        s.set_meta("collecting", said)
         with s.transaction():
             s.db.execute("DELETE FROM meta WHERE key = 'collecting'")
         assert s.collecting() is None

@@ -714,17 +714,30 @@ class Store:
     def collecting(self) -> set[str] | None:
         """Of the active test modules, those whose collection itself (its
         unit, past the module's import) ran lines of other files that can
-        change state; None when the map does not say (written by older code)."""
+        change state.  None when the map does not say, or says it of other
+        collections than it holds (older code wrote them since)."""
         try:
-            found = json.loads(self.meta(_COLLECTING, "null"))
-        except ValueError:
+            found = json.loads(self.meta(_COLLECTING, "{}"))
+            modules, token = found["modules"], found["collections"]
+        except (ValueError, TypeError, KeyError):
             return None
-        if not isinstance(found, list) or not all(isinstance(p, str) for p in found):
+        if not isinstance(modules, list) or not all(isinstance(p, str) for p in modules):
             return None
-        return set(found)
+        return set(modules) if token == self._collections() else None
 
     def set_collecting(self, paths: Iterable[str]) -> None:
-        self.set_meta(_COLLECTING, json.dumps(sorted(paths)))
+        found = {"modules": sorted(paths), "collections": self._collections()}
+        self.set_meta(_COLLECTING, json.dumps(found))
+
+    def _collections(self) -> str:
+        """A digest of what every collection unit executed, file by file."""
+        rows = self.db.execute(
+            "SELECT unit.name, executed.path_id, executed.lineset_id FROM unit"
+            " JOIN executed ON executed.unit_id = unit.id"
+            " WHERE unit.kind = ? AND unit.module_id = 0 ORDER BY 1, 2",
+            (_KIND[MODULE],),
+        )
+        return hashlib.blake2b(json.dumps(rows.fetchall()).encode(), digest_size=16).hexdigest()
 
     # -- writing units -------------------------------------------------------------------
 
