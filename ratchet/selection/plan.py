@@ -348,10 +348,9 @@ class Planner:
         imported, when the map says that of their collection only the import
         reached other files (and they are as the map has them)."""
         plan = self.plan
-        collecting = self.store.collecting()
-        for module in sorted(test_modules & self.active):
-            if module not in self.content or module in plan.collect:
-                continue
+        active = {m for m in test_modules & self.active if m in self.content} - plan.collect
+        collecting = self.store.collecting() if active else None
+        for module in sorted(active):
             if collecting is None or module in collecting or module in plan.changed:
                 plan.collect.add(module)
             else:
