@@ -637,8 +637,8 @@ def label(n):
     return f"n{n}"
 """
 
-# Its import makes objects of pkg/lib.py (so it is active); making its tests
-# runs only its own code.  Both are noted outside the repository.
+# Its import makes objects of pkg/lib.py (so it is active) and is noted
+# outside the repository; making its tests runs nothing else.
 MADE = """\
 from pathlib import Path
 
@@ -647,20 +647,33 @@ import pytest
 from pkg import lib
 
 LOG = Path(__file__).resolve().parents[2]
+assert not (LOG / "broken").exists(), "cannot import"
 with open(LOG / "imported.log", "a") as f:
     f.write("x")
 THINGS = [lib.make(1), lib.make(2)]
 
 
+@pytest.mark.parametrize("thing", THINGS, ids=["one", "two"])
+def test_thing(thing):
+    assert thing.n in (1, 2)
+"""
+# The same, but its ids are made by a function of its own when collected:
+# code the map does not see (test files are not measured here).
+NAMED_BY_ITSELF = """\
+import pytest
+
+from pkg import lib
+
+THINGS = [lib.make(3)]
+
+
 def _named(thing):
-    with open(LOG / "made.log", "a") as f:
-        f.write("x")
     return f"thing{thing.n}"
 
 
 @pytest.mark.parametrize("thing", THINGS, ids=_named)
-def test_thing(thing):
-    assert thing.n in (1, 2)
+def test_own(thing):
+    assert thing.n == 3
 """
 
 
@@ -669,13 +682,16 @@ def test_an_active_module_whose_import_alone_reached_out_is_only_imported(
 ) -> None:
     """A test module whose import changed state elsewhere (it made objects
     of another file) is imported by every selected run, as a full run
-    imports it; when making its tests ran no other file's code, they are not
-    made again.  One whose collection ran another file's code (an ``ids``
-    function of the package) is collected whole.  No selected test: neither."""
+    imports it; when making its tests ran no code of another file, and its
+    source has no code of its own that collecting it runs, its tests are
+    not made again.  Collected whole: one whose collection ran another
+    file's code (ids made by the package), and one with an ids function of
+    its own.  No selected test: none of them."""
     project.write("pyproject.toml", pyproject(branch=True))
     project.write("pkg/a.py", A)
     project.write("pkg/lib.py", LIB)
     project.write("tests/test_made.py", MADE)
+    project.write("tests/test_own.py", NAMED_BY_ITSELF)
     project.write("tests/test_named.py", "import pytest\n\nfrom pkg import lib\n\n\n"
                   "@pytest.mark.parametrize('n', [1, 2], ids=lib.label)\n"
                   "def test_n(n):\n    assert n\n")  # fmt: skip
@@ -685,21 +701,34 @@ def test_an_active_module_whose_import_alone_reached_out_is_only_imported(
     project.commit("made at import")
     assert project.ratchet("init").code == errors.PASSED
     project.commit("baseline")
-    log = project.root.parent
-    imported, made = log / "imported.log", log / "made.log"
+    imported = project.root.parent / "imported.log"
+    modules = ("tests/test_made.py", "tests/test_own.py", "tests/test_named.py")
+
+    def collections() -> tuple[int | None, ...]:
+        """The collection units' ids: a unit recorded again gets a new one."""
+        s = store.open_store(project.root / ".git")
+        try:
+            return tuple(s.unit_id(store.MODULE, m) for m in modules)
+        finally:
+            s.close()
+
     s = store.open_store(project.root / ".git")
     try:
-        assert {"tests/test_made.py", "tests/test_named.py"} <= s.active()
+        assert set(modules) <= s.active()
         assert s.collecting() == {"tests/test_named.py"}
     finally:
         s.close()
-    before = (imported.read_text(), made.read_text())
+    made, own, named = before = collections()
+    logged = imported.read_text()
     project.stage("pkg/a.py", A.replace("return x * 2", "return x + x"))
     doc = check_json(project)
     assert doc["mode"] == "selected", doc["why"]
     assert doc["tests_run"] == ["tests/test_b.py::test_double"]
-    assert imported.read_text() == before[0] + "x"  # Imported once, as a full run does.
-    assert made.read_text() == before[1]  # Its tests were not made.
+    assert imported.read_text() == logged + "x"  # Imported once, as a full run does.
+    after = collections()
+    assert after[0] == made  # Not collected: its collection is the map's.
+    assert after[1] != own  # Collected again: an ids function of its own,
+    assert after[2] != named  # and ids of the package.
     verified = project.ratchet("check", "--verify")
     assert verified.code == errors.PASSED, verified.err
     assert "the full run agree on every file" in verified.out
@@ -728,24 +757,29 @@ def test_an_active_module_whose_import_alone_reached_out_is_only_imported(
     finally:
         s.close()
     project.stage("pkg/a.py", A.replace("return x * 2", "return 2 * x"))
-    before = (imported.read_text(), made.read_text())
+    before = collections()
     doc = check_json(project)
     assert doc["tests_run"] == ["tests/test_b.py::test_double"]
-    assert imported.read_text() == before[0] + "x"
-    assert made.read_text() == before[1] + "xx"
-    # An edit no test runs: no test process, nothing imported.
+    assert all(a != b for a, b in zip(collections(), before, strict=True))
+    # An edit no test runs: no test process, nothing imported or collected.
     project.stage("pkg/lib.py", LIB + "\n\ndef unused():\n    return 1\n")
     project.commit("unused")
     check_json(project)
     project.stage("pkg/lib.py", LIB + "\n\ndef unused():\n    return 2\n")
-    before = (imported.read_text(), made.read_text())
+    before, logged = collections(), imported.read_text()
     doc = check_json(project)
     assert doc["mode"] == "selected", doc["why"]
     assert doc["tests_run"] == []
-    assert (imported.read_text(), made.read_text()) == before
+    assert (collections(), imported.read_text()) == (before, logged)
     assert numbers(
         measure.run(in_place(project.root, load_config(project.root)), select=True)
     ) == full_numbers(project.root)
+    # Its import fails now: the run says so, as a full run's collection would.
+    (project.root.parent / "broken").write_text("")
+    project.stage("pkg/a.py", A.replace("return x * 2", "return x * 2 + 0"))
+    failed = project.ratchet("check")
+    assert failed.code == errors.TEST_RUN_FAILED, failed.out
+    assert "cannot import" in failed.err, failed.err
 
 
 def test_a_body_edit_in_a_module_starting_with_a_comment_is_selected(project: Project) -> None:

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -105,6 +106,20 @@ def tracked_kind(path: str, watch: Iterable[str] = ()) -> bool:
 def looks_like_test(path: str) -> bool:
     name = path.rsplit("/", 1)[-1]
     return name.endswith(".py") and (name.startswith("test_") or name.endswith("_test.py"))
+
+
+# What a test module's collection may run of its own code, past its import:
+# a pytest_generate_tests hook, a function that makes ids (a list of them is
+# made by the import), a __getattr__ that pytest's look-ups run.  The map
+# sees that code only where it runs lines of measured files, and test files
+# are often not measured.
+_OWN_COLLECTION_CODE = re.compile(
+    rb"pytest_generate_tests|__getattr(?:ibute)?__|\bids\s*=\s*[^\s\[(]"
+)
+
+
+def _runs_own_code_when_collected(source: bytes | None) -> bool:
+    return source is None or _OWN_COLLECTION_CODE.search(source) is not None
 
 
 class Planner:
@@ -351,7 +366,12 @@ class Planner:
         active = {m for m in test_modules & self.active if m in self.content} - plan.collect
         collecting = self.store.collecting() if active else None
         for module in sorted(active):
-            if collecting is None or module in collecting or module in plan.changed:
+            if (
+                collecting is None
+                or module in collecting
+                or module in plan.changed
+                or _runs_own_code_when_collected(self.read(module))
+            ):
                 plan.collect.add(module)
             else:
                 plan.import_only.add(module)
