@@ -370,6 +370,7 @@ class Planner:
                 collecting is None
                 or module in collecting
                 or module in plan.changed
+                or not looks_like_test(module)  # A module of doctests, say.
                 or _runs_own_code_when_collected(self.read(module))
             ):
                 plan.collect.add(module)
