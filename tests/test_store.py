@@ -3,6 +3,7 @@ agree with the file once it is opened again."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import tempfile
 from pathlib import Path
@@ -103,7 +104,9 @@ def test_tables_written_in_parts_read_back_whole(tmp_path: Path) -> None:
         store.set_module_names([("a", "a.py"), ("b", "b.py")])
     assert store.numbers()["a.py"].missing == (1, 3)  # Sorted, as a read gives them.
     with store.transaction():
-        store.set_content({"a.py": "1", "b.py": "20", "d.py": "4"})  # c.py gone, d.py new.
+        # c.py gone, d.py new; blob ids in hex are kept as bytes, others as given.
+        ids = {"a.py": "1", "b.py": "20", "d.py": "4", "e.py": "ab" * 20, "f.py": "AB"}
+        store.set_content(ids)
         store.set_numbers({"d.py": _numbers((2,))}, replace_all=False)
         store.drop_numbers(["b.py"])
         store.set_module_names([("a", "a.py"), ("b", "b.py"), ("d", "d.py")])  # Appended.
@@ -111,7 +114,9 @@ def test_tables_written_in_parts_read_back_whole(tmp_path: Path) -> None:
     with store.transaction():
         store.set_module_names([("d", "d.py"), ("a", "a.py")])  # Not appended: rewritten.
     store = _reopened(store)
-    assert store.content() == cached[0] == {"a.py": "1", "b.py": "20", "d.py": "4"}
+    content = {"a.py": "1", "b.py": "20", "d.py": "4", "e.py": "ab" * 20, "f.py": "AB"}
+    assert store.content() == cached[0] == content
+    assert store.db.execute("SELECT sum(length(blob)) FROM content").fetchone() == (25,)
     assert store.numbers() == cached[1]
     assert set(cached[1]) == {"a.py", "d.py"}
     assert cached[2] == [("a", "a.py"), ("b", "b.py"), ("d", "d.py")]
@@ -286,6 +291,35 @@ def test_shapes_are_kept_compressed_and_damage_reads_as_none(tmp_path: Path) -> 
     assert shape.encode() not in stored  # Compressed.
     store.db.execute("UPDATE shape SET shape = x'00ff'")
     assert store.shape("a.py") is None
+    store.close()
+
+
+def test_a_shapes_digests_are_kept_as_bytes_and_read_back_as_written(tmp_path: Path) -> None:
+    from ratchet.selection import blocks
+
+    source = (
+        b"import os\n\n\nclass C:\n    def m(self):\n        return os.sep\n\n\n"
+        b"def f():\n    pass\n"
+    )
+    found = blocks.shape(source)
+    assert found is not None
+    text = blocks.to_json(found)
+    digests = bytes.fromhex(json.loads(text)["d"])
+    assert len(digests) == 8 * 8  # Module, 3 items, a class head, its member, 2 bodies.
+    store = new_store(tmp_path / "map.db")
+    with store.transaction():
+        store.set_content({"a.py": "1"})
+        store.set_shape("a.py", text)
+    assert store.shape("a.py") == text
+    assert blocks.from_json(store.shape("a.py") or "") == found
+    (stored,) = store.db.execute("SELECT shape FROM shape").fetchone()
+    assert stored.endswith(digests)  # Raw, after the compressed rest.
+    assert text[-40:].encode() not in stored
+    # A shape's digests, cut short or grown, are damage (not another shape).
+    doc = json.loads(text)
+    for hexes in (doc["d"][:-16], doc["d"] + "00" * 8, doc["d"][:-1], ""):
+        with pytest.raises(ValueError, match="digests damaged"):
+            blocks.from_json(json.dumps({**doc, "d": hexes}))
     store.close()
 
 

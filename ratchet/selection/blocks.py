@@ -24,6 +24,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 MODULE = ""  # The name of the module-level block.
+DIGEST_HEX = 16  # A block digest's length in hex (see _digest).
 
 
 @dataclass(frozen=True)
@@ -87,7 +88,7 @@ def _digest(node: ast.AST | list[ast.stmt]) -> str:
     # digests are most of a shape's bytes, which the map keeps for every file.
     if isinstance(node, list):
         node = ast.Module(body=node, type_ignores=[])
-    return hashlib.blake2b(ast.dump(node).encode(), digest_size=8).hexdigest()
+    return hashlib.blake2b(ast.dump(node).encode(), digest_size=DIGEST_HEX // 2).hexdigest()
 
 
 _PASS = ast.Pass()  # The body every stubbed function gets; it has no position.
@@ -415,25 +416,35 @@ def shape(source: bytes) -> Shape | None:
 def to_json(s: Shape) -> str:
     """The shape as compact JSON.  Node lines are written as offsets (from a
     body's first line, or an item's first node), so that alike bodies write
-    alike text and compress to little (see ``store.set_shape``)."""
+    alike text and compress to little (see ``store.set_shape``).  Digests are
+    written once, all together, as the last field (``"d"``, in the order the
+    rest of the document names them with a 0): random hex compresses badly
+    inline, and the map keeps them as raw bytes."""
     import json
 
+    digests: list[str] = [s.module]
+
     def item(i: Item) -> list[object]:
+        digests.append(i.digest)
+        if i.head:
+            digests.append(i.head)
         members = [item(m) for m in i.members]
-        return [i.digest, i.kind, list(i.names), members, i.head, _offsets(i.positions)]
+        return [0, i.kind, list(i.names), members, 0 if i.head else "", _offsets(i.positions)]
 
     doc = {
-        "m": s.module,
+        "m": 0,
         "i": [item(i) for i in s.items],
         "f": {
-            n: [f.digest, f.first, f.last, [p - f.first for p in f.positions], list(f.state)]
+            n: [0, f.first, f.last, [p - f.first for p in f.positions], list(f.state)]
             for n, f in s.functions.items()
         },
         "x": s.mutates,
         "o": s.def_at_one,
     }
+    digests += [f.digest for f in s.functions.values()]
     if s.probes is not None:
         doc["p"] = sorted(s.probes)
+    doc["d"] = "".join(digests)
     return json.dumps(doc, separators=(",", ":"))
 
 
@@ -451,19 +462,31 @@ def from_json(text: str) -> Shape:
     from typing import Any
 
     doc = json.loads(text)
+    hexes = doc["d"]
+    if not isinstance(hexes, str) or len(hexes) % DIGEST_HEX:
+        raise ValueError("digests damaged")
+    digests = iter([hexes[n : n + DIGEST_HEX] for n in range(0, len(hexes), DIGEST_HEX)])
 
     def item(raw: Any) -> Item:
-        digest, kind, names, members, head, positions = raw
-        inner = tuple(item(m) for m in members)
-        return Item(str(digest), str(kind), tuple(names), inner, str(head), _lines(positions))
+        _, kind, names, members, head, positions = raw
+        digest = next(digests)
+        head = next(digests) if head != "" else ""
+        inner = tuple([item(m) for m in members])
+        return Item(digest, str(kind), tuple(names), inner, head, _lines(positions))
 
-    functions = {
-        n: Function(d, a, b, tuple(a + p for p in ps), tuple(x))
-        for n, (d, a, b, ps, x) in doc["f"].items()
-    }
-    items = tuple(item(i) for i in doc["i"])
+    try:  # The digests, named in to_json's order.
+        module = next(digests)
+        items = tuple([item(i) for i in doc["i"]])
+        functions = {
+            n: Function(next(digests), a, b, tuple(a + p for p in ps), tuple(x))
+            for n, (_, a, b, ps, x) in doc["f"].items()
+        }
+    except StopIteration:
+        raise ValueError("digests damaged") from None
+    if next(digests, None) is not None:
+        raise ValueError("digests damaged")
     probes = frozenset(int(n) for n in doc["p"]) if "p" in doc else None
-    return Shape(doc["m"], items, functions, bool(doc["x"]), bool(doc["o"]), probes)
+    return Shape(module, items, functions, bool(doc["x"]), bool(doc["o"]), probes)
 
 
 def probes_of(text: str) -> frozenset[int] | None:

@@ -17,6 +17,7 @@ map whole.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import sqlite3
@@ -30,7 +31,7 @@ from pathlib import Path
 
 from ratchet.encoded import Lines, decode, encode
 
-FORMAT = 7
+FORMAT = 8
 NAME = "testmap.db"
 GARBAGE_EVERY = 16  # Merges between two collections of unused line sets.
 _COLLECTING = "collecting"  # Meta key: see Store.collecting.
@@ -47,7 +48,7 @@ _UNIT_MODULE = "LEFT JOIN path AS mp ON mp.id = unit.module_id"
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE path (id INTEGER PRIMARY KEY, path TEXT UNIQUE NOT NULL);
-CREATE TABLE content (path_id INTEGER PRIMARY KEY, blob TEXT NOT NULL);
+CREATE TABLE content (path_id INTEGER PRIMARY KEY, blob BLOB NOT NULL);
 CREATE TABLE shape (
     path_id INTEGER PRIMARY KEY, shape BLOB, mutates INTEGER NOT NULL DEFAULT 0
 );
@@ -88,18 +89,43 @@ CREATE TABLE active (path_id INTEGER PRIMARY KEY);
 # preset dictionary: most files' shapes are a few hundred bytes, too short
 # for zlib to learn these words from the shape itself.  Part of the format.
 _SHAPE_WORDS = (
-    b'{"m":"","i":[["'
-    b'"],[],"",[0]],["'
-    b'","import",["'
+    b'{"m":0,"i":[[0,"'
+    b'"],[],"",[0]],[0,"'
+    b',"import",["'
     b'"],[],"",['
-    b'","def",[],[],"",['
-    b'","other",[],[],"",['
-    b'","class",[],[["'
+    b'0,"def",[],[],"",['
+    b'0,"other",[],[],"",['
+    b'0,"class",[],[[0,"'
+    b"]]],0,["
     b']]],"f":{"'
-    b'":["'
+    b'":[0,'
     b',[0,0,0,0,0,0,0,0],[]],"'
     b'"x":false,"o":false,"p":[]}'
 )
+
+
+_DIGESTS = ',"d":"'  # How a shape's JSON ends: its digests, then '"}' (blocks.to_json).
+
+
+def _split_digests(shape_json: str) -> tuple[str, bytes]:
+    """A shape's JSON without its digests, and the digests as bytes (none
+    split off where the JSON does not end as blocks.to_json's does)."""
+    at = shape_json.rfind(_DIGESTS)
+    if at >= 0 and shape_json.endswith('"}'):
+        with contextlib.suppress(ValueError):
+            digests = bytes.fromhex(shape_json[at + len(_DIGESTS) : -2])
+            if digests and digests.hex() == shape_json[at + len(_DIGESTS) : -2]:
+                return shape_json[:at], digests
+    return shape_json, b""
+
+
+def _oid(oid: str) -> bytes | str:
+    """A blob id as stored: its bytes (half its hex), or as given if not hex."""
+    try:
+        raw = bytes.fromhex(oid)
+    except ValueError:
+        return oid
+    return raw if raw.hex() == oid else oid
 
 
 class StoreError(Exception):
@@ -263,7 +289,7 @@ class Store:
                 "SELECT path.path, content.blob FROM content"
                 " JOIN path ON path.id = content.path_id"
             )
-            self._content = dict(rows)
+            self._content = {p: oid.hex() if isinstance(oid, bytes) else oid for p, oid in rows}
         return self._content
 
     def set_content(self, content: Mapping[str, str]) -> None:
@@ -275,7 +301,7 @@ class Store:
         )
         self.db.executemany(
             "INSERT OR REPLACE INTO content (path_id, blob) VALUES (?, ?)",
-            [(self.path_id(p), oid) for p, oid in content.items() if old.get(p) != oid],
+            [(self.path_id(p), _oid(oid)) for p, oid in content.items() if old.get(p) != oid],
         )
         self._content = dict(content)
 
@@ -289,18 +315,23 @@ class Store:
             return None
         try:
             unpack = zlib.decompressobj(zdict=_SHAPE_WORDS)
-            return (unpack.decompress(row[0]) + unpack.flush()).decode()
+            text = (unpack.decompress(row[0]) + unpack.flush()).decode()
         except (zlib.error, UnicodeDecodeError):
             return None  # Damaged: as if there were none.
+        digests = unpack.unused_data
+        return text + _DIGESTS + digests.hex() + '"}' if digests else text
 
     def set_shape(self, path: str, shape_json: str | None) -> None:
-        # Compressed: shapes were most of the map (JSON of block digests and
-        # node lines compresses to a third).  Whether the module level changes
-        # state is a column, so that finding those files reads no shape.
+        # Compressed: shapes were most of the map (JSON of node lines compresses
+        # to a third), the digests after the stream as raw bytes (as hex in the
+        # stream they took two thirds of a test module's shape).  Whether the
+        # module level changes state is a column, so that finding those files
+        # reads no shape.
         blob = None
         if shape_json is not None:
+            text, digests = _split_digests(shape_json)
             pack = zlib.compressobj(6, zdict=_SHAPE_WORDS)
-            blob = pack.compress(shape_json.encode()) + pack.flush()
+            blob = pack.compress(text.encode()) + pack.flush() + digests
         mutates = shape_json is not None and '"x":true' in shape_json
         self.db.execute(
             "INSERT OR REPLACE INTO shape (path_id, shape, mutates) VALUES (?, ?, ?)",
