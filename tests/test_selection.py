@@ -367,6 +367,41 @@ def test_the_packed_arc_layout_is_read_from_coverages_own_code() -> None:
     assert packed_layout(object) is None
 
 
+def test_the_recorder_resolves_paths_as_realpath_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Files are resolved by their folder's real path, once per folder: the
+    same answers as ``os.path.realpath`` for links to folders and to files."""
+    from ratchet.selection.plugin import Recorder
+
+    repo = tmp_path / "repo"
+    (repo / "tests").mkdir(parents=True)
+    (repo / "tests" / "test_a.py").write_text("")
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "test_b.py").write_text("")
+    (repo / "linked").symlink_to(tmp_path / "elsewhere")
+    (repo / "tests" / "test_c.py").symlink_to(tmp_path / "elsewhere" / "test_b.py")
+    (repo / "tests" / "test_d.py").symlink_to(repo / "tests" / "test_a.py")
+    monkeypatch.setenv("RATCHET_TESTMAP_ROOT", str(repo))
+    rec = Recorder()
+    paths = [
+        str(repo / "tests" / "test_a.py"),
+        str(repo / "tests" / "test_c.py"),
+        str(repo / "tests" / "test_d.py"),
+        str(repo / "linked" / "test_b.py"),
+        str(repo / "tests" / "missing.py"),
+        str(repo / "tests") + "/../tests/test_a.py",
+        str(repo / "tests") + "/..",
+        "tests/test_a.py",
+    ]
+    for _ in range(2):  # Again, from what is kept.
+        for path in paths:
+            assert rec._real(path) == os.path.realpath(path), path
+    assert rec.rel(str(repo / "tests" / "test_a.py")) == "tests/test_a.py"
+    assert rec.rel(str(repo / "tests" / "test_d.py")) == "tests/test_a.py"
+    assert rec.rel(str(repo / "linked" / "test_b.py")) is None  # Outside the repository.
+
+
 def test_after_a_selected_commit_a_refusal_names_the_newly_uncovered_lines(
     suite: Project,
 ) -> None:

@@ -235,6 +235,7 @@ class Recorder:
         self.own_data_dir = ""
         self.seen_data: set[str] = set()
         self.relcache: dict[str, str | None] = {}
+        self.realdirs: dict[str, str] = {}  # Folder -> its real path (see _real).
         self.line_counts: dict[str, int] = {}
         # Decoded sets, by their raw content: see encode.
         self.encoded: dict[tuple[bool, frozenset[Any]], tuple[str, int]] = {}
@@ -323,7 +324,7 @@ class Recorder:
         in an environment inside it)."""
         rel = self.relcache.get(path)
         if rel is None and path not in self.relcache:
-            full = os.path.realpath(path)
+            full = self._real(path)
             if (
                 full.startswith(self.prefix)
                 and "__pycache__" not in full
@@ -334,6 +335,20 @@ class Recorder:
                     rel = None
             self.relcache[path] = rel
         return rel
+
+    def _real(self, path: str) -> str:
+        """``os.path.realpath(path)``, its folder's part resolved once per
+        folder: pytest asks about every file of a test folder, and resolving
+        each file's whole path was most of a selected run's collection."""
+        folder, name = os.path.split(path)
+        if not os.path.isabs(path) or os.path.normpath(path) != path or not name:
+            return os.path.realpath(path)
+        if name in (os.curdir, os.pardir) or os.path.islink(path):
+            return os.path.realpath(path)
+        real = self.realdirs.get(folder)
+        if real is None:
+            real = self.realdirs[folder] = os.path.realpath(folder)
+        return os.path.join(real, name)
 
     # -- imports, files opened and processes started ------------------------------------
 

@@ -189,7 +189,9 @@ class _Pending:
 class Session:
     """One check's test runs: what the map was, and what the files are."""
 
-    def __init__(self, ws: Workspace, workdir: Path) -> None:
+    def __init__(self, ws: Workspace, workdir: Path, *, start: bool = False) -> None:
+        """``start``: start the first round's test process (:meth:`start`)
+        first, so that what is read here overlaps its start-up too."""
         self.ws = ws
         self.root = ws.root
         self.config = ws.config
@@ -203,20 +205,26 @@ class Session:
         self.pending: _Pending | None = None
         # The caller's work to do while the first test process runs.
         self.meanwhile: Callable[[], None] | None = None
-        self.fingerprint = fingerprint(ws)
-        # What the tests see: the index's files in a snapshot, else the working tree's.
-        self.content = (
-            git.index_content_ids(ws.repo)
-            if ws.snapshot
-            else git.worktree_content_ids(ws.root, ws.differences)
-        )
         self.map_error = ""
         self.off_known = ""  # The remembered reason no map can be recorded.
         self.shaped: dict[str, Shape | None] = {}  # Files the plan shaped, as they are now.
+        if start:
+            self.start()
         try:
-            self.old = open_store(self.git_dir)
-        except StoreError as e:
-            self.map_error = str(e)
+            self.fingerprint = fingerprint(ws)
+            # What the tests see: the index's files in a snapshot, else the working tree's.
+            self.content = (
+                git.index_content_ids(ws.repo)
+                if ws.snapshot
+                else git.worktree_content_ids(ws.root, ws.differences)
+            )
+            try:
+                self.old = open_store(self.git_dir)
+            except StoreError as e:
+                self.map_error = str(e)
+        except BaseException:
+            self.close()
+            raise
 
     def no_run(self) -> None:
         """No test run is needed: stop the one started early, if any."""
@@ -386,11 +394,10 @@ def run_pytest(
 ) -> Measurement:
     """Run the suite (all, or a selection when ``select``) and keep the map
     current.  ``meanwhile``: work to do while the first test process runs."""
-    session = Session(ws, workdir)
+    # With a selection, its test process starts while the map is read and the plan made.
+    session = Session(ws, workdir, start=select)
     session.meanwhile = meanwhile
     try:
-        if select:  # Its test process starts while the map is read and the plan made.
-            session.start()
         why = full_reason if full_reason or not select else _why_not_select(session)
         if why or not select:
             return _full(session, why)
