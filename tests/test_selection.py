@@ -393,6 +393,7 @@ def test_the_recorder_resolves_paths_as_realpath_does(
         str(repo / "tests") + "/../tests/test_a.py",
         str(repo / "tests") + "/..",
         "tests/test_a.py",
+        "/",
     ]
     for _ in range(2):  # Again, from what is kept.
         for path in paths:

@@ -315,6 +315,12 @@ def test_a_shapes_digests_are_kept_as_bytes_and_read_back_as_written(tmp_path: P
     (stored,) = store.db.execute("SELECT shape FROM shape").fetchone()
     assert stored.endswith(digests)  # Raw, after the compressed rest.
     assert text[-40:].encode() not in stored
+    # JSON that does not end as to_json's does is kept whole, as written.
+    hexes = json.loads(text)["d"]
+    for odd in (text.replace(hexes, hexes.upper()), text + " "):
+        with store.transaction():
+            store.set_shape("a.py", odd)
+        assert store.shape("a.py") == odd
     # A shape's digests, cut short or grown, are damage (not another shape).
     doc = json.loads(text)
     for hexes in (doc["d"][:-16], doc["d"] + "00" * 8, doc["d"][:-1], ""):

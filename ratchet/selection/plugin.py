@@ -341,9 +341,10 @@ class Recorder:
         folder: pytest asks about every file of a test folder, and resolving
         each file's whole path was most of a selected run's collection."""
         folder, name = os.path.split(path)
+        # Normalised and absolute: no "." or ".." left for realpath to resolve.
         if not os.path.isabs(path) or os.path.normpath(path) != path or not name:
             return os.path.realpath(path)
-        if name in (os.curdir, os.pardir) or os.path.islink(path):
+        if os.path.islink(path):
             return os.path.realpath(path)
         real = self.realdirs.get(folder)
         if real is None:
