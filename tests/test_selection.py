@@ -1191,6 +1191,25 @@ def test_a_check_that_runs_no_test_stops_the_test_process_it_started(
     assert _group_gone(started[0])
 
 
+def test_an_interrupt_while_the_map_is_opened_stops_the_test_process_started_early(
+    suite: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ratchet.selection import session
+
+    suite.stage("pkg/b.py", neutral(1))
+    started = _spawned(monkeypatch)
+
+    def interrupted(git_dir: Path) -> None:
+        raise KeyboardInterrupt  # Ctrl-C, as the map is being opened.
+
+    monkeypatch.setattr(session, "open_store", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        measure.run(in_place(suite.root, load_config(suite.root)), select=True)
+    assert len(started) == 1  # Started before the map was opened ...
+    assert started[0].returncode is not None  # ... and stopped, not left waiting.
+    assert _group_gone(started[0])
+
+
 def test_with_early_start_off_a_check_that_runs_no_test_starts_no_test_process(
     suite: Project, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
