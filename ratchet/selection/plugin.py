@@ -341,10 +341,13 @@ class Recorder:
         folder: pytest asks about every file of a test folder, and resolving
         each file's whole path was most of a selected run's collection."""
         folder, name = os.path.split(path)
-        # Normalised and absolute: no "." or ".." left for realpath to resolve.
-        if not os.path.isabs(path) or os.path.normpath(path) != path or not name:
-            return os.path.realpath(path)
-        if os.path.islink(path):
+        # Normalised and absolute (no "." or ".." left), and not a link itself.
+        if (
+            not name
+            or not os.path.isabs(path)
+            or os.path.normpath(path) != path
+            or os.path.islink(path)
+        ):
             return os.path.realpath(path)
         real = self.realdirs.get(folder)
         if real is None:

@@ -17,7 +17,6 @@ map whole.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import sqlite3
@@ -112,20 +111,25 @@ def _split_digests(shape_json: str) -> tuple[str, bytes]:
     split off where the JSON does not end as blocks.to_json's does)."""
     at = shape_json.rfind(_DIGESTS)
     if at >= 0 and shape_json.endswith('"}'):
-        with contextlib.suppress(ValueError):
-            digests = bytes.fromhex(shape_json[at + len(_DIGESTS) : -2])
-            if digests and digests.hex() == shape_json[at + len(_DIGESTS) : -2]:
-                return shape_json[:at], digests
+        digests = _hex_bytes(shape_json[at + len(_DIGESTS) : -2])
+        if digests:
+            return shape_json[:at], digests
     return shape_json, b""
 
 
 def _oid(oid: str) -> bytes | str:
     """A blob id as stored: its bytes (half its hex), or as given if not hex."""
+    return _hex_bytes(oid) or oid
+
+
+def _hex_bytes(text: str) -> bytes | None:
+    """The bytes ``text`` spells in lower-case hex, exactly (so that they
+    give the same text back); None when it spells none."""
     try:
-        raw = bytes.fromhex(oid)
+        raw = bytes.fromhex(text)
     except ValueError:
-        return oid
-    return raw if raw.hex() == oid else oid
+        return None
+    return raw if raw and raw.hex() == text else None
 
 
 class StoreError(Exception):
