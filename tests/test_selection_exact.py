@@ -1,4 +1,4 @@
-"""Five shapes in which a selected check once passed what a full run refuses.
+"""Shapes in which a selected check once passed what a full run refuses.
 
 Each commit is checked twice on the same staged tree: ``ratchet check`` (the
 selection) and ``ratchet check --full``.  Exit code, verdict and every file's
@@ -248,6 +248,27 @@ def test_a_data_file_read_at_an_import_inside_a_test_reruns_its_users(start: Pro
     assert judged(doc)["pkg/loader.py"][0] == "dropped"
     # Both tests use what the import read: both run again.
     assert doc["why"] == "ran 2 of 2 tests: 1 file(s) changed since the last run, 1 measured again"
+
+
+def test_a_python_file_a_test_reads_as_text_reruns_that_test(start: Project) -> None:
+    # A sample a code generator or a linter is tested on: Python, never
+    # imported, and what the test reads decides what it runs.
+    start.write("pkg/loader.py", LOADER)
+    start.write("data/table.txt", "x y z\n")
+    start.write("tests/samples/sample.py", "x = 1\n")
+    start.write(
+        "tests/test_sample.py",
+        "from pathlib import Path\n\nfrom pkg import loader\n\n\n"
+        "def test_sample():\n"
+        "    text = (Path(__file__).parent / 'samples' / 'sample.py').read_text()\n"
+        "    assert loader.lookup(text.split()[0]) >= 0\n",
+    )
+    start.write("tests/test_other.py", "def test_other():\n    assert True\n")
+    baselined(start)
+    start.stage("tests/samples/sample.py", "w = 1\n")
+    doc = both_ways(start)
+    assert judged(doc)["pkg/loader.py"][0] == "dropped"
+    assert doc["why"] == "ran 1 of 2 tests: 1 file(s) changed since the last run, 2 measured again"
 
 
 FEATURE = """\

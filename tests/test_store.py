@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -74,7 +75,10 @@ def test_queries_agree_with_the_whole_map(
         assert store.test_modules() == {m for _, m, _ in every.values()}
         assert store.count(TEST) == len(every)
         for kind, key, _ in units:
-            assert store.unit_id(kind, key) == store.units(kind)[key][0]
+            uid, module, _ = store.units(kind)[key]
+            assert store.unit_id(kind, key) == uid
+            assert module == ""
+            assert store.unit_keys([uid]) == {uid: (kind, key)}
         # Modules still imported once some units are left out, counted in SQL.
         kinds = (TEST, FIXTURE, MODULE)
         ids_by_kind = {uid for k in kinds for (uid, _, _) in store.units(k).values()}
@@ -89,6 +93,52 @@ def test_a_test_id_outside_its_module_is_refused(tmp_path: Path) -> None:
     store = new_store(tmp_path / "map.db")
     with pytest.raises(ValueError, match="not in its module"):
         store.put_unit(TEST, "tests/test_a.py::t", UnitData(module="tests/test_b.py"))
+    with pytest.raises(ValueError, match="not in its module"):
+        store.put_unit(TEST, "tests/test_a.py::", UnitData(module="tests/test_a.py"))
+    store.close()
+
+
+def test_units_keyed_by_their_file_and_what_they_opened(tmp_path: Path) -> None:
+    store = new_store(tmp_path / "map.db")
+    with store.transaction():
+        # A module's import reads its own source: not a file opened as data.
+        opened = {"pkg/a.py", "pkg/c.py", "data/x.txt"}
+        lines: dict[str, Sequence[int]] = {"pkg/a.py": [1, 2], "pkg/b.py": [3]}
+        imported = store.put_unit(IMPORT, "pkg/a.py", UnitData(lines, opened, {"pkg/b.py"}))
+        collected = store.put_unit(MODULE, "pkg/a.py", UnitData({"pkg/a.py": [1]}, opened))
+        test = store.put_unit(TEST, "pkg/a.py::t", UnitData(lines, opened, module="pkg/a.py"))
+        fixture = store.put_unit(FIXTURE, "pkg/a.py::fx", UnitData(lines))
+    assert len({imported, collected, test, fixture}) == 4  # One file, four units.
+    for reopen in (False, True):
+        store = _reopened(store) if reopen else store
+        assert store.opened_by(["pkg/a.py"]) == {"pkg/a.py": {test}}
+        assert store.opened_by(["pkg/c.py", "data/x.txt"]) == {
+            "pkg/c.py": {imported, collected, test},
+            "data/x.txt": {imported, collected, test},
+        }
+        assert store.ran_elsewhere() == [(imported, "pkg/a.py", "pkg/b.py")]
+        assert store.unit_keys([imported, collected, test, fixture]) == {
+            imported: (IMPORT, "pkg/a.py"),
+            collected: (MODULE, "pkg/a.py"),
+            test: (TEST, "pkg/a.py::t"),
+            fixture: (FIXTURE, "pkg/a.py::fx"),
+        }
+        assert store.unit_id(IMPORT, "pkg/a.py") == imported
+        assert store.unit_id(MODULE, "pkg/a.py") == collected
+        assert store.unit_id(FIXTURE, "pkg/a.py::fx") == fixture
+        assert store.unit_id(IMPORT, "pkg/b.py") is None
+        assert store.imports_of_units([imported]) == {imported: ["pkg/b.py"]}
+    with store.transaction():  # Written again: replaced, not added.
+        again = store.put_unit(IMPORT, "pkg/a.py", UnitData({"pkg/a.py": [1]}))
+        store.put_unit(FIXTURE, "pkg/a.py::fx", UnitData({"pkg/a.py": [1]}))
+    assert store.units(IMPORT) == {"pkg/a.py": (again, "", False)}
+    assert store.count(FIXTURE) == 1
+    assert store.ran_elsewhere() == []
+    # The units keyed by name alone are found by name, not by reading them all.
+    plan = store.db.execute(
+        "EXPLAIN QUERY PLAN SELECT id FROM unit WHERE kind = 2 AND module_id = 0 AND name = 'x'"
+    ).fetchall()
+    assert "unit_by_name" in str(plan)
     store.close()
 
 
@@ -111,8 +161,21 @@ def test_tables_written_in_parts_read_back_whole(tmp_path: Path) -> None:
         store.drop_numbers(["b.py"])
         store.set_module_names([("a", "a.py"), ("b", "b.py"), ("d", "d.py")])  # Appended.
     cached = (store.content().copy(), store.numbers().copy(), list(store.module_names()))
+    # Names the path gives are not stored; the others are.
+    names = [
+        ("d", "d.py"),
+        ("a", "a.py"),
+        ("pkg", "src/pkg/__init__.py"),
+        ("pkg.mod", "src/pkg/mod.py"),
+        ("lib.x", "lib/x.py"),
+        ("other", "lib/y.py"),
+        ("pkg._speed", "src/pkg/_speed.cpython-311-x86_64-linux-gnu.so"),
+        ("__init__", "__init__.py"),
+    ]
     with store.transaction():
-        store.set_module_names([("d", "d.py"), ("a", "a.py")])  # Not appended: rewritten.
+        store.set_module_names(names)  # Not appended: rewritten.
+    stored = store.db.execute("SELECT name FROM module_name WHERE name NOT NULL").fetchall()
+    assert sorted(stored) == [("other",), ("pkg._speed",)]
     store = _reopened(store)
     content = {"a.py": "1", "b.py": "20", "d.py": "4", "e.py": "ab" * 20, "f.py": "AB"}
     assert store.content() == cached[0] == content
@@ -120,7 +183,7 @@ def test_tables_written_in_parts_read_back_whole(tmp_path: Path) -> None:
     assert store.numbers() == cached[1]
     assert set(cached[1]) == {"a.py", "d.py"}
     assert cached[2] == [("a", "a.py"), ("b", "b.py"), ("d", "d.py")]
-    assert store.module_names() == [("d", "d.py"), ("a", "a.py")]
+    assert store.module_names() == names
     store.close()
 
 

@@ -217,6 +217,7 @@ class Planner:
 
     def _code_module(self, path: str, units: set[int], changed: dict[str, str]) -> str:
         """A repository module (not a test module) changed."""
+        self._readers(path, units)
         old, new = self._shapes(path)
         executed = self.store.executed_by([path]).get(path, set())
         if old is None or new is None:
@@ -246,6 +247,7 @@ class Planner:
     def _test_module(self, path: str, units: set[int], changed: dict[str, str]) -> str:
         """A test module changed, appeared or went."""
         self.plan.collect.add(path)
+        self._readers(path, units)
         old, new = self._shapes(path)
         tests = {key: uid for key, (uid, _, _) in self.store.tests_in([path]).items()}
         own = set(tests.values())
@@ -275,10 +277,16 @@ class Planner:
                 changed[path] = "a helper it defines changed"
         return ""
 
-    def _data_file(self, path: str, units: set[int], changed: dict[str, str]) -> str:
-        """A file that is not Python changed: whoever opened it runs again."""
+    def _readers(self, path: str, units: set[int]) -> set[int]:
+        """Whoever opened ``path`` (as data: a test that reads a module's
+        source, say; not its import) runs again."""
         openers = self.store.opened_by([path]).get(path, set())
         units |= openers
+        return openers
+
+    def _data_file(self, path: str, units: set[int], changed: dict[str, str]) -> str:
+        """A file that is not Python changed: whoever opened it runs again."""
+        openers = self._readers(path, units)
         watched = any(fnmatch.fnmatchcase(path, p) for p in self.watch)
         if watched and not openers:
             return "a watched file changed, and no test was seen reading it"

@@ -30,23 +30,30 @@ from pathlib import Path
 
 from ratchet.encoded import Lines, decode, encode
 
-FORMAT = 8
+FORMAT = 9
 NAME = "testmap.db"
 GARBAGE_EVERY = 16  # Merges between two collections of unused line sets.
 _COLLECTING = "collecting"  # Meta key: see Store.collecting.
 
 TEST, FIXTURE, IMPORT, MODULE, SESSION = "test", "fixture", "import", "module", "session"
 # A unit's kind as stored, and its key: a test's as its module's path id and
-# the rest of its id (the module's path is not repeated in 100,000 rows and
-# their index); any other unit's whole, with module id 0.
+# the rest of its id (the module's path is not repeated in 100,000 rows);
+# an import's or a collection's, whose key is its file, as that file's path
+# id and no name; any other unit's whole, with module id 0.
 _KIND = {TEST: 1, FIXTURE: 2, IMPORT: 3, MODULE: 4, SESSION: 5}
 _KIND_NAME = {code: kind for kind, code in _KIND.items()}
-_UNIT_KEY = "CASE unit.module_id WHEN 0 THEN unit.name ELSE mp.path || '::' || unit.name END"
+_BY_FILE = (IMPORT, MODULE)
+_BY_FILE_CODES = f"({_KIND[IMPORT]}, {_KIND[MODULE]})"
+_UNIT_KEY = (
+    f"CASE WHEN unit.kind IN {_BY_FILE_CODES} THEN mp.path"
+    " WHEN unit.module_id = 0 THEN unit.name ELSE mp.path || '::' || unit.name END"
+)
+_UNIT_OWNER = f"CASE WHEN unit.kind IN {_BY_FILE_CODES} THEN NULL ELSE mp.path END"
 _UNIT_MODULE = "LEFT JOIN path AS mp ON mp.id = unit.module_id"
 
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE path (id INTEGER PRIMARY KEY, path TEXT UNIQUE NOT NULL);
+CREATE TABLE path (id INTEGER PRIMARY KEY, path TEXT NOT NULL);  -- See Store._path_ids.
 CREATE TABLE content (path_id INTEGER PRIMARY KEY, blob BLOB NOT NULL);
 CREATE TABLE shape (
     path_id INTEGER PRIMARY KEY, shape BLOB, mutates INTEGER NOT NULL DEFAULT 0
@@ -58,9 +65,14 @@ CREATE TABLE numbers (
 );
 CREATE TABLE unit (
     id INTEGER PRIMARY KEY AUTOINCREMENT, kind INTEGER NOT NULL, module_id INTEGER NOT NULL,
-    name TEXT NOT NULL, opaque INTEGER NOT NULL DEFAULT 0, seq INTEGER NOT NULL DEFAULT 0,
-    UNIQUE (kind, module_id, name)
+    name TEXT NOT NULL, opaque INTEGER NOT NULL DEFAULT 0, seq INTEGER NOT NULL DEFAULT 0
 );
+-- A unit is found by its module, then by name among that module's few (a
+-- test's key is unique by put_unit): an index of the names would repeat
+-- every test's name, an eighth of the map.  Units keyed by name alone (the
+-- fixtures, the session) are indexed by name.
+CREATE INDEX unit_by_module ON unit (kind, module_id);
+CREATE UNIQUE INDEX unit_by_name ON unit (kind, name) WHERE module_id = 0;
 CREATE TABLE lineset (id INTEGER PRIMARY KEY, digest BLOB UNIQUE NOT NULL, data BLOB NOT NULL);
 CREATE TABLE executed (
     unit_id INTEGER NOT NULL, path_id INTEGER NOT NULL, lineset_id INTEGER NOT NULL,
@@ -79,7 +91,11 @@ CREATE TABLE uses (
     test_id INTEGER NOT NULL, fixture_id INTEGER NOT NULL, PRIMARY KEY (test_id, fixture_id)
 ) WITHOUT ROWID;
 CREATE INDEX uses_by_fixture ON uses (fixture_id);
-CREATE TABLE module_name (path_id INTEGER PRIMARY KEY, name TEXT NOT NULL, seq INTEGER NOT NULL);
+-- A module's name is its file's dotted path, less ``skip`` leading folders
+-- (``src/``), unless ``name`` says otherwise: most names are not stored.
+CREATE TABLE module_name (
+    path_id INTEGER PRIMARY KEY, seq INTEGER NOT NULL, skip INTEGER NOT NULL, name TEXT
+);
 CREATE TABLE active (path_id INTEGER PRIMARY KEY);
 """
 
@@ -130,6 +146,22 @@ def _hex_bytes(text: str) -> bytes | None:
     except ValueError:
         return None
     return raw if raw and raw.hex() == text else None
+
+
+def _dotted(path: str, skip: int) -> str:
+    """The dotted name of module file ``path`` less its first ``skip`` folders."""
+    stem = path[:-3] if path.endswith(".py") else path
+    if stem.endswith("/__init__"):
+        stem = stem[: -len("/__init__")]
+    return ".".join(stem.split("/")[skip:]) if skip else stem.replace("/", ".")
+
+
+def _stored_name(name: str, path: str) -> tuple[int, str | None]:
+    """(skip, name) as module_name keeps them: no name where the path gives it."""
+    for skip in range(path.count("/") + 1):
+        if _dotted(path, skip) == name:
+            return skip, None
+    return 0, name
 
 
 class StoreError(Exception):
@@ -193,7 +225,8 @@ class Store:
     def __init__(self, db: sqlite3.Connection, path: Path) -> None:
         self.db = db
         self.file = path
-        self._paths: dict[str, int] = {}
+        self._paths: dict[str, int] = {}  # See _path_ids().
+        self._paths_read = False
         self._linesets: dict[bytes, int] = {}  # Line sets written, by their encoding.
         self._units: dict[str, dict[str, tuple[int, str, bool]]] = {}  # See units().
         self._test_modules: set[str] | None = None  # See test_modules().
@@ -224,8 +257,7 @@ class Store:
             yield
         except BaseException:
             self.db.rollback()
-            self._paths.clear()  # Ids given out inside are gone with it.
-            self._names.clear()
+            self._paths_read = False  # Ids given out inside are gone with it.
             self._linesets.clear()
             self._units.clear()
             self._test_modules = None
@@ -240,40 +272,34 @@ class Store:
 
     # -- paths ---------------------------------------------------------------------
 
+    def _path_ids(self) -> dict[str, int]:
+        """Every path's id, read whole once: the table has no index of its
+        paths, which would hold each a second time (a check reads the import
+        graph, which names most of them, anyway).  Only path_id adds paths."""
+        if not self._paths_read:
+            rows = self.db.execute("SELECT id, path FROM path").fetchall()
+            self._names = dict(rows)
+            self._paths = {path: pid for pid, path in rows}
+            self._paths_read = True
+        return self._paths
+
     def path_id(self, path: str) -> int:
-        pid = self._paths.get(path)
+        ids = self._path_ids()
+        pid = ids.get(path)
         if pid is None:
-            row = self.db.execute("SELECT id FROM path WHERE path = ?", (path,)).fetchone()
-            if row is None:
-                pid = self.db.execute("INSERT INTO path (path) VALUES (?)", (path,)).lastrowid
-            else:
-                pid = row[0]
+            pid = self.db.execute("INSERT INTO path (path) VALUES (?)", (path,)).lastrowid
             assert pid is not None
-            self._paths[path] = pid
+            ids[path] = pid
             self._names[pid] = path
         return pid
 
     def path_of(self, pid: int) -> str:
-        name = self._names.get(pid)
-        if name is None:
-            (name,) = self.db.execute("SELECT path FROM path WHERE id = ?", (pid,)).fetchone()
-            self._names[pid] = name
-            self._paths[name] = pid
-        return name
+        self._path_ids()
+        return self._names[pid]
 
     def _ids(self, paths: Iterable[str]) -> list[int]:
-        known = []
-        for p in paths:
-            row = self._paths.get(p)
-            if row is None:
-                found = self.db.execute("SELECT id FROM path WHERE path = ?", (p,)).fetchone()
-                if found is None:
-                    continue
-                row = found[0]
-                self._paths[p] = row
-                self._names[row] = p
-            known.append(row)
-        return known
+        ids = self._path_ids()
+        return [ids[p] for p in paths if p in ids]
 
     # -- meta ----------------------------------------------------------------------
 
@@ -318,23 +344,27 @@ class Store:
         if row is None or row[0] is None:
             return None
         try:
-            unpack = zlib.decompressobj(zdict=_SHAPE_WORDS)
+            unpack = zlib.decompressobj(-zlib.MAX_WBITS, zdict=_SHAPE_WORDS)
             text = (unpack.decompress(row[0]) + unpack.flush()).decode()
         except (zlib.error, UnicodeDecodeError):
             return None  # Damaged: as if there were none.
+        if not unpack.eof:
+            return None  # Cut short.
         digests = unpack.unused_data
         return text + _DIGESTS + digests.hex() + '"}' if digests else text
 
     def set_shape(self, path: str, shape_json: str | None) -> None:
         # Compressed: shapes were most of the map (JSON of node lines compresses
         # to a third), the digests after the stream as raw bytes (as hex in the
-        # stream they took two thirds of a test module's shape).  Whether the
+        # stream they took two thirds of a test module's shape).  A raw deflate
+        # stream: zlib's header and checksums would be 10 bytes of each shape,
+        # and SQLite keeps the bytes whole.  Whether the
         # module level changes state is a column, so that finding those files
         # reads no shape.
         blob = None
         if shape_json is not None:
             text, digests = _split_digests(shape_json)
-            pack = zlib.compressobj(6, zdict=_SHAPE_WORDS)
+            pack = zlib.compressobj(6, zlib.DEFLATED, -zlib.MAX_WBITS, zdict=_SHAPE_WORDS)
             blob = pack.compress(text.encode()) + pack.flush() + digests
         mutates = shape_json is not None and '"x":true' in shape_json
         self.db.execute(
@@ -404,7 +434,7 @@ class Store:
         found = self._units.get(kind)
         if found is None:
             rows = self.db.execute(
-                f"SELECT {_UNIT_KEY}, unit.id, mp.path, unit.opaque FROM unit {_UNIT_MODULE}"
+                f"SELECT {_UNIT_KEY}, unit.id, {_UNIT_OWNER}, unit.opaque FROM unit {_UNIT_MODULE}"
                 " WHERE unit.kind = ? ORDER BY unit.seq, unit.id",
                 (_KIND[kind],),
             )
@@ -473,25 +503,31 @@ class Store:
 
     def unit_id(self, kind: str, key: str, module: str = "") -> int | None:
         """The id of unit ``kind``/``key`` (a test's ``module`` given), if recorded."""
-        name = self._name(key, module)
-        ids = self._ids([module]) if module else [0]
+        owner, name = self._slot(kind, key, module)
+        ids = self._ids([owner]) if owner else [0]
         return self._find_unit(kind, ids[0], name) if ids else None
 
     def _find_unit(self, kind: str, module_id: int, name: str) -> int | None:
-        row = self.db.execute(
-            "SELECT id FROM unit WHERE kind = ? AND module_id = ? AND name = ?",
-            (_KIND[kind], module_id, name),
-        ).fetchone()
+        if module_id:
+            sql = "SELECT id FROM unit WHERE kind = ? AND module_id = ? AND name = ?"
+            args: tuple[object, ...] = (_KIND[kind], module_id, name)
+        else:  # Written out, so that SQLite takes the index of these units' names.
+            sql = "SELECT id FROM unit WHERE kind = ? AND module_id = 0 AND name = ?"
+            args = (_KIND[kind], name)
+        row = self.db.execute(sql, args).fetchone()
         return None if row is None else int(row[0])
 
     @staticmethod
-    def _name(key: str, module: str) -> str:
-        """A unit's stored name: a test's id without its module (``module`` given)."""
+    def _slot(kind: str, key: str, module: str) -> tuple[str, str]:
+        """Where a unit's key is stored: the file whose path id it has ('' for
+        none) and its name (see _KIND)."""
+        if kind in _BY_FILE:
+            return key, ""
         if not module:
-            return key
-        if not key.startswith(module + "::"):
+            return "", key
+        if not key.startswith(module + "::") or len(key) == len(module) + 2:
             raise ValueError(f"test id {key!r} is not in its module {module!r}")
-        return key[len(module) + 2 :]
+        return module, key[len(module) + 2 :]
 
     def unit_keys(self, ids: Iterable[int]) -> dict[int, tuple[str, str]]:
         """(kind, key) of each of ``ids``."""
@@ -513,11 +549,11 @@ class Store:
         its tests run and again after the merge has written."""
         if self._elsewhere is None:
             rows = self.db.execute(
-                "SELECT DISTINCT unit.id, unit.name, path.path FROM unit"
+                "SELECT DISTINCT unit.id, mp.path, path.path FROM unit"
+                " JOIN path AS mp ON mp.id = unit.module_id"
                 " JOIN executed ON executed.unit_id = unit.id"
                 " JOIN path ON path.id = executed.path_id"
-                " WHERE unit.kind IN (?, ?) AND unit.module_id = 0 AND path.path != unit.name",
-                (_KIND[IMPORT], _KIND[MODULE]),
+                f" WHERE unit.kind IN {_BY_FILE_CODES} AND executed.path_id != unit.module_id"
             )
             found: dict[int, list[tuple[int, str, str]]] = {}
             for row in rows:
@@ -703,23 +739,20 @@ class Store:
 
     def _all_paths(self) -> dict[int, str]:
         """Every path by id (read whole: 100,000 edges cost one query, not one each)."""
-        if len(self._names) != self._path_count():
-            self._names.update(self.db.execute("SELECT id, path FROM path"))
+        self._path_ids()
         return self._names
-
-    def _path_count(self) -> int:
-        (n,) = self.db.execute("SELECT count(*) FROM path").fetchone()
-        return int(n)
 
     def module_names(self) -> list[tuple[str, str]]:
         """(module name, file) of every repository module, in first-import order
         (callers must not change it)."""
         if self._module_names is None:
             rows = self.db.execute(
-                "SELECT module_name.name, path.path FROM module_name"
+                "SELECT module_name.name, module_name.skip, path.path FROM module_name"
                 " JOIN path ON path.id = module_name.path_id ORDER BY module_name.seq"
             )
-            self._module_names = list(rows)
+            self._module_names = [
+                (_dotted(path, skip) if name is None else name, path) for name, skip, path in rows
+            ]
         return self._module_names
 
     def set_module_names(self, names: Sequence[tuple[str, str]]) -> None:
@@ -728,8 +761,12 @@ class Store:
         if not start:
             self.db.execute("DELETE FROM module_name")
         self.db.executemany(
-            "INSERT OR REPLACE INTO module_name (path_id, name, seq) VALUES (?, ?, ?)",
-            [(self.path_id(p), name, n) for n, (name, p) in enumerate(names) if n >= start],
+            "INSERT OR REPLACE INTO module_name (path_id, seq, skip, name) VALUES (?, ?, ?, ?)",
+            [
+                (self.path_id(p), n, *_stored_name(name, p))
+                for n, (name, p) in enumerate(names)
+                if n >= start
+            ],
         )
         self._module_names = list(names)
 
@@ -767,9 +804,10 @@ class Store:
     def _collections(self) -> str:
         """A digest of what every collection unit executed, file by file."""
         rows = self.db.execute(
-            "SELECT unit.name, executed.path_id, executed.lineset_id FROM unit"
+            "SELECT mp.path, executed.path_id, executed.lineset_id FROM unit"
+            " JOIN path AS mp ON mp.id = unit.module_id"
             " JOIN executed ON executed.unit_id = unit.id"
-            " WHERE unit.kind = ? AND unit.module_id = 0 ORDER BY 1, 2",
+            " WHERE unit.kind = ? ORDER BY 1, 2",
             (_KIND[MODULE],),
         )
         return hashlib.blake2b(json.dumps(rows.fetchall()).encode(), digest_size=16).hexdigest()
@@ -808,8 +846,8 @@ class Store:
             self._test_modules = None
         self._edges.clear()
         self._importers.clear()
-        name = self._name(key, data.module)
-        module_id = self.path_id(data.module) if data.module else 0
+        owner, name = self._slot(kind, key, data.module)
+        module_id = self.path_id(owner) if owner else 0
         old = self._find_unit(kind, module_id, name)
         if old is not None:
             self.remove_units([old])
@@ -824,13 +862,16 @@ class Store:
             (uid, self.path_id(path), self._lineset(values)) for path, values in data.lines.items()
         ]
         self.db.executemany("INSERT INTO executed VALUES (?, ?, ?)", executed)
-        if self._elsewhere is not None and kind in (IMPORT, MODULE) and module_id == 0:
-            elsewhere = [(uid, name, path) for path in data.lines if path != name]
+        if self._elsewhere is not None and kind in _BY_FILE:
+            elsewhere = [(uid, key, path) for path in data.lines if path != key]
             if elsewhere:
                 self._elsewhere[uid] = elsewhere
+        # An import reads its module's source, a collection its test module's:
+        # not files opened as data (their changes are the module's own).
+        opened = data.opened - {key} if kind in _BY_FILE else data.opened
         self.db.executemany(
             "INSERT OR IGNORE INTO opened VALUES (?, ?)",
-            [(uid, self.path_id(p)) for p in data.opened],
+            [(uid, self.path_id(p)) for p in opened],
         )
         self.db.executemany(
             "INSERT OR IGNORE INTO imported VALUES (?, ?)",
