@@ -94,7 +94,7 @@ CREATE INDEX uses_by_fixture ON uses (fixture_id);
 -- A module's name is its file's dotted path, less ``skip`` leading folders
 -- (``src/``), unless ``name`` says otherwise: most names are not stored.
 CREATE TABLE module_name (
-    path_id INTEGER PRIMARY KEY, seq INTEGER NOT NULL, skip INTEGER NOT NULL, name TEXT
+    seq INTEGER PRIMARY KEY, path_id INTEGER NOT NULL, skip INTEGER NOT NULL, name TEXT
 );
 CREATE TABLE active (path_id INTEGER PRIMARY KEY);
 """
@@ -150,9 +150,12 @@ def _hex_bytes(text: str) -> bytes | None:
 
 def _dotted(path: str, skip: int) -> str:
     """The dotted name of module file ``path`` less its first ``skip`` folders."""
-    stem = path[:-3] if path.endswith(".py") else path
-    if stem.endswith("/__init__"):
-        stem = stem[: -len("/__init__")]
+    if path.endswith("/__init__.py"):
+        stem = path[:-12]
+    elif path.endswith(".py"):
+        stem = path[:-3]
+    else:
+        stem = path
     return ".".join(stem.split("/")[skip:]) if skip else stem.replace("/", ".")
 
 
@@ -746,13 +749,12 @@ class Store:
         """(module name, file) of every repository module, in first-import order
         (callers must not change it)."""
         if self._module_names is None:
-            rows = self.db.execute(
-                "SELECT module_name.name, module_name.skip, path.path FROM module_name"
-                " JOIN path ON path.id = module_name.path_id ORDER BY module_name.seq"
-            )
-            self._module_names = [
-                (_dotted(path, skip) if name is None else name, path) for name, skip, path in rows
-            ]
+            paths = self._all_paths()
+            rows = self.db.execute("SELECT path_id, skip, name FROM module_name ORDER BY seq")
+            found = self._module_names = []
+            for pid, skip, name in rows:
+                path = paths[pid]
+                found.append((_dotted(path, skip) if name is None else name, path))
         return self._module_names
 
     def set_module_names(self, names: Sequence[tuple[str, str]]) -> None:
@@ -761,9 +763,9 @@ class Store:
         if not start:
             self.db.execute("DELETE FROM module_name")
         self.db.executemany(
-            "INSERT OR REPLACE INTO module_name (path_id, seq, skip, name) VALUES (?, ?, ?, ?)",
+            "INSERT OR REPLACE INTO module_name (seq, path_id, skip, name) VALUES (?, ?, ?, ?)",
             [
-                (self.path_id(p), n, *_stored_name(name, p))
+                (n, self.path_id(p), *_stored_name(name, p))
                 for n, (name, p) in enumerate(names)
                 if n >= start
             ],
