@@ -111,12 +111,6 @@ class StartedRun:
         self.log = log
         self.bytecode = bytecode
         self.ticker = ticker
-        # What the run's time is counted from (see :meth:`restart_clock`).
-        self.started = time.perf_counter()
-
-    def restart_clock(self) -> None:
-        """Count the run's time from now: the process was started ahead of
-        its work, and waited for it until now."""
         self.started = time.perf_counter()
 
     def abandon(self) -> None:

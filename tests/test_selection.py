@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -1208,6 +1210,29 @@ def test_an_interrupt_while_the_map_is_opened_stops_the_test_process_started_ear
     assert len(started) == 1  # Started before the map was opened ...
     assert started[0].returncode is not None  # ... and stopped, not left waiting.
     assert _group_gone(started[0])
+
+
+def test_a_run_started_early_is_timed_without_its_wait_for_the_plan(
+    suite: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ratchet.selection import plan
+
+    suite.stage("pkg/b.py", B.replace('+ "!"', '+ "!" if x else "NO!"'))
+    decide = plan.Planner.decide
+
+    def slow(self: plan.Planner) -> plan.Plan:
+        time.sleep(5)  # The test process, started first, waits for the plan.
+        return decide(self)
+
+    monkeypatch.setattr(plan.Planner, "decide", slow)
+    started = time.perf_counter()
+    m = measure.run(in_place(suite.root, load_config(suite.root)), select=True)
+    wall = time.perf_counter() - started
+    assert m.mode == RunMode.SELECTED
+    found = re.search(r"\(([\d.]+) s\)$", m.how)
+    assert found is not None, m.how
+    # The run's time is its start-up and its tests: the wait was ratchet's.
+    assert float(found.group(1)) < wall - 3
 
 
 def test_with_early_start_off_a_check_that_runs_no_test_starts_no_test_process(

@@ -39,6 +39,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from array import array
 from base64 import b64encode
 from itertools import compress
@@ -669,6 +670,7 @@ class Plugin:
         # the processes it starts (pytest-xdist workers) read the spec itself.
         go = os.environ.pop(GO, None)
         self.go = int(go) if go else None
+        self.waited = 0.0  # Seconds spent waiting for that go: ratchet's time, not the tests'.
         if self.go is None:
             self._read_spec()
         data_dir = os.environ.get(DATA_DIR)
@@ -705,6 +707,7 @@ class Plugin:
             return
         fd, self.go = self.go, None
         said = b""
+        since = time.monotonic()
         try:
             while len(said) < 3:
                 chunk = os.read(fd, 3 - len(said))
@@ -715,6 +718,7 @@ class Plugin:
             said = b""
         finally:
             os.close(fd)
+            self.waited = time.monotonic() - since
         if said != b"go\n":  # Closed without go: ratchet needs no run, or is gone.
             self.not_needed = True
             pytest.exit("ratchet: this test run is not needed", returncode=0)
@@ -920,6 +924,7 @@ class Plugin:
         result = {
             "ok": not rec.reason,
             "core": rec.core,
+            "waited": self.waited,
             "branch": rec.branch,
             "worker": worker,
             "collected": rec.collected,

@@ -175,8 +175,6 @@ class _Pending:
         with contextlib.suppress(BrokenPipeError):
             os.write(self.write, b"go\n")
         os.close(self.write)
-        # The run's time is what the tests took from here, not the wait.
-        self.started.restart_clock()
         return self.started
 
     def abandon(self) -> None:
@@ -318,9 +316,14 @@ class Session:
             data=spec is None or bool(spec.get("data", True)),
             meanwhile=both,
         )
+        outputs = _outputs(outdir)
+        # A process started early counts from its start, less the time it
+        # waited for its spec: that was ratchet's (its start-up, done
+        # meanwhile, was the run's).
+        waited = max((float(out.get("waited") or 0) for out in outputs), default=0.0)
+        run = replace(run, seconds=max(run.seconds - waited, 0.0))
         self.seconds += run.seconds
         self.warnings = tuple(dict.fromkeys([*self.warnings, *run.warnings]))
-        outputs = _outputs(outdir)
         if self.ws.snapshot:
             # ratchet's own plugin is kept in the git directory: not the project's.
             foreign = {
