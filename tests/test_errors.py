@@ -264,10 +264,16 @@ def test_a_users_bytecode_prefix_is_respected(
     assert list(prefix.rglob("mod*.pyc"))
 
 
-def test_bytecode_is_cached_in_the_git_directory_not_the_tree(baselined: Project) -> None:
+def test_bytecode_is_cached_in_the_git_directory_not_the_tree(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Compiled modules and pytest's rewritten test modules are kept for the
     next run in ratchet's own cache; none lands in the working tree, and a
     snapshot's files (under a temporary path) are not kept."""
+    monkeypatch.delenv("PYTHONPYCACHEPREFIX")  # Set for the other tests: see conftest.py.
+    assert project.ratchet("init").code == errors.PASSED
+    project.commit("baseline")
+    baselined = project
     cache = baselined.root / ".git" / "ratchet" / "pycache"
     baselined.stage("pkg/mod.py", baselined.read("pkg/mod.py") + "\n# touched\n")
     assert baselined.ratchet("check").code == errors.PASSED
