@@ -230,8 +230,12 @@ def test_the_merge_driver_names_a_missing_file(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("how", ["a file", "folders in the way"])
-def test_state_that_cannot_be_written_changes_no_verdict(baselined: Project, how: str) -> None:
-    """The test map and the last run's lines are caches; the lock is only a lock."""
+def test_state_that_cannot_be_written_changes_no_verdict(
+    baselined: Project, how: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The test map, the bytecode and the last run's lines are caches; the
+    lock is only a lock."""
+    monkeypatch.delenv("PYTHONPYCACHEPREFIX")  # ratchet's own bytecode cache, too.
     state = baselined.root / ".git" / "ratchet"
     if state.exists():
         import shutil
