@@ -369,6 +369,52 @@ def test_the_packed_arc_layout_is_read_from_coverages_own_code() -> None:
     assert packed_layout(object) is None
 
 
+def test_a_process_started_early_waits_for_its_go_and_counts_the_wait(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The plugin, in this process: it reads its spec once told to go, and
+    how long it waited is what ratchet takes off the run's time."""
+    import threading
+
+    from ratchet.selection import plugin
+
+    monkeypatch.setenv("RATCHET_TESTMAP_ROOT", str(tmp_path))
+    monkeypatch.setenv(plugin.OUT, str(tmp_path / "out"))
+    monkeypatch.delenv(plugin.DATA_DIR, raising=False)
+    spec = {"collect": ["tests/test_a.py"], "select": ["tests/test_a.py::t"], "known": []}
+    (tmp_path / "spec.json").write_text(json.dumps({**spec, "import": ["pkg.a"]}))
+    monkeypatch.setenv(plugin.SELECT, str(tmp_path / "spec.json"))
+
+    def started(say: bytes) -> plugin.Plugin:
+        read, write = os.pipe()
+        monkeypatch.setenv(plugin.GO, str(read))
+        early = plugin.Plugin(plugin.Recorder())
+        assert plugin.GO not in os.environ  # Not passed on to its own processes.
+
+        def ratchet() -> None:
+            time.sleep(0.3)  # The plan takes its time.
+            os.write(write, say)
+            os.close(write)
+
+        threading.Thread(target=ratchet).start()
+        return early
+
+    early = started(b"go\n")
+    early.pytest_sessionstart(None)
+    assert early.waited >= 0.25
+    assert (early.collect, early.select, early.preload) == (
+        {"tests/test_a.py"},
+        set(spec["select"]),
+        ["pkg.a"],
+    )
+    # Closed without a go: no run is needed, and the process ends at once.
+    idle = started(b"")
+    with pytest.raises(pytest.exit.Exception):
+        idle.pytest_sessionstart(None)
+    assert idle.not_needed
+    assert idle.collect is None
+
+
 def test_the_recorder_resolves_paths_as_realpath_does(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
