@@ -360,8 +360,8 @@ class Store:
         # Compressed: shapes were most of the map (JSON of node lines compresses
         # to a third), the digests after the stream as raw bytes (as hex in the
         # stream they took two thirds of a test module's shape).  A raw deflate
-        # stream: zlib's header and checksums would be 10 bytes of each shape,
-        # and SQLite keeps the bytes whole.  Whether the
+        # stream: zlib's header, dictionary id and checksum were 10 bytes of
+        # each shape (one cut short reads as none: see shape()).  Whether the
         # module level changes state is a column, so that finding those files
         # reads no shape.
         blob = None
