@@ -159,3 +159,61 @@ def test_a_command_leaves_garbage_collection_as_it_found_it(
     finally:
         gc.enable()
     assert "not a git repository" in capsys.readouterr().err
+
+
+def test_the_own_process_ends_once_its_output_is_out(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Run as a command, ratchet skips the interpreter's teardown after
+    flushing what it printed; with work left to that teardown (a coverage.py
+    measurement to save, a thread to wait for) it ends the usual way.
+    ``os._exit`` is replaced: it would end this test process."""
+    import io
+    import os
+    import threading
+    import types
+
+    from ratchet import cli, errors
+
+    # Not this test process's signals: what a command does to its own at its end.
+    monkeypatch.setattr(errors, "LATE_SIGNALS_IGNORED", errors.LATE_SIGNALS_IGNORED)
+    monkeypatch.setattr(errors, "ignore_signals_to_exit", lambda: None)
+    ended: list[int] = []
+    monkeypatch.setattr(os, "_exit", ended.append)
+    out = io.StringIO()
+    monkeypatch.setattr(sys, "stdout", out)
+    # As a command: the exit code, its output flushed first.
+    monkeypatch.setattr(sys, "argv", ["ratchet", "help", "check"])
+    monkeypatch.setitem(sys.modules, "coverage", None)
+    assert main() == 0
+    assert ended == [0]
+    assert "--verify" in out.getvalue()
+    # Called by a program (argv given): no exit.
+    assert main(["help", "check"]) == 0
+    assert ended == [0]
+    # A stream that cannot be flushed (a closed pipe) does not stop the exit.
+    monkeypatch.setattr(sys, "stdout", types.SimpleNamespace(flush=_closed_pipe))
+    cli._exit_now(1)
+    assert ended == [0, 1]
+    # A measurement running: coverage.py saves it at the usual exit.
+    running = types.SimpleNamespace(Coverage=types.SimpleNamespace(current=lambda: object()))
+    monkeypatch.setitem(sys.modules, "coverage", running)
+    cli._exit_now(2)
+    assert ended == [0, 1]
+    # A thread the usual exit would wait for.
+    monkeypatch.setitem(sys.modules, "coverage", None)
+    release = threading.Event()
+    worker = threading.Thread(target=release.wait)
+    worker.start()
+    try:
+        cli._exit_now(3)
+    finally:
+        release.set()
+        worker.join()
+    assert ended == [0, 1]
+    cli._exit_now(4)
+    assert ended == [0, 1, 4]
+
+
+def _closed_pipe() -> None:
+    raise BrokenPipeError(32, "Broken pipe")
