@@ -282,8 +282,38 @@ def untracked_paths(root: Path) -> list[str]:
 def worktree_differences(root: Path) -> list[str]:
     """Paths where the working tree is not what the index (the commit) holds:
     edited or deleted tracked files, and untracked files git does not ignore."""
-    edited = _call(root, "diff", "--name-only", "--no-renames", "-z")
-    return _paths(edited) + untracked_paths(root)
+    # Both at once: each reads the whole index and the tree (30-50 ms at
+    # 20,000 files), on a hook's way to starting its tests.
+    untracked = _started(root, "ls-files", "-z", "--others", "--exclude-standard", "--full-name")
+    try:
+        edited = _call(root, "diff", "--name-only", "--no-renames", "-z")
+    except BaseException:
+        untracked.kill()
+        untracked.communicate()
+        raise
+    return _paths(edited) + _paths(_finished(untracked, "ls-files"))
+
+
+def _started(root: Path, *args: str) -> subprocess.Popen[bytes]:
+    """``git ARGS`` in ``root``, started; :func:`_finished` gives its output."""
+    try:
+        return subprocess.Popen(
+            ["git", *args],
+            cwd=root,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=_c_locale(),
+        )
+    except FileNotFoundError:
+        raise RatchetError("git is not installed or not on PATH") from None
+
+
+def _finished(proc: subprocess.Popen[bytes], command: str) -> bytes:
+    """The output of a git ``command`` :func:`_started`, as :func:`_call` gives it."""
+    out, err = proc.communicate()
+    if proc.returncode != 0:
+        raise RatchetError(f"git {command} failed: {_first_line(err)}")
+    return out
 
 
 def worktree_matches_index(root: Path) -> bool:

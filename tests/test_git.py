@@ -119,6 +119,17 @@ def test_ignored_paths_and_the_working_tree(repo: Path) -> None:
     assert git.worktree_matches_index(repo)
 
 
+def test_a_failure_of_either_working_tree_query_is_named(repo: Path, tmp_path: Path) -> None:
+    """The two queries run at once; each one's failure is reported as its own."""
+    sh(repo, "config", "core.excludesFile", str(tmp_path))  # A folder: ls-files refuses it.
+    with pytest.raises(RatchetError, match="git ls-files failed: fatal: cannot use"):
+        git.worktree_differences(repo)
+    sh(repo, "config", "--unset", "core.excludesFile")
+    (repo / ".git" / "index").write_bytes(b"DIRC garbage")
+    with pytest.raises(RatchetError, match=r"git diff failed: .*index"):
+        git.worktree_differences(repo)
+
+
 def test_submodules_are_listed_and_exported_at_their_commit(repo: Path, tmp_path: Path) -> None:
     lib = tmp_path / "lib"
     lib.mkdir()
