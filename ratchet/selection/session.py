@@ -579,11 +579,15 @@ def _describe(
     if not replace_all:
         mentioned |= store.content().keys()
     watch = session.config.watch
+    # Asked in this order: after a selected run most files are mentioned
+    # (kept from the map), and a set lookup is cheaper than the file's kind.
     content = {
-        p: oid for p, oid in session.content.items() if tracked_kind(p, watch) or p in mentioned
+        p: oid for p, oid in session.content.items() if p in mentioned or tracked_kind(p, watch)
     }
-    known_shapes = {p for p in content if p.endswith(".py")}
-    wanted = known_shapes if shaped is None else set(shaped) & known_shapes
+    if shaped is None:
+        wanted = {p for p in content if p.endswith(".py")}
+    else:
+        wanted = {p for p in shaped if p in content and p.endswith(".py")}
     # Shaped before the new content is set: the old map's content says
     # which recorded shapes still describe their file (``store`` may be it).
     shapes = session.shapes(sorted(wanted))
@@ -1212,7 +1216,8 @@ def _merge(
             kept_lines: dict[str, Sequence[int]] = dict(account)
             fresh.tests[key].lines = kept_lines  # What the map keeps for it.
     numbers_before = store.numbers()
-    tracers = {p: n.tracer for p, n in numbers_before.items()}
+    # The files' coverage plugins, of the files reported on (not every file's).
+    tracers = {p: numbers_before[p].tracer for p in analyse if p in numbers_before}
     digests = {p: ran_digest(values) for p, values in lines.items()}
     # An unchanged file whose lines come to what its numbers were computed
     # from still has those numbers: coverage.py need not analyse it again.

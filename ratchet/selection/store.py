@@ -766,8 +766,7 @@ class Store:
             "INSERT OR REPLACE INTO module_name (seq, path_id, skip, name) VALUES (?, ?, ?, ?)",
             [
                 (n, self.path_id(p), *_stored_name(name, p))
-                for n, (name, p) in enumerate(names)
-                if n >= start
+                for n, (name, p) in enumerate(names[start:], start)
             ],
         )
         self._module_names = list(names)
