@@ -6,7 +6,8 @@ runs, each a fresh process), and the merge driver on baselines of N entries
 raised on both sides; prints the baseline's size and each command's peak
 memory.  Goals: ``check --all --data`` at most 1 s for 20,000 files and 4 s
 for 100,000; ``update --all --data`` at most 3 s and 12 s; the merge driver
-at most 1 s for 20,000.  ``--smoke`` runs a small, quick version for CI.
+at most 0.5 s for 20,000; peak memory at most 500 MB.  ``--smoke`` runs a
+small, quick version for CI.
 """
 
 from __future__ import annotations
