@@ -14,13 +14,13 @@ The three ways a command gets its numbers, each returning a complete
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 
 from ratchet import git, runner, scratch
 from ratchet.config import Config
 from ratchet.errors import RatchetError, TestRunFailed
-from ratchet.measurement import CoverageReport, Measurement, load_json_report
+from ratchet.measurement import CoverageReport, FileResult, Measurement, load_json_report
 from ratchet.report import RunMode
 from ratchet.workspace import Workspace, in_place, refuse_worktree_imports
 
@@ -65,6 +65,7 @@ def run(
     select: bool = False,
     full_reason: str = "",
     meanwhile: Callable[[], None] | None = None,
+    on_kept: Callable[[Mapping[str, FileResult]], None] | None = None,
 ) -> Measurement:
     """Run the tests under coverage in ``ws``.
 
@@ -72,6 +73,8 @@ def run(
     map says can change the judged files run, unless ``full_reason`` says
     why not.  Any other test command runs whole.  ``meanwhile``: work to do
     while the tests run, if a test process runs (an error there stops it).
+    ``on_kept``: given, while a selection runs, the map's results before it,
+    which the measurement keeps for every file the run does not measure.
     """
     with scratch.folder() as workdir:
         if ws.module != "pytest":
@@ -81,7 +84,12 @@ def run(
             from ratchet.selection.session import run_pytest
 
             m = run_pytest(
-                ws, workdir, select=select, full_reason=full_reason, meanwhile=meanwhile
+                ws,
+                workdir,
+                select=select,
+                full_reason=full_reason,
+                meanwhile=meanwhile,
+                on_kept=on_kept,
             )
     if ws.snapshot:
         _refuse_outside_measured(ws, m)

@@ -188,3 +188,53 @@ def test_every_files_verdict_is_the_rules_verdict(
             policy=policy,
         )
         assert v.outcome == expected
+
+
+@given(
+    st.dictionaries(
+        st.sampled_from([f"m{i}.py" for i in range(8)]),
+        st.tuples(numbers(), st.none() | st.sampled_from([HALF, Fraction(80)])),
+    ),
+    st.dictionaries(st.sampled_from([f"m{i}.py" for i in range(8)]), numbers()),
+    st.dictionaries(st.sampled_from([f"m{i}.py" for i in range(8)]), numbers()),
+    st.sets(st.sampled_from([f"m{i}.py" for i in range(8)])),
+    st.dictionaries(
+        st.sampled_from([f"n{i}.py" for i in range(2)]),
+        st.sampled_from([f"m{i}.py" for i in range(8)]),
+    ),
+)
+def test_verdicts_judged_ahead_are_those_judged_after(
+    entries: dict[str, tuple[Numbers, Fraction | None]],
+    before: dict[str, Numbers],
+    changed: dict[str, Numbers],
+    exists: set[str],
+    renamed: dict[str, str],
+) -> None:
+    """Judging ahead (a selected check: the map's results while the tests
+    run) and then the measurement, which keeps most of those results,
+    gives the verdicts judging the measurement alone gives."""
+    from ratchet.baseline import Baseline, Entry
+    from ratchet.measurement import CoverageReport, FileResult, Measurement
+    from ratchet.report import RunMode
+    from ratchet.verdicts import judge_files, judged
+
+    policy = Policy()
+    baseline = Baseline(
+        "7.0", False, {path: Entry(n, target=t) for path, (n, t) in entries.items()}
+    )
+    results = {path: FileResult(n) for path, n in before.items()}
+    exists |= results.keys()
+    # The run measured some files again: new results, for files the map had or not.
+    after = {**results, **{path: FileResult(n) for path, n in changed.items()}}
+    measurement = Measurement(CoverageReport(after, "7.0", False), RunMode.SELECTED, "")
+    earlier = judged(baseline, results, exists, policy, renamed)
+    alone = judge_files(baseline, measurement, exists, policy, renamed)
+    assert judge_files(baseline, measurement, exists, policy, renamed, earlier=earlier) == alone
+    # Judged by other inputs: judged again whole.
+    other = judged(baseline, results, set(exists), policy, renamed)
+    assert judge_files(baseline, measurement, exists, policy, renamed, earlier=other) == alone
+    # Nothing measured again: the verdicts judged ahead, as they are.
+    same = Measurement(CoverageReport(results, "7.0", False), RunMode.SELECTED, "")
+    kept = judge_files(baseline, same, exists, policy, renamed, earlier=earlier)
+    assert kept is earlier.verdicts
+    assert kept == judge_files(baseline, same, exists, policy, renamed)

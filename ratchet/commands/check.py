@@ -10,7 +10,7 @@ one renderer per format (:mod:`ratchet.output`), the skip path included.
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -30,7 +30,7 @@ if TYPE_CHECKING:  # Imported for real only on the slow path, to keep the skip f
     from ratchet.commands.record import Hook
     from ratchet.config import Config
     from ratchet.measurement import FileResult, Measurement
-    from ratchet.verdicts import FileVerdict
+    from ratchet.verdicts import FileVerdict, Judged
 
 
 def check(
@@ -182,6 +182,29 @@ def judge(
 
             gathered.append(gather(root, config, base, amending=base is None and amending()))
 
+    # A selected run's measurement keeps the map's results for most files:
+    # they are judged while the tests run, once both they and the change are
+    # known; after it, only the files it measured are judged again.
+    kept: list[Mapping[str, FileResult]] = []
+    ahead: list[Judged] = []
+
+    def judge_ahead() -> None:
+        if gathered and kept and not ahead:
+            from ratchet.verdicts import judged
+
+            change = gathered[0]
+            ahead.append(
+                judged(change.judge_against, kept[0], change.exists, config.policy, change.renamed)
+            )
+
+    def meanwhile() -> None:
+        gather_once()
+        judge_ahead()
+
+    def on_kept(results: Mapping[str, FileResult]) -> None:
+        kept.append(results)
+        judge_ahead()
+
     if data:
         gather_once()
         change = gathered[0]
@@ -193,7 +216,7 @@ def judge(
             # What git says about the commit is read while the tests run (an
             # error there stops them), or after, when no test process ran.
             measurement = measure.run(
-                ws, select=True, full_reason=full_reason, meanwhile=gather_once
+                ws, select=True, full_reason=full_reason, meanwhile=meanwhile, on_kept=on_kept
             )
             gather_once()
             change = gathered[0]
@@ -213,7 +236,7 @@ def judge(
                     f"--verify: the selection ({selected.mode.value}: {selected.why}) and "
                     f"the full run {'differ' if mismatches else 'agree on every file'}"
                 )
-            verdicts = _verdicts(change, measurement)
+            verdicts = _verdicts(change, measurement, ahead[0] if ahead else None)
             if confirm and worse(verdicts):
                 again = measure.rerun(ws, worse(verdicts), measurement.tests_run)
                 verdicts = confirmed(verdicts, again, config.policy)
@@ -275,7 +298,9 @@ def _shown(result: FileResult | None) -> str:
     return f"{n.covered}/{n.statements} statements, {n.covered_branches}/{n.branches} branches"
 
 
-def _verdicts(change: Change, measurement: Measurement) -> tuple[FileVerdict, ...]:
+def _verdicts(
+    change: Change, measurement: Measurement, earlier: Judged | None = None
+) -> tuple[FileVerdict, ...]:
     from ratchet.commands.common import ensure_same_mode
     from ratchet.nodata import refuse_empty
     from ratchet.verdicts import judge_files
@@ -284,7 +309,12 @@ def _verdicts(change: Change, measurement: Measurement) -> tuple[FileVerdict, ..
     refuse_empty(measurement, change.baseline, change.exists)
     ensure_same_mode(change.baseline, measurement, config.baseline)
     return judge_files(
-        change.judge_against, measurement, change.exists, config.policy, change.renamed
+        change.judge_against,
+        measurement,
+        change.exists,
+        config.policy,
+        change.renamed,
+        earlier=earlier,
     )
 
 

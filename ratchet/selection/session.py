@@ -203,6 +203,7 @@ class Session:
         self.pending: _Pending | None = None
         # The caller's work to do while the first test process runs.
         self.meanwhile: Callable[[], None] | None = None
+        self.on_kept: Callable[[Mapping[str, FileResult]], None] | None = None
         self.map_error = ""
         self.off_known = ""  # The remembered reason no map can be recorded.
         self.shaped: dict[str, Shape | None] = {}  # Files the plan shaped, as they are now.
@@ -394,12 +395,15 @@ def run_pytest(
     select: bool,
     full_reason: str,
     meanwhile: Callable[[], None] | None = None,
+    on_kept: Callable[[Mapping[str, FileResult]], None] | None = None,
 ) -> Measurement:
     """Run the suite (all, or a selection when ``select``) and keep the map
-    current.  ``meanwhile``: work to do while the first test process runs."""
+    current.  ``meanwhile``: work to do while the first test process runs;
+    ``on_kept``: see :func:`ratchet.measure.run`."""
     # With a selection, its test process starts while the map is read and the plan made.
     session = Session(ws, workdir, start=select)
     session.meanwhile = meanwhile
+    session.on_kept = on_kept
     try:
         why = full_reason if full_reason or not select else _why_not_select(session)
         if why or not select:
@@ -731,6 +735,8 @@ class _Ahead:
         from ratchet import lastrun
 
         self.results = _results(self.store)
+        if self.session.on_kept is not None:
+            self.session.on_kept(self.results)
         lastrun.prepare(self.session.ws.repo, self.session.config, self.session.content)
         for kind in (FIXTURE, IMPORT, MODULE, SESSION):
             self.store.units(kind)
