@@ -168,6 +168,7 @@ def test_the_own_process_ends_once_its_output_is_out(
     flushing what it printed; with work left to that teardown (a coverage.py
     measurement to save, a thread to wait for) it ends the usual way.
     ``os._exit`` is replaced: it would end this test process."""
+    import gc
     import io
     import os
     import threading
@@ -188,6 +189,22 @@ def test_the_own_process_ends_once_its_output_is_out(
     assert main() == 0
     assert ended == [0]
     assert "--verify" in out.getvalue()
+    # A command that ran: the collector is left off (enabling it would
+    # first traverse everything the command built).
+    monkeypatch.chdir(tmp_path)  # Not a repository: the command stops at once.
+    monkeypatch.setattr(sys, "argv", ["ratchet", "report"])
+    err = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", err)
+    try:
+        code = main()
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+    assert code != 0
+    assert ended == [0, code]
+    assert "not a git repository" in err.getvalue()
+    ended.clear()
+    ended.append(0)
     # Called by a program (argv given): no exit.
     assert main(["help", "check"]) == 0
     assert ended == [0]
