@@ -81,6 +81,11 @@ def run(
             why = "test selection needs pytest" if select else ""
             m = _whole(ws, workdir, why, meanwhile)
         else:
+            started = None
+            if select:  # Started before the session's imports, which it overlaps.
+                from ratchet.selection import early
+
+                started = early.start(ws, workdir, git.git_dir(ws.repo))
             from ratchet.selection.session import run_pytest
 
             m = run_pytest(
@@ -90,6 +95,7 @@ def run(
                 full_reason=full_reason,
                 meanwhile=meanwhile,
                 on_kept=on_kept,
+                started=started,
             )
     if ws.snapshot:
         _refuse_outside_measured(ws, m)

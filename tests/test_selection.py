@@ -540,9 +540,9 @@ def test_the_plugin_imported_as_a_library_records_nothing(monkeypatch: pytest.Mo
     not start a second recorder there."""
     import importlib
 
-    from ratchet.selection import plugin, session
+    from ratchet.selection import early, plugin
 
-    assert plugin.LOADED_AS == session.PLUGIN
+    assert plugin.LOADED_AS == early.PLUGIN
     monkeypatch.setenv("RATCHET_TESTMAP_OUT", "/nonexistent")
     monkeypatch.setenv("PYTEST_XDIST_WORKER", "gw9")
     again = importlib.reload(plugin)
@@ -596,11 +596,11 @@ def test_the_plugin_is_kept_in_the_git_directory_and_restored_if_changed(
     falls back to the run's temporary folder."""
     import hashlib
 
-    from ratchet.selection import session
+    from ratchet.selection import early
 
-    source = (Path(session.__file__).parent / "plugin.py").read_bytes()
+    source = (Path(early.__file__).parent / "plugin.py").read_bytes()
     folder = suite.root / ".git" / "ratchet" / f"plugin-{hashlib.sha256(source).hexdigest()[:16]}"
-    copy = folder / f"{session.PLUGIN}.py"
+    copy = folder / f"{early.PLUGIN}.py"
     assert copy.read_bytes() == source
     copy.write_text("raise SystemExit('a changed copy ran')\n")
     suite.stage("pkg/b.py", neutral(2))

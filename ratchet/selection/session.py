@@ -27,7 +27,7 @@ from ratchet.measurement import CoverageReport, FileResult, Measurement, TestRun
 from ratchet.numbers import Numbers
 from ratchet.relevance import CONFIG_FILES
 from ratchet.report import RunMode
-from ratchet.selection import compose
+from ratchet.selection import compose, early
 from ratchet.selection.blocks import (
     Shape,
     attribute_probe_lines,
@@ -67,7 +67,6 @@ from ratchet.workspace import Workspace, refuse_worktree_imports
 # What made the recorded shapes: the map's format, and the Python whose
 # ``ast`` they come from (its trees differ between versions).
 SHAPES = f"{FORMAT}/{sys.version_info[0]}.{sys.version_info[1]}"
-PLUGIN = "_ratchet_testmap"  # The plugin's LOADED_AS: only under this name does it record.
 # Variables that change what the tests import or how pytest runs them.
 _PYTEST_VARIABLES = frozenset(
     {"PYTEST_ADDOPTS", "PYTEST_PLUGINS", "PYTEST_DISABLE_PLUGIN_AUTOLOAD", "PYTHONPATH"}
@@ -107,45 +106,6 @@ def _fingerprint_change(stored: str, now: Mapping[str, str]) -> str:
     return ", ".join(changed) if changed else ""
 
 
-def _plugin_folder(git_dir: Path, workdir: Path) -> Path:
-    """A folder holding the plugin as ``_ratchet_testmap.py``.
-
-    Kept in the git directory under the digest of its text, so that its
-    bytecode (pytest rewrites a ``-p`` plugin's assertions, which costs a
-    run a tenth of a second) is cached like the project's; in ``workdir``
-    when the git directory cannot be written.
-    """
-    source = Path(__file__).with_name("plugin.py").read_bytes()
-    digest = hashlib.sha256(source).hexdigest()[:16]
-    try:
-        folder = state.folder(git_dir) / f"plugin-{digest}"
-        target = folder / f"{PLUGIN}.py"
-        if not target.is_file() or target.read_bytes() != source:
-            folder.mkdir(exist_ok=True)
-            tmp = folder / f".{PLUGIN}.{os.getpid()}"
-            tmp.write_bytes(source)
-            os.replace(tmp, target)
-        return folder
-    except (OSError, StateError):
-        folder = workdir / "plugin"
-        folder.mkdir(exist_ok=True)
-        (folder / f"{PLUGIN}.py").write_bytes(source)
-        return folder
-
-
-def _plugin_env(
-    plugin_dir: Path, root: Path, outdir: Path, base: Mapping[str, str]
-) -> dict[str, str]:
-    outdir.mkdir(parents=True, exist_ok=True)
-    path = base.get("PYTHONPATH")
-    return {
-        "PYTHONPATH": str(plugin_dir) + (os.pathsep + path if path else ""),
-        "RATCHET_TESTMAP_OUT": str(outdir),
-        "RATCHET_TESTMAP_ROOT": os.path.realpath(root),
-        "RATCHET_TESTMAP_DATA": str(outdir.parent),
-    }
-
-
 def _outputs(outdir: Path) -> list[dict[str, Any]]:
     outputs = []
     for path in sorted(outdir.glob("map-*.json")):
@@ -154,60 +114,38 @@ def _outputs(outdir: Path) -> list[dict[str, Any]]:
     return outputs
 
 
-GO = "RATCHET_TESTMAP_GO"  # The descriptor an early test process waits on (plugin.py).
-
-
-class _Pending:
-    """A test process started early, waiting for its spec (:meth:`Session.start`)."""
-
-    def __init__(
-        self, started: runner.StartedRun, write: int, outdir: Path, spec_path: Path
-    ) -> None:
-        self.started = started
-        self.write = write
-        self.outdir = outdir
-        self.spec_path = spec_path
-
-    def go(self, spec: Mapping[str, object] | None) -> runner.StartedRun:
-        """Give the process its spec (None: the whole suite) and let it run."""
-        self.spec_path.write_text(json.dumps(spec), "utf-8")
-        # Gone already (a conftest that failed to import): finish() tells why.
-        with contextlib.suppress(BrokenPipeError):
-            os.write(self.write, b"go\n")
-        os.close(self.write)
-        return self.started
-
-    def abandon(self) -> None:
-        """Stop the process: no run of this check needs it."""
-        with contextlib.suppress(OSError):  # Unless stopped first, it ends on seeing this.
-            os.close(self.write)
-        self.started.abandon()
-
-
 class Session:
     """One check's test runs: what the map was, and what the files are."""
 
-    def __init__(self, ws: Workspace, workdir: Path, *, start: bool = False) -> None:
+    def __init__(
+        self,
+        ws: Workspace,
+        workdir: Path,
+        *,
+        start: bool = False,
+        started: early.Pending | None = None,
+    ) -> None:
         """``start``: start the first round's test process (:meth:`start`)
-        first, so that what is read here overlaps its start-up too."""
+        first, so that what is read here overlaps its start-up too;
+        ``started``: that process, started already (:func:`early.start`)."""
         self.ws = ws
         self.root = ws.root
         self.config = ws.config
         self.workdir = workdir
-        self.git_dir = git.git_dir(ws.repo)
-        self.rounds = 0
+        self.git_dir = git.git_dir(ws.repo) if started is None else started.git_dir
+        self.rounds = 0 if started is None else 1
         self.seconds = 0.0
         self.warnings: tuple[str, ...] = ()
         self.notes: list[str] = []  # What the user should hear about this run.
         self.old: Store | None = None
-        self.pending: _Pending | None = None
+        self.pending = started
         # The caller's work to do while the first test process runs.
         self.meanwhile: Callable[[], None] | None = None
         self.on_kept: Callable[[Mapping[str, FileResult]], None] | None = None
         self.map_error = ""
         self.off_known = ""  # The remembered reason no map can be recorded.
         self.shaped: dict[str, Shape | None] = {}  # Files the plan shaped, as they are now.
-        if start:
+        if start and started is None:
             self.start()
         try:
             self.fingerprint = fingerprint(ws)
@@ -251,42 +189,14 @@ class Session:
     def _round(self) -> tuple[Path, Path, dict[str, str]]:
         """The next round's folder, its plugin output folder and its variables."""
         self.rounds += 1
-        here = self.workdir / f"round{self.rounds}"
-        outdir = here / "map"
-        plugin_dir = _plugin_folder(self.git_dir, self.workdir)
-        env = _plugin_env(plugin_dir, self.root, outdir, self.ws.env)
-        if self.ws.snapshot:
-            env["RATCHET_TESTMAP_FORBID"] = os.path.realpath(self.ws.repo)
-        return here, outdir, env
+        return early.round_folder(self.ws, self.workdir, self.git_dir, self.rounds)
 
     def start(self) -> None:
-        """Start the first round's test process before the plan is made.
-
-        Starting Python, coverage.py and pytest and loading the project's
-        conftest files does not depend on which tests run: the process does
-        that while this one plans, then waits (the plugin, at session start)
-        until :meth:`run` writes the spec and says go on a pipe.  A closed
-        pipe without go, or this process gone, makes it end without running
-        anything; :meth:`close` stops it if no run took it.  Not with
-        ``early-start = false``: then the process starts once the plan needs it.
-        """
-        if os.name == "nt":  # pragma: no cover - no descriptors to pass on Windows
-            return
-        if not self.config.early_start:
-            return
-        here, outdir, env = self._round()
-        spec_path = here / "select.json"
-        env["RATCHET_TESTMAP_SELECT"] = str(spec_path)
-        read, write = os.pipe()
-        try:
-            env[GO] = str(read)
-            started = runner.start_tests(self.ws, here, ["-p", PLUGIN], env, pass_fds=(read,))
-        except BaseException:
-            os.close(write)
-            raise
-        finally:
-            os.close(read)
-        self.pending = _Pending(started, write, outdir, spec_path)
+        """Start the first round's test process before the plan is made
+        (:func:`early.start`); :meth:`close` stops it if no run took it."""
+        self.pending = early.start(self.ws, self.workdir, self.git_dir)
+        if self.pending is not None:
+            self.rounds = 1
 
     def run(
         self, spec: Mapping[str, object] | None, meanwhile: Callable[[], None] | None = None
@@ -303,7 +213,7 @@ class Session:
                 spec_path = here / "select.json"
                 spec_path.write_text(json.dumps(spec), "utf-8")
                 env["RATCHET_TESTMAP_SELECT"] = str(spec_path)
-            started = runner.start_tests(self.ws, here, ["-p", PLUGIN], env)
+            started = runner.start_tests(self.ws, here, ["-p", early.PLUGIN], env)
         theirs, self.meanwhile = self.meanwhile, None
 
         def both() -> None:
@@ -396,12 +306,14 @@ def run_pytest(
     full_reason: str,
     meanwhile: Callable[[], None] | None = None,
     on_kept: Callable[[Mapping[str, FileResult]], None] | None = None,
+    started: early.Pending | None = None,
 ) -> Measurement:
     """Run the suite (all, or a selection when ``select``) and keep the map
     current.  ``meanwhile``: work to do while the first test process runs;
-    ``on_kept``: see :func:`ratchet.measure.run`."""
+    ``on_kept``: see :func:`ratchet.measure.run`; ``started``: the first
+    test process, started already (:func:`early.start`)."""
     # With a selection, its test process starts while the map is read and the plan made.
-    session = Session(ws, workdir, start=select)
+    session = Session(ws, workdir, start=select, started=started)
     session.meanwhile = meanwhile
     session.on_kept = on_kept
     try:
