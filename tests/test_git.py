@@ -130,6 +130,16 @@ def test_a_failure_of_either_working_tree_query_is_named(repo: Path, tmp_path: P
         git.worktree_differences(repo)
 
 
+def test_git_missing_from_path_is_named(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path / "nowhere"))
+    with pytest.raises(RatchetError, match="git is not installed or not on PATH"):
+        git.worktree_differences(repo)  # The query started first.
+    with pytest.raises(RatchetError, match="git is not installed or not on PATH"):
+        git.untracked_paths(repo)  # A query run to its end.
+
+
 def test_submodules_are_listed_and_exported_at_their_commit(repo: Path, tmp_path: Path) -> None:
     lib = tmp_path / "lib"
     lib.mkdir()
