@@ -46,6 +46,7 @@ from ratchet.selection.blocks import (
     module_level_change,
     shape,
 )
+from ratchet.selection.pool import could_join, signature
 from ratchet.selection.store import FIXTURE, IMPORT, SESSION, TEST, Store
 from ratchet.selection.store import MODULE as COLLECTION
 
@@ -122,6 +123,15 @@ def _runs_own_code_when_collected(source: bytes | None) -> bool:
     return source is None or _OWN_COLLECTION_CODE.search(source) is not None
 
 
+def _same_constants(was: bytes | None, now: bytes | None) -> bool:
+    """Whether two versions of a file give Hypothesis the same constants
+    (False when either is unknown)."""
+    if was is None or now is None:
+        return False
+    found = signature(was)
+    return found is not None and found == signature(now)
+
+
 class Planner:
     """One plan: the map, what the files are now, and the policy."""
 
@@ -134,6 +144,7 @@ class Planner:
         watch: tuple[str, ...] = (),
         max_share: float = 0.5,
         installed: Callable[[str], bool] = lambda name: True,
+        read_blob: Callable[[str], bytes | None] = lambda oid: None,
     ) -> None:
         self.store = store
         self.content = content
@@ -141,6 +152,7 @@ class Planner:
         self.watch = watch
         self.max_share = max_share
         self.installed = installed
+        self.read_blob = read_blob  # A file's content by its blob id, if git has it.
         # Tests are looked up by what the change touches, not read whole:
         # a map of 100,000 tests costs a check a query, not a load.
         self.kinds: dict[int, tuple[str, str]] = {}
@@ -172,6 +184,7 @@ class Planner:
                 why = self._data_file(path, units, changed_modules)
             if why:
                 return self._full(f"{path}: {why}")
+        self._pool_change(old, units)
         why = self._import_cascade(units, changed_modules)
         if why:
             return self._full(why)
@@ -276,6 +289,24 @@ class Planner:
                 units |= own
                 changed[path] = "a helper it defines changed"
         return ""
+
+    def _pool_change(self, old: Mapping[str, str], units: set[int]) -> None:
+        """Hypothesis's pool of local constants changed (a pooled file's
+        constants, or a module that could join it appeared or went): the
+        units that drew from it run again."""
+        drew = self.store.drew()
+        if not drew or drew <= units:
+            return
+        pool = self.store.pool()
+        for path in sorted(self.plan.changed):
+            before, now = old.get(path), self.content.get(path)
+            if path in pool and before is not None and now is not None:
+                if _same_constants(self.read_blob(before), self.read(path)):
+                    continue
+            elif path not in pool and not (could_join(path) and (before is None or now is None)):
+                continue
+            units |= drew
+            return
 
     def _readers(self, path: str, units: set[int]) -> set[int]:
         """Whoever opened ``path`` (as data: a test that reads a module's

@@ -61,13 +61,17 @@ FORBID = "RATCHET_TESTMAP_FORBID"
 # The coverage configuration file the main process measures with ('' for
 # none), so that pytest-xdist's workers measure with the same one.
 RCFILE = "RATCHET_COVERAGE_RCFILE"
+# Hypothesis's reader of local modules' constants, and its pytest plugin,
+# which fills its pool while collecting (see ratchet/selection/pool.py).
+_CONSTANTS_AST = os.path.join("hypothesis", "internal", "constants_ast.py")
+_HYPOTHESIS_PLUGIN = "_hypothesis_pytestplugin.py"
 TOOL_ID = 4  # A sys.monitoring tool id coverage.py (1) and debuggers (0) do not use.
 
 
 class Unit:
     """What one test, fixture instance, import or the session executed."""
 
-    __slots__ = ("children", "imports", "lines", "opened", "spawned")
+    __slots__ = ("children", "drew", "imports", "lines", "opened", "spawned")
 
     def __init__(self) -> None:
         self.lines: dict[str, set[Any]] = {}  # Absolute file name -> lines or arcs.
@@ -75,6 +79,7 @@ class Unit:
         self.imports: set[str] = set()  # Repository module files imported.
         self.spawned = False  # It started a Python subprocess...
         self.children = False  # ... and coverage data of subprocesses appeared.
+        self.drew = False  # It drew from Hypothesis's pool of local constants.
 
     def add(self, taken: dict[str, set[Any]]) -> None:
         for f, values in taken.items():
@@ -240,6 +245,8 @@ class Recorder:
         self.line_counts: dict[str, int] = {}
         # Decoded sets, by their raw content: see encode.
         self.encoded: dict[tuple[bool, frozenset[Any]], tuple[str, int]] = {}
+        self.pool: set[str] = set()  # Files Hypothesis took constants from (pool.py).
+        self.pool_hooked = False  # Its draws are seen (hook_pool).
         self._start()
 
     # -- coverage.py --------------------------------------------------------------
@@ -376,13 +383,65 @@ class Recorder:
                 if not os.path.isabs(path):
                     path = os.path.join(os.getcwd(), path)
                 rel = self.rel(path)
-                if rel is not None:
+                if rel is not None and not self._pooled(rel):
                     self.current.opened.add(rel)
         elif event in ("subprocess.Popen", "os.posix_spawn", "os.exec"):
             program = args[0] if event != "subprocess.Popen" or args[0] else (args[1] or [""])[0]
             name = os.path.basename(os.fsdecode(program)) if program else ""
             if name.startswith("python") or program == sys.executable:
                 self.current.spawned = True
+
+    def _pooled(self, rel: str) -> bool:
+        """Whether Hypothesis is reading ``rel`` for its pool of local
+        constants (a module's source, or its cache of them): recorded as a
+        pooled file, and the current unit as drawing from the pool, unless
+        it is Hypothesis's own pytest plugin filling the pool early."""
+        if "hypothesis" not in sys.modules:
+            return False
+        frame: Any = sys._getframe(2)  # What opened the file.
+        reading = early = False
+        for _ in range(16):
+            if frame is None:
+                break
+            name = frame.f_code.co_filename
+            if not reading:
+                if frame.f_code.co_name == "constants_from_module" and name.endswith(
+                    _CONSTANTS_AST
+                ):
+                    reading = True
+            elif name.endswith(_HYPOTHESIS_PLUGIN):
+                early = True
+                break
+            frame = frame.f_back
+        if not reading or not self.hook_pool():
+            # Not Hypothesis, or one whose draws cannot be seen: an open.
+            return False
+        if rel.endswith(".py"):
+            self.pool.add(rel)
+        if not early:
+            self.current.drew = True
+        return True
+
+    def hook_pool(self) -> bool:
+        """See every draw from Hypothesis's pool (``_get_local_constants``,
+        which each of its providers calls once): the unit current then drew
+        from it.  False when Hypothesis has no such function."""
+        if self.pool_hooked:
+            return True
+        providers = sys.modules.get("hypothesis.internal.conjecture.providers")
+        get = getattr(providers, "_get_local_constants", None)
+        if get is None or not callable(get):
+            return False
+        rec = self
+
+        def _get_local_constants(*args: Any, **kwargs: Any) -> Any:
+            if not sys._getframe(1).f_code.co_filename.endswith(_HYPOTHESIS_PLUGIN):
+                rec.current.drew = True
+            return get(*args, **kwargs)
+
+        providers._get_local_constants = _get_local_constants  # type: ignore[union-attr]
+        self.pool_hooked = True
+        return True
 
     def _child_data(self, unit: Unit) -> None:
         """Attribute measured Python subprocesses to the unit that started them."""
@@ -433,6 +492,7 @@ class Recorder:
             "opened": sorted(unit.opened),
             "imports": sorted(unit.imports),
             "opaque": unit.opaque,
+            "drew": unit.drew,
         }
 
     def _decode(self, values: set[Any], spawned: bool) -> tuple[list[int], int]:
@@ -833,6 +893,11 @@ class Plugin:
             config.hook.pytest_deselected(items=drop)
             items[:] = keep
 
+    def pytest_collectreport(self, report: Any) -> None:
+        # Before Hypothesis's plugin fills its pool (collection_modifyitems).
+        if not self.rec.pool_hooked and "hypothesis" in sys.modules:
+            self.rec.hook_pool()
+
     def pytest_collection_finish(self, session: Any) -> None:
         self.rec.flush()
 
@@ -848,6 +913,8 @@ class Plugin:
         if rec.test is None:
             rec.test = Unit()
             rec.enter(rec.test)
+        if not rec.pool_hooked and "hypothesis" in sys.modules:
+            rec.hook_pool()
         yield
 
     @pytest.hookimpl(hookwrapper=True, tryfirst=True)
@@ -937,6 +1004,7 @@ class Plugin:
             "preload_failures": rec.preload_failures,
             "preloaded": sorted(rec.preloaded),
             "session": rec.encode(rec.session),
+            "pool": sorted(rec.pool),
             "foreign": _foreign_modules(rec.root),
         }
         result["ok"] = not rec.reason  # Encoding can find a problem too.

@@ -37,6 +37,8 @@ class Recording:
     failed_imports: set[str] = field(default_factory=set)  # Module files whose import raised.
     preload_failures: dict[str, str] = field(default_factory=dict)  # Module name -> error.
     preloaded: set[str] = field(default_factory=set)  # Module files the preload imported.
+    # Files Hypothesis took local constants from (ratchet/selection/pool.py).
+    pool: set[str] = field(default_factory=set)
 
 
 def _unit(raw: Mapping[str, Any], known: dict[str, Lines]) -> UnitData:
@@ -46,6 +48,7 @@ def _unit(raw: Mapping[str, Any], known: dict[str, Lines]) -> UnitData:
         set(raw["imports"]),
         bool(raw["opaque"]),
         list(raw.get("fixtures", ())),
+        drew=bool(raw.get("drew")),
     )
 
 
@@ -73,6 +76,7 @@ def merge(into: UnitData, other: UnitData, branch: bool) -> None:
     into.opened |= other.opened
     into.imports |= other.imports
     into.opaque = into.opaque or other.opaque
+    into.drew = into.drew or other.drew
 
 
 def union(sets: Iterable[Sequence[int]], branch: bool) -> list[int]:
@@ -127,6 +131,7 @@ def from_outputs(outputs: Iterable[Mapping[str, Any]]) -> Recording:
         recording.failed_imports.update(out.get("failed_imports", ()))
         recording.preload_failures.update(out.get("preload_failures", {}))
         recording.preloaded.update(out.get("preloaded", ()))
+        recording.pool.update(out.get("pool", ()))
     if recording is None:
         raise RecordingError("the test run recorded nothing (did pytest run?)")
     return recording

@@ -511,6 +511,7 @@ def _describe(
     for path, found in shapes.items():
         store.set_shape(path, found)
     store.set_numbers(numbers, replace_all=replace_all)
+    store.add_pool(recording.pool, replace_all=replace_all)
     reaching, collecting = _reaching_out(store, session.read)
     store.set_active(store.mutating() | reaching)
     store.set_collecting(collecting)
@@ -575,6 +576,9 @@ def _selected(session: Session) -> Measurement:
         watch=session.config.watch,
         max_share=session.config.select_max_share,
         installed=installed_checker(roots),
+        # A blob by its id; None where git does not have it (a file
+        # measured as it was in the working tree, never staged).
+        read_blob=lambda oid: git.read_blob(session.ws.repo, oid),
     )
     plan = planner.decide()
     session.shaped = plan.shapes

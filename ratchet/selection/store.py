@@ -30,7 +30,7 @@ from pathlib import Path
 
 from ratchet.encoded import Lines, decode, encode
 
-FORMAT = 9
+FORMAT = 10
 NAME = "testmap.db"
 GARBAGE_EVERY = 16  # Merges between two collections of unused line sets.
 _COLLECTING = "collecting"  # Meta key: see Store.collecting.
@@ -97,6 +97,10 @@ CREATE TABLE module_name (
     seq INTEGER PRIMARY KEY, path_id INTEGER NOT NULL, skip INTEGER NOT NULL, name TEXT
 );
 CREATE TABLE active (path_id INTEGER PRIMARY KEY);
+-- Hypothesis's pool of local constants (ratchet/selection/pool.py): the
+-- files it took them from, and the units that drew from it.
+CREATE TABLE pool (path_id INTEGER PRIMARY KEY);
+CREATE TABLE drew (unit_id INTEGER PRIMARY KEY);
 """
 
 
@@ -195,6 +199,7 @@ class UnitData:
     opaque: bool = False
     fixtures: list[str] = field(default_factory=list)  # A test's fixture instances.
     module: str = ""  # A test's module.
+    drew: bool = False  # It drew from Hypothesis's pool of local constants (pool.py).
 
 
 @dataclass(frozen=True)
@@ -602,6 +607,24 @@ class Store:
         content = self.content()
         return {p for p in self._mutates if p in content}
 
+    # -- Hypothesis's pool of local constants ---------------------------------------------
+
+    def pool(self) -> set[str]:
+        """The files Hypothesis took local constants from, in any run recorded."""
+        rows = self.db.execute("SELECT path.path FROM pool JOIN path ON path.id = pool.path_id")
+        return {p for (p,) in rows}
+
+    def add_pool(self, paths: Iterable[str], *, replace_all: bool) -> None:
+        if replace_all:
+            self.db.execute("DELETE FROM pool")
+        self.db.executemany(
+            "INSERT OR IGNORE INTO pool VALUES (?)", [(self.path_id(p),) for p in paths]
+        )
+
+    def drew(self) -> set[int]:
+        """The units that drew from the pool."""
+        return {uid for (uid,) in self.db.execute("SELECT unit_id FROM drew")}
+
     def opened_by(self, paths: Iterable[str]) -> dict[str, set[int]]:
         return self._by_paths("opened", paths)
 
@@ -833,7 +856,7 @@ class Store:
         if self._elsewhere is not None:
             for (i,) in rows:
                 self._elsewhere.pop(i, None)
-        for table in ("executed", "opened", "imported"):
+        for table in ("executed", "opened", "imported", "drew"):
             self.db.executemany(f"DELETE FROM {table} WHERE unit_id = ?", rows)
         self.db.executemany(
             "DELETE FROM uses WHERE test_id = ? OR fixture_id = ?", [(i, i) for (i,) in rows]
@@ -878,6 +901,8 @@ class Store:
             "INSERT OR IGNORE INTO imported VALUES (?, ?)",
             [(uid, self.path_id(p)) for p in data.imports],
         )
+        if data.drew:
+            self.db.execute("INSERT INTO drew VALUES (?)", (uid,))
         return uid
 
     def _lineset(self, values: Sequence[int]) -> int:
