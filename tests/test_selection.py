@@ -913,6 +913,48 @@ def test_a_session_fixture_set_up_again_keeps_its_other_users(suite: Project) ->
     ) == full_numbers(suite.root)
 
 
+MODES = """\
+def setup(mode):
+    if mode == "a":
+        one = 1
+        return one
+    return 2
+"""
+HOOK = """\
+def pytest_collection_modifyitems(items):
+    if any(item.name == "test_slow" for item in items):
+        from pkg import modes
+
+        with open("data/mode.txt") as f:
+            modes.setup(f.read().strip())
+"""
+
+
+def test_what_the_session_opened_is_kept_when_a_selected_run_does_not_open_it(
+    project: Project,
+) -> None:
+    """The session is not run again whole in a selected run: a file it read
+    in the full run (here only when test_slow is collected) is still its
+    input, as its lines and imports are."""
+    project.write("pyproject.toml", pyproject(branch=True))
+    project.write("pkg/modes.py", MODES)
+    project.write("data/mode.txt", "a\n")
+    project.write("tests/conftest.py", HOOK)
+    project.write("tests/test_slow.py", "def test_slow():\n    assert True\n")
+    project.write("tests/test_fast.py", "def test_fast():\n    assert 1 + 1 == 2\n")
+    project.commit("a session hook reads a file")
+    assert project.ratchet("init").code == errors.PASSED
+    project.commit("baseline")
+    project.stage("tests/test_fast.py", "def test_fast():\n    assert 2 + 2 == 4\n")
+    doc = check_json(project)
+    assert doc["tests_run"] == ["tests/test_fast.py::test_fast"], doc["why"]
+    project.commit("fast")
+    project.stage("data/mode.txt", "b\n")
+    assert numbers(
+        measure.run(in_place(project.root, load_config(project.root)), select=True)
+    ) == full_numbers(project.root)
+
+
 @pytest.mark.skipif(COVERAGE < (7, 10), reason="the scenario needs test_cli's child measured")
 def test_deleting_the_only_importer_of_an_active_module(suite: Project) -> None:
     """pkg/c.py's import is active (it runs cli() under __main__), so a

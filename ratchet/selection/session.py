@@ -492,6 +492,8 @@ def _describe(
         for key, data in units.items():
             mentioned |= data.lines.keys() | data.opened | data.imports
             mentioned.add(key if units is not recording.tests else data.module)
+    whole = recording.session  # What it opened is an input too (a data file).
+    mentioned |= whole.lines.keys() | whole.opened | whole.imports
     if not replace_all:
         mentioned |= store.content().keys()
     watch = session.config.watch
@@ -1022,9 +1024,14 @@ def _merge(
     excluded = removed | replaced
     # The session's imports are kept as its lines are: what it imported then
     # and now (it is not run again whole).
+    # So are the files it opened, and whether it drew from Hypothesis's pool.
     session_imports = set(session_unit.imports)
+    session_opened = set(session_unit.opened)
+    session_drew = session_unit.drew
     if session_old is not None:
         session_imports.update(*store.imports_of_units([session_old[0]]).values())
+        session_opened.update(*store.opened_of_units([session_old[0]]).values())
+        session_drew = session_drew or session_old[0] in store.drew()
     if store.meta(_CLOSED) != "1" or _imports_lost(
         store, old, fresh_by_old_id, excluded - replaced_session, fresh.preloaded
     ):
@@ -1169,7 +1176,9 @@ def _merge(
                     uses[store.put_unit(kind, key, data, seq)] = data.fixtures
                 else:
                     store.put_unit(kind, key, data)
-            merged_session = UnitData(imports=session_imports)
+            merged_session = UnitData(
+                opened=session_opened, imports=session_imports, drew=session_drew
+            )
             merged_session.lines.update(session_lines)
             from ratchet.selection.recording import merge
 

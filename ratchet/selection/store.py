@@ -725,11 +725,18 @@ class Store:
 
     def imports_of_units(self, ids: Iterable[int]) -> dict[int, list[str]]:
         """The modules each of ``ids`` imported (those that imported any)."""
+        return self._paths_of_units("imported", ids)
+
+    def opened_of_units(self, ids: Iterable[int]) -> dict[int, list[str]]:
+        """The files each of ``ids`` opened (those that opened any)."""
+        return self._paths_of_units("opened", ids)
+
+    def _paths_of_units(self, table: str, ids: Iterable[int]) -> dict[int, list[str]]:
         names = self._all_paths()
         out: dict[int, list[str]] = {}
         for part, marks in _in_chunks(sorted(set(ids))):
             for uid, pid in self.db.execute(
-                f"SELECT unit_id, path_id FROM imported WHERE unit_id IN ({marks})", part
+                f"SELECT unit_id, path_id FROM {table} WHERE unit_id IN ({marks})", part
             ):
                 out.setdefault(uid, []).append(names[pid])
         return out
