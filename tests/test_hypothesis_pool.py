@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from ratchet import errors, measure
 from ratchet.config import load_config
+from ratchet.report import RunMode
 from ratchet.selection import plugin, store
 from ratchet.selection.pool import could_join, signature
 from ratchet.workspace import in_place
@@ -305,6 +306,8 @@ def test_an_edit_that_keeps_the_constants_does_not_rerun_the_drawing_tests(
     assert not any(path.startswith("tests/") for path in pool)
     assert drew == {"tests/test_calc.py::test_double"}
     drawing.stage("pkg/calc.py", CALC.replace("    if x > SCALE:", "    pass\n    if x > SCALE:"))
+    # A module appeared too, but not one Hypothesis takes constants from.
+    drawing.stage("tests/helpers.py", "LIMITS = (1000, 2000)\n")
     doc = check_json(drawing)
     assert doc["mode"] == "selected", doc["why"]
     assert sorted(doc["tests_run"]) == [  # type: ignore[call-overload]
@@ -334,3 +337,17 @@ def test_a_change_to_the_pool_reruns_the_drawing_tests(
     assert numbers(
         measure.run(in_place(drawing.root, load_config(drawing.root)), select=True)
     ) == full_numbers(drawing.root)
+
+
+def test_a_version_git_does_not_have_counts_as_changed_constants(drawing: Project) -> None:
+    """The map measured an edit never staged: its blob is not in the
+    repository, so whether the next edit changed its constants is unknown."""
+    ws = in_place(drawing.root, load_config(drawing.root))
+    edited = CALC.replace('        return "large"', '        return "large" * 1')
+    (drawing.root / "pkg/calc.py").write_text(edited)
+    assert "tests/test_calc.py::test_double" in (measure.run(ws, select=True).tests_run or ())
+    (drawing.root / "pkg/calc.py").write_text(edited.replace("    if x", "    pass\n    if x"))
+    m = measure.run(in_place(drawing.root, load_config(drawing.root)), select=True)
+    assert m.mode is RunMode.SELECTED, m.why
+    assert "tests/test_calc.py::test_double" in (m.tests_run or ())
+    assert numbers(m) == full_numbers(drawing.root)
