@@ -87,13 +87,13 @@ def _functions(source: str) -> list[tuple[str, int, tuple[int, int, int]]]:
     return out
 
 
-def edited(source: str, edit: tuple[str, str, int, int]) -> str:
-    """``source`` with a ``pass`` before the function's first statement,
+def edited(source: str, edit: tuple[str, str, int, int], statement: str = "pass") -> str:
+    """``source`` with ``statement`` before the function's first statement,
     found again in this text (earlier edits moved lines)."""
     _, name, nth, indent = edit
     line = next(at[0] for n, k, at in _functions(source) if (n, k) == (name, nth))
     lines = source.splitlines(keepends=True)
-    lines.insert(line - 1, " " * indent + "pass\n")
+    lines.insert(line - 1, " " * indent + statement + "\n")
     return "".join(lines)
 
 
@@ -105,9 +105,9 @@ def _compiles(source: str) -> bool:
     return True
 
 
-def apply(root: Path, edit: tuple[str, str, int, int]) -> None:
+def apply(root: Path, edit: tuple[str, str, int, int], statement: str = "pass") -> None:
     file = root / edit[0]
-    file.write_text(edited(file.read_text(), edit))
+    file.write_text(edited(file.read_text(), edit, statement))
 
 
 def timed(args: list[str], cwd: Path) -> tuple[float, subprocess.CompletedProcess[str]]:

@@ -6,6 +6,8 @@ The project's source distribution is prepared as in ``bench_real_project.py``
 edit that keeps the suite passing, chosen at random (seeded):
 
 - a statement added at the top of a function body the suite executes;
+- the same with a new literal (``_soak = 'literal n'``): where the suite draws
+  examples from Hypothesis, its pool of the modules' constants changes;
 - a new function appended to a module (module-level code gains a definition);
 - a comment line added above a module-level statement (every line below moves);
 - an edited file put back as the project shipped it.
@@ -87,7 +89,7 @@ def main() -> None:
         modes = {"selected": 0, "full": 0}
         edited: set[str] = set()  # Files that differ from the project as shipped.
         for i in range(1, commits + 1):
-            kind = rng.choice(["body", "body", "body", "function", "comment", "undo"])
+            kind = rng.choice(["body", "body", "literal", "function", "comment", "undo"])
             if kind == "undo" and edited:
                 path = rng.choice(sorted(edited))
                 edited.discard(path)
@@ -101,6 +103,11 @@ def main() -> None:
                 path = rng.choice(modules)
                 add_comment(root, path, rng)
                 what = f"add a comment line to {path}"
+            elif kind == "literal":
+                edit = rng.choice(pool)
+                apply(root, edit, f"_soak = 'literal {i}'")
+                path = edit[0]
+                what = f"add a literal to the body of {path}:{edit[1]}"
             else:
                 edit = rng.choice(pool)
                 apply(root, edit)
