@@ -237,6 +237,26 @@ def test_other_opens_and_an_unknown_hypothesis_are_plain_opens(
     assert not reader(lambda: recorder._pooled("pkg/mod.py"))  # No Hypothesis loaded.
 
 
+def test_an_open_with_no_python_code_above_is_a_plain_open(
+    recorder: plugin.Recorder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file opened from C, with no Python frame above the audit hook's
+    own (a thread started from C, the interpreter's shutdown): never an
+    error inside the user's open()."""
+    real = sys._getframe
+
+    def shallow(depth: int = 0) -> types.FrameType:
+        if depth >= 2:
+            raise ValueError("call stack is not deep enough")
+        return real(depth + 1)
+
+    monkeypatch.setattr(sys, "_getframe", shallow)
+    found = recorder._pooled("pkg/mod.py")
+    monkeypatch.undo()
+    assert not found
+    assert not recorder.pool
+
+
 # -- selected runs -------------------------------------------------------------------------
 
 CALC = """\

@@ -398,7 +398,10 @@ class Recorder:
         it is Hypothesis's own pytest plugin filling the pool early."""
         if "hypothesis" not in sys.modules:
             return False
-        frame: Any = sys._getframe(2)  # What opened the file.
+        try:
+            frame: Any = sys._getframe(2)  # What opened the file.
+        except ValueError:  # Opened with no Python code above (from C).
+            return False
         reading = early = False
         for _ in range(16):
             if frame is None:
