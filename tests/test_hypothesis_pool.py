@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from ratchet import errors, measure
 from ratchet.config import load_config
+from ratchet.measurement import Measurement
 from ratchet.report import RunMode
 from ratchet.selection import plugin, store
 from ratchet.selection.pool import could_join, signature
@@ -308,6 +309,12 @@ def drawing(project: Project) -> Project:
     return project
 
 
+def _selected(p: Project) -> Measurement:
+    """A selected run of the project as it is now (its numbers are compared
+    with coverage.py's own full run)."""
+    return measure.run(in_place(p.root, load_config(p.root)), select=True)
+
+
 def _map(p: Project) -> tuple[set[str], set[str]]:
     """The pooled files, and the keys of the units that drew."""
     s = store.open_store(p.root / ".git")
@@ -334,9 +341,7 @@ def test_an_edit_that_keeps_the_constants_does_not_rerun_the_drawing_tests(
         "tests/test_calc.py::test_label",
         "tests/test_calc.py::test_label_large",
     ]
-    assert numbers(
-        measure.run(in_place(drawing.root, load_config(drawing.root)), select=True)
-    ) == full_numbers(drawing.root)
+    assert numbers(_selected(drawing)) == full_numbers(drawing.root)
 
 
 @pytest.mark.parametrize(
@@ -354,20 +359,17 @@ def test_a_change_to_the_pool_reruns_the_drawing_tests(
     doc = check_json(drawing)
     assert doc["mode"] == "selected", doc["why"]
     assert "tests/test_calc.py::test_double" in doc["tests_run"]  # type: ignore[operator]
-    assert numbers(
-        measure.run(in_place(drawing.root, load_config(drawing.root)), select=True)
-    ) == full_numbers(drawing.root)
+    assert numbers(_selected(drawing)) == full_numbers(drawing.root)
 
 
 def test_a_version_git_does_not_have_counts_as_changed_constants(drawing: Project) -> None:
     """The map measured an edit never staged: its blob is not in the
     repository, so whether the next edit changed its constants is unknown."""
-    ws = in_place(drawing.root, load_config(drawing.root))
     edited = CALC.replace('        return "large"', '        return "large" * 1')
     (drawing.root / "pkg/calc.py").write_text(edited)
-    assert "tests/test_calc.py::test_double" in (measure.run(ws, select=True).tests_run or ())
+    assert "tests/test_calc.py::test_double" in (_selected(drawing).tests_run or ())
     (drawing.root / "pkg/calc.py").write_text(edited.replace("    if x", "    pass\n    if x"))
-    m = measure.run(in_place(drawing.root, load_config(drawing.root)), select=True)
+    m = _selected(drawing)
     assert m.mode is RunMode.SELECTED, m.why
     assert "tests/test_calc.py::test_double" in (m.tests_run or ())
     assert numbers(m) == full_numbers(drawing.root)
