@@ -8,7 +8,6 @@ numbers must agree; and the full run must refuse, or the shape tests nothing.
 from __future__ import annotations
 
 import json
-from dataclasses import astuple
 from pathlib import Path
 
 import pytest
@@ -442,7 +441,7 @@ def map_numbers(p: Project) -> dict[str, tuple[object, ...]]:
     """The numbers the test map keeps per file, and what they were computed from."""
     store = open_store(p.root / ".git")
     try:
-        return {path: astuple(n) for path, n in store.numbers().items()}
+        return {path: tuple(n) for path, n in store.numbers().items()}
     finally:
         store.close()
 
