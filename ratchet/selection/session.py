@@ -672,6 +672,20 @@ class _Ahead:
 _CLOSED = "imports_closed"
 
 
+class _Units(dict[str, Mapping[str, tuple[int, str, bool]]]):
+    """The map's units by kind, as they were before the merge writes, each
+    kind read when first asked for: a merge where nothing ran need not read
+    the 20,000 imports of a large map."""
+
+    def __init__(self, store: Store) -> None:
+        super().__init__()
+        self.store = store
+
+    def __missing__(self, kind: str) -> Mapping[str, tuple[int, str, bool]]:
+        found = self[kind] = self.store.units(kind)
+        return found
+
+
 def _imports_lost(
     store: Store,
     old: Mapping[str, Mapping[str, tuple[int, str, bool]]],
@@ -683,7 +697,7 @@ def _imports_lost(
     imported anything, or a unit run again (``again``: by its id in the map)
     that no longer made an import.  Also true when a module the run
     imported first is new to the map."""
-    if not preloaded <= old[IMPORT].keys():
+    if preloaded and not preloaded <= old[IMPORT].keys():
         return True
     for uid, modules in store.imports_of_units(gone).items():
         if uid not in again or not again[uid].imports.issuperset(modules):
@@ -757,13 +771,17 @@ def _agrees(report: CoverageReport, lines: Mapping[str, list[int]]) -> None:
 
 
 def _imported_as_before(
-    store: Store, plan: Plan, fresh: Recording, old: Mapping[str, tuple[int, str, bool]]
+    store: Store,
+    plan: Plan,
+    fresh: Recording,
+    units: Mapping[str, Mapping[str, tuple[int, str, bool]]],
 ) -> None:
     """A module imported again (a function added) ran the lines it ran
     before, at their new numbers, and the added statements' own: else its
     import depends on more than this run can see."""
     for path in plan.reimport:
         again = fresh.imports.get(path)
+        old = units[IMPORT]
         if again is None or path not in old:
             raise _CannotCarry(f"{path} was not imported again")
         mapping = plan.maps.get(path, {})
@@ -775,13 +793,17 @@ def _imported_as_before(
 
 
 def _preloaded_as_before(
-    store: Store, plan: Plan, fresh: Recording, old: Mapping[str, tuple[int, str, bool]]
+    store: Store,
+    plan: Plan,
+    fresh: Recording,
+    units: Mapping[str, Mapping[str, tuple[int, str, bool]]],
 ) -> None:
     """A preloaded module whose import raised is as a full run had it only if
     a full run's first import of it raised too (a Windows-only module behind
     ``try: ... except ImportError``), running the very same lines."""
     if not fresh.preload_failures:
         return
+    old = units[IMPORT]
     failed = store.failed_imports()
     files = dict(store.module_names())
     for name, error in sorted(fresh.preload_failures.items()):
@@ -984,7 +1006,7 @@ def _merge(
     concerned = {m for m in store.test_modules() if m not in content}
     concerned |= fresh.collected.keys() | {data.module for data in fresh.tests.values()}
     old_tests = store.tests_in(concerned)
-    old = {kind: store.units(kind) for kind in (FIXTURE, IMPORT, MODULE, SESSION)}
+    old = _Units(store)
     old[TEST] = old_tests
     fresh_units: dict[tuple[str, str], UnitData] = {}
     for key, data in fresh.tests.items():
@@ -1008,8 +1030,8 @@ def _merge(
     for key, (uid, _, _) in old[MODULE].items():
         if key not in content:
             removed.add(uid)
-    _imported_as_before(store, plan, fresh, old[IMPORT])
-    _preloaded_as_before(store, plan, fresh, old[IMPORT])
+    _imported_as_before(store, plan, fresh, old)
+    _preloaded_as_before(store, plan, fresh, old)
     divergent = _state_divergent(store, plan, fresh, old_tests)
     divergent_units = {id(fresh.tests[key]) for key in divergent}
     others: dict[str, list[int]] = {}
@@ -1047,7 +1069,7 @@ def _merge(
     kept_links = {
         tid: [fixture_keys[f] for f in fids if f in fixture_keys]
         for tid, fids in users.items()
-        if tid not in replaced
+        if tid not in replaced and not fids.isdisjoint(replaced)
     }
     fresh_fixture_keys = {k for t in fresh.tests.values() for k in t.fixtures}
     unused = {
@@ -1062,6 +1084,11 @@ def _merge(
     # the map may now hold an import nothing reaches, until the next merge
     # reads the whole graph.
     closed = not store.imports_of_units(unused - excluded)
+    # Failed imports of units that go, read before they go (``old`` reads a
+    # kind when first asked for).
+    failed_gone = (
+        {key for key, (uid, _, _) in old[IMPORT].items() if uid in removed} if removed else set()
+    )
     # Files whose lines can differ from the map's.
     gone = removed | replaced
     analyse = {p for p in plan.changed if p.endswith(".py") or p in store.numbers()}
@@ -1186,13 +1213,14 @@ def _merge(
             store.put_unit(SESSION, "", merged_session)
             store.link_fixtures(uses)
             store.link_fixtures(kept_links)
-            names = list(store.module_names())
-            known_names = {p for _, p in names}
-            names += [(n, p) for n, p in fresh.import_order if p not in known_names]
-            store.set_module_names(names)
+            if fresh.import_order:  # Else nothing is new (20,000 names not read).
+                names = list(store.module_names())
+                known_names = {p for _, p in names}
+                names += [(n, p) for n, p in fresh.import_order if p not in known_names]
+                store.set_module_names(names)
             failed = store.failed_imports()
             failed -= {key for (kind, key) in fresh_units if kind == IMPORT}
-            failed -= {key for key, (uid, _, _) in old[IMPORT].items() if uid in removed}
+            failed -= failed_gone
             store.set_failed_imports(failed | fresh.failed_imports)
             numbers = _numbers(report, tracers, digests)
             store.drop_numbers(set(measure) - numbers.keys())
