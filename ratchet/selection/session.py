@@ -243,6 +243,13 @@ class Session:
             refuse_worktree_imports(self.ws.repo, foreign)
         return run, outputs
 
+    def now(self, ours: Callable[[], None]) -> None:
+        """With no test process to run: ``ours`` and the caller's meanwhile work, now."""
+        theirs, self.meanwhile = self.meanwhile, None
+        ours()
+        if theirs is not None:
+            theirs()
+
     def report(
         self, runs: list[TestRun], skip: Collection[str] = ()
     ) -> tuple[CoverageReport, dict[str, str], dict[str, bytes]]:
@@ -606,8 +613,12 @@ def _selected(session: Session) -> Measurement:
     if idle:
         session.no_run()
     with compose.Composer(session.ws, session.workdir / "compose", session.git_dir) as composer:
-        ahead = _Ahead(session, store)
-        outputs = [] if idle else session.run(spec, ahead)[1]
+        ahead = _Ahead(session, store, tables=not idle)
+        if idle:  # No tests to overlap: the work done meanwhile overlaps the composer's start.
+            session.now(ahead)
+            outputs = []
+        else:
+            outputs = session.run(spec, ahead)[1]
         try:
             branch = store.meta("branch") == "1"
             fresh = Recording("", branch) if idle else from_outputs(outputs)
@@ -642,9 +653,10 @@ class _Ahead:
     (kept by the store until written), and the modules the verdicts need.
     At 100,000 tests these were a third of the hook's own time."""
 
-    def __init__(self, session: Session, store: Store) -> None:
+    def __init__(self, session: Session, store: Store, *, tables: bool = True) -> None:
         self.session = session
         self.store = store
+        self.tables = tables  # False: the merge will read few of them (nothing ran).
         self.results: dict[str, FileResult] | None = None
 
     def __call__(self) -> None:
@@ -656,13 +668,14 @@ class _Ahead:
         if self.session.on_kept is not None:
             self.session.on_kept(self.results)
         lastrun.prepare(self.session.ws.repo, self.session.config, self.session.content)
-        for kind in (FIXTURE, IMPORT, MODULE, SESSION):
-            self.store.units(kind)
-        self.store.count(TEST)
-        self.store.ran_elsewhere()
-        self.store.import_edges((IMPORT,))  # For a merge that finds an import gone.
-        self.store.imported_by_others((TEST, FIXTURE, MODULE), ())  # Counted, kept.
-        self.store.mutating()
+        if self.tables:
+            for kind in (FIXTURE, IMPORT, MODULE, SESSION):
+                self.store.units(kind)
+            self.store.count(TEST)
+            self.store.ran_elsewhere()
+            self.store.import_edges((IMPORT,))  # For a merge that finds an import gone.
+            self.store.imported_by_others((TEST, FIXTURE, MODULE), ())  # Counted, kept.
+            self.store.mutating()
         for name in ("ratchet.verdicts", "ratchet.guard", "ratchet.output", "ratchet.nodata"):
             importlib.import_module(name)
 
