@@ -11,7 +11,10 @@ it, and runs, with peak memory:
   (seeded), staged, then ``ratchet check`` as the hook runs it: its whole
   time, the test run's time (as check prints it) and the difference, the
   hook's own time (git, map, selection, analysis, verdicts).  Each edit is committed, so the
-  next check starts from the map the previous one left.
+  next check starts from the map the previous one left;
+- ``--idle-edits`` times, an edit no test runs (a comment line added in a
+  function body), staged, then ``ratchet check``: with no test run to
+  overlap, all of its time is the hook's own.
 
 With ``--peers``, first the same suite as pytest alone and as a plain
 ``coverage run -m pytest``, each with its time and peak memory: the floor
@@ -109,16 +112,26 @@ def edit(root: Path, i: int, n: int) -> None:
     path.write_text(text.replace("    y = x * 2\n", f"    y = x * 2 + {n} - {n}\n", 1))
 
 
+def idle_edit(root: Path, i: int, n: int) -> None:
+    """A comment line in g()'s body: the block changed, no statement did."""
+    path = root / module_path(i)
+    text = path.read_text()
+    path.write_text(text.replace("    y = x * 2", f"    # note {n}\n    y = x * 2", 1))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--files", type=int, default=20_000)
     parser.add_argument("--tests", type=int, default=100_000)
     parser.add_argument("--edits", type=int, default=5)
+    parser.add_argument("--idle-edits", type=int, default=5)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--smoke", action="store_true")
     parser.add_argument("--peers", action="store_true", help="time pytest and coverage.py alone")
     args = parser.parse_args()
-    files, tests, edits = (200, 1_000, 2) if args.smoke else (args.files, args.tests, args.edits)
+    files, tests, edits, idle = (
+        (200, 1_000, 2, 2) if args.smoke else (args.files, args.tests, args.edits, args.idle_edits)
+    )
     sys.path.insert(0, str(REPO))
     with tempfile.TemporaryDirectory() as tmp:
         root = git_repo(Path(tmp) / "mono")
@@ -163,12 +176,27 @@ def main() -> None:
                 flush=True,
             )
             commit_all(root, f"edit {n + 1}")
+        idle_own: list[float] = []
+        for n in range(idle):
+            idle_edit(root, rng.randrange(files), n + 1)
+            subprocess.run(["git", "add", "-A"], cwd=root, check=True, env=git_env())
+            seconds, tests_ran, test_run = hook_check(root)
+            if tests_ran:
+                raise SystemExit(f"an edit no test runs ran {tests_ran} tests")
+            idle_own.append(seconds - test_run)
+            print(f"edit no test runs {n + 1}: check {idle_own[-1]:.2f} s, all own", flush=True)
+            commit_all(root, f"comment {n + 1}")
         peak = time_command(check, root, 1)  # Nothing changed: the map is read all the same.
         print(
             f"one-function edits: check median {statistics.median(total):.2f} s,"
             f" own time median {statistics.median(own):.2f} s (worst {max(own):.2f} s),"
             f" {statistics.median(ran):g} tests run (median)"
         )
+        if idle_own:
+            print(
+                f"edits no test runs: own time median {statistics.median(idle_own):.2f} s"
+                f" (worst {max(idle_own):.2f} s)"
+            )
         print(f"check with nothing changed: {peak[0]:.2f} s, peak {_mb(check):.0f} MB")
 
 
