@@ -277,7 +277,7 @@ def _main(argv: Sequence[str] | None) -> int:
             # The own process ends without it (see _exit_now): enabling it
             # would first traverse everything the command allocated.
             gc.enable()
-        if "git" in sys.modules:  # GitPython was used: stop its readers.
+        if "ratchet.git" in sys.modules:  # Stop GitPython's readers, forget what git said.
             from ratchet import git
 
             git.close()

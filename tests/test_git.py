@@ -180,3 +180,37 @@ def test_hunks_of_a_staged_change(repo: Path) -> None:
     sh(repo, "add", "a.py")
     assert git.staged_hunks(repo, "a.py") == [(0, 0, 1, 1), (1, 0, 3, 1)]
     assert git.parse_hunks(b"@@ -3 +3,2 @@\n") == [(3, 1, 3, 2)]
+
+
+def test_what_a_command_was_told_is_kept_until_the_index_or_the_command_changes(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The index's listing is read once per state of the index file; the
+    git directory once per command (``close`` forgets both)."""
+    assert git.index_content_ids(repo).keys() == git.index_paths(repo) == {"a.py", "sub/b.py"}
+    calls: list[tuple[str, ...]] = []
+    real = git._call
+
+    def counted(root: Path, *args: str, **kw: object) -> bytes:
+        calls.append(args)
+        return real(root, *args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(git, "_call", counted)
+    assert git.index_paths(repo) == {"a.py", "sub/b.py"}
+    assert git.git_dir(repo) == repo / ".git"
+    assert calls == []  # Both known already.
+    (repo / "c.py").write_text("C = 1\n")
+    sh(repo, "add", "c.py")  # The index file is written anew.
+    assert git.index_paths(repo) == {"a.py", "c.py", "sub/b.py"}
+    assert calls == [("ls-files", "-z", "--full-name")]
+    # Another index (a hook's GIT_INDEX_FILE, relative to the worktree) is another listing.
+    sh(repo, "read-tree", "--index-output=.git/other", "HEAD")
+    monkeypatch.setenv("GIT_INDEX_FILE", ".git/other")
+    assert git.index_content_ids(repo).keys() == git.index_paths(repo) == {"a.py", "sub/b.py"}
+    assert calls[1:] == [("ls-files", "-s", "-z")]
+    monkeypatch.delenv("GIT_INDEX_FILE")
+    git.close()
+    calls.clear()
+    assert git.index_paths(repo) == {"a.py", "c.py", "sub/b.py"}
+    assert git.git_dir(repo) == repo / ".git"
+    assert calls == [("rev-parse", "--absolute-git-dir"), ("ls-files", "-z", "--full-name")]
