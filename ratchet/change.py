@@ -16,7 +16,7 @@ the note says so; a failed read of git is an error, never an absence.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -52,14 +52,19 @@ def gather(
 ) -> Change:
     """The commit's facts; ``base`` for CI (judge against the merge base)."""
     exists = frozenset(git.index_paths(root))
-    staged_raw = git.read_blob(root, f":{config.baseline}")
     if base is not None:
+        staged_raw = git.read_blob(root, f":{config.baseline}")
         return _against_merge_base(root, config, base, staged_raw, exists)
     parent = _amended_parent(root) if amending else None
     rev = parent or "HEAD"
+    # What a commit's check reads, in one git process, not three.
+    read = _reader(
+        root, [f":{config.baseline}", f"{rev}:pyproject.toml", f"{rev}:{config.baseline}"]
+    )
+    staged_raw = read(f":{config.baseline}")
     where = "HEAD" if parent is None else "the amended commit's parent"
     git_dir = git.git_dir(root)
-    reference, ref_notes, same = _reference(root, config, rev, where, staged_raw, git_dir)
+    reference, ref_notes, same = _reference(root, config, rev, where, staged_raw, git_dir, read)
     problems: tuple[GuardProblem, ...] = ()
     if staged_raw is None:
         if reference is not None:
@@ -93,10 +98,19 @@ def _amended_parent(root: Path) -> str:
     return git.resolve(root, "HEAD^") or git.EMPTY_TREE
 
 
-def baseline_path_at(root: Path, rev: str, fallback: str) -> str:
+def _reader(root: Path, specs: list[str]) -> Callable[[str], bytes | None]:
+    """:func:`ratchet.git.read_blob`, with ``specs`` read ahead at once."""
+    found = dict(zip(specs, git.blobs(root, specs), strict=True))
+    return lambda spec: found[spec] if spec in found else git.read_blob(root, spec)
+
+
+def baseline_path_at(
+    root: Path, rev: str, fallback: str, read: Callable[[str], bytes | None] | None = None
+) -> str:
     """The baseline's path as ``rev``'s own configuration names it."""
+    read = read or (lambda spec: git.read_blob(root, spec))
     try:
-        section = tool_section(decode_pyproject(git.read_blob(root, f"{rev}:pyproject.toml")))
+        section = tool_section(decode_pyproject(read(f"{rev}:pyproject.toml")))
     except RatchetError:
         return fallback  # Its configuration is unreadable: the current path.
     path = section.get("baseline", DEFAULT_BASELINE) if isinstance(section, dict) else None
@@ -112,17 +126,18 @@ def _reference(
     where: str,
     staged_raw: bytes | None,
     git_dir: Path,
+    read: Callable[[str], bytes | None],
 ) -> tuple[Baseline | None, list[str], bool]:
     """The baseline at ``rev`` (found where ``rev``'s configuration put it),
     or the newest readable one before it; None when there is none.  And
     whether it was read from the very text staged now."""
     if rev == git.EMPTY_TREE:
         return None, [], False
-    path = baseline_path_at(root, rev, config.baseline)
-    raw = git.read_blob(root, f"{rev}:{path}")
+    path = baseline_path_at(root, rev, config.baseline, read)
+    raw = read(f"{rev}:{path}")
     if raw is None and path != config.baseline:
         path = config.baseline
-        raw = git.read_blob(root, f"{rev}:{path}")
+        raw = read(f"{rev}:{path}")
     if raw is None:
         return None, [], False
     if raw == staged_raw and path == config.baseline:  # The usual case: unchanged.
