@@ -358,12 +358,12 @@ def index_content_ids(root: Path) -> dict[str, str]:
             ids[os.fsdecode(name)] = meta.split()[1].decode()
     if state is not None and state == _index_state(root):  # Not changed meanwhile.
         _INDEXES.clear()
-        _INDEXES[state] = tuple(ids)
+        _INDEXES[state] = dict(ids)
     return ids
 
 
-# The paths of the index last listed, by its state (:func:`_index_state`).
-_INDEXES: dict[tuple[object, ...], tuple[str, ...]] = {}
+# The index last listed, by its state (:func:`_index_state`): path -> blob id.
+_INDEXES: dict[tuple[object, ...], dict[str, str]] = {}
 
 
 def _index_state(root: Path) -> tuple[object, ...] | None:
@@ -401,6 +401,33 @@ def worktree_content_ids(root: Path, differences: Sequence[str] | None = None) -
         out = _call(root, "hash-object", "--", *chunk)
         for path, oid in zip(chunk, out.decode().split(), strict=True):
             ids[path] = oid
+    return ids
+
+
+def head_ids(root: Path, head: str) -> dict[str, str] | None:
+    """Blob ids of the files of ``head`` (HEAD's commit), as the index's
+    listing this command made already less what is staged: one ``git
+    diff-index`` (7 ms at 20,000 files) instead of listing the whole tree
+    (26 ms).  None when there is no such listing, or the index has
+    unmerged entries: ask :func:`tree_ids`."""
+    state = _index_state(root)
+    listed = None if state is None else _INDEXES.get(state)
+    if listed is None:
+        return None
+    out = _call(root, "diff-index", "--cached", "-z", "--no-renames", head)
+    if _index_state(root) != state:
+        return None  # Changed meanwhile: the diff is not against that listing.
+    ids = dict(listed)
+    fields = out.split(b"\0")
+    for meta, name in zip(fields[0:-1:2], fields[1::2], strict=True):
+        _, _, old_id, _, status = meta.lstrip(b":").split(b" ")
+        path = os.fsdecode(name)
+        if status == b"U":
+            return None
+        if status == b"A":  # Staged as new (or intended to be, git add -N).
+            ids.pop(path, None)
+        else:  # Modified, deleted, or of another type: HEAD's own.
+            ids[path] = old_id.decode()
     return ids
 
 

@@ -70,7 +70,7 @@ def _head_key(root: Path, config: Config) -> str | None:
     head = git.resolve(root, "HEAD")
     known = (root, head, config)
     if known not in _head_keys:
-        ids = None if head is None else git.tree_ids(root, head)
+        ids = None if head is None else git.head_ids(root, head) or git.tree_ids(root, head)
         _head_keys[known] = None if ids is None else _key(config, ids)
     return _head_keys[known]
 

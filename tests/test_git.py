@@ -214,3 +214,42 @@ def test_what_a_command_was_told_is_kept_until_the_index_or_the_command_changes(
     assert git.index_paths(repo) == {"a.py", "c.py", "sub/b.py"}
     assert git.git_dir(repo) == repo / ".git"
     assert calls == [("rev-parse", "--absolute-git-dir"), ("ls-files", "-z", "--full-name")]
+
+
+def test_heads_files_from_the_index_and_whats_staged_are_heads_tree(repo: Path) -> None:
+    """Every kind of staged change, undone from the index's listing, gives
+    HEAD's tree as listing it gives it; where that cannot be told, None."""
+    head = sh(repo, "rev-parse", "HEAD").strip()
+    tree = git.tree_ids(repo, head)
+    assert tree is not None
+    assert tree.keys() == {"a.py", "sub/b.py"}
+    assert git.head_ids(repo, head) is None  # The index was not listed by this command.
+    git.index_content_ids(repo)
+    assert git.head_ids(repo, head) == tree  # Nothing staged.
+    (repo / "a.py").write_text("A = 2\n")  # Modified.
+    sh(repo, "rm", "-q", "sub/b.py")  # Deleted.
+    (repo / "new.py").write_text("N = 1\n")  # Added.
+    (repo / "later.py").write_text("L = 1\n")  # Intended to be added (git add -N).
+    sh(repo, "add", "a.py", "new.py")
+    sh(repo, "add", "-N", "later.py")
+    git.index_content_ids(repo)
+    assert git.head_ids(repo, head) == tree
+    sh(repo, "commit", "-qm", "two")
+    head = sh(repo, "rev-parse", "HEAD").strip()
+    (repo / "a.py").unlink()
+    (repo / "a.py").symlink_to("new.py")  # Of another type.
+    sh(repo, "add", "-A")
+    git.index_content_ids(repo)
+    assert git.head_ids(repo, head) == git.tree_ids(repo, head)
+    # An unmerged index: not told.
+    sh(repo, "commit", "-qm", "three")
+    sh(repo, "checkout", "-q", "-b", "side", "HEAD~1")
+    (repo / "new.py").write_text("N = 'side'\n")
+    sh(repo, "commit", "-qam", "side")
+    sh(repo, "checkout", "-q", "main")
+    (repo / "new.py").write_text("N = 'main'\n")
+    sh(repo, "commit", "-qam", "main")
+    proc = subprocess.run(["git", "merge", "-q", "side"], cwd=repo, capture_output=True)
+    assert proc.returncode != 0  # A conflict.
+    git.index_content_ids(repo)
+    assert git.head_ids(repo, sh(repo, "rev-parse", "HEAD").strip()) is None
