@@ -298,15 +298,15 @@ class Planner:
         if not drew or drew <= units:
             return
         pool = self.store.pool()
-        for path in sorted(self.plan.changed):
-            before, now = old.get(path), self.content.get(path)
-            if path in pool and before is not None and now is not None:
-                if _same_constants(self.read_blob(before), self.read(path)):
-                    continue
-            elif path not in pool and not (could_join(path) and (before is None or now is None)):
-                continue
+        if any(self._changes_pool(p, old.get(p), pool) for p in sorted(self.plan.changed)):
             units |= drew
-            return
+
+    def _changes_pool(self, path: str, before: str | None, pool: set[str]) -> bool:
+        """Whether the change of ``path`` (``before``: its blob id in the map)
+        changes what Hypothesis's pool holds."""
+        if before is None or path not in self.content:  # Added or deleted.
+            return path in pool or could_join(path)
+        return path in pool and not _same_constants(self.read_blob(before), self.read(path))
 
     def _readers(self, path: str, units: set[int]) -> set[int]:
         """Whoever opened ``path`` (as data: a test that reads a module's
