@@ -897,9 +897,7 @@ class Plugin:
             items[:] = keep
 
     def pytest_collectreport(self, report: Any) -> None:
-        # Before Hypothesis's plugin fills its pool (collection_modifyitems).
-        if not self.rec.pool_hooked and "hypothesis" in sys.modules:
-            self.rec.hook_pool()
+        self.rec.hook_pool()  # Before Hypothesis's plugin fills its pool (modifyitems).
 
     def pytest_collection_finish(self, session: Any) -> None:
         self.rec.flush()
@@ -916,8 +914,7 @@ class Plugin:
         if rec.test is None:
             rec.test = Unit()
             rec.enter(rec.test)
-        if not rec.pool_hooked and "hypothesis" in sys.modules:
-            rec.hook_pool()
+        rec.hook_pool()
         yield
 
     @pytest.hookimpl(hookwrapper=True, tryfirst=True)
