@@ -792,9 +792,9 @@ def _imported_as_before(
     """A module imported again (a function added) ran the lines it ran
     before, at their new numbers, and the added statements' own: else its
     import depends on more than this run can see."""
+    old = units[IMPORT] if plan.reimport else {}
     for path in plan.reimport:
         again = fresh.imports.get(path)
-        old = units[IMPORT]
         if again is None or path not in old:
             raise _CannotCarry(f"{path} was not imported again")
         mapping = plan.maps.get(path, {})
