@@ -5,57 +5,84 @@ on the commit before.  At 20,000 entries that parse is 0.3 s, the largest
 part of the hook's own time; unpickling the parsed object is a fifth of it.
 The key covers the text and the source of the modules that define and
 parse a baseline, so a cache written by other code is never used.  A cache
-that cannot be read or written is a miss, never an error.
+that cannot be read or written is a miss, never an error.  Each text is a
+file of its own: a check reads only the one it needs (one file of both
+doubled the read, 30 ms at 20,000 entries, on most checks).
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
 import pickle
+import re
 from pathlib import Path
 
 from ratchet import baseline, numbers, state
 from ratchet.baseline import Baseline, loads_bytes
 from ratchet.state import StateError
 
-NAME = "baseline-cache.pickle"
+FOLDER = "baseline-cache"  # One file per text, named by its key (hex).
 KEEP = 2  # HEAD's text and the staged one, when they differ.
+_OLD_NAME = "baseline-cache.pickle"  # Before: every kept text in one file, read whole.
+_NAME = re.compile(r"[0-9a-f]{32}")
 
 _code_digest: bytes | None = None
 
 
-def _key(raw: bytes) -> bytes:
+def _key(raw: bytes) -> str:
     global _code_digest
     if _code_digest is None:
         code = hashlib.blake2b(digest_size=16)
         for module in (baseline, numbers):
             code.update(Path(str(module.__file__)).read_bytes())
         _code_digest = code.digest()
-    return hashlib.blake2b(_code_digest + raw, digest_size=16).digest()
+    return hashlib.blake2b(_code_digest + raw, digest_size=16).hexdigest()
 
 
 def load(git_dir: Path, raw: bytes, source: str) -> Baseline:
     """``raw`` parsed as :func:`ratchet.baseline.loads_bytes` parses it."""
     key = _key(raw)
-    kept = _read(git_dir)
-    found = kept.get(key)
-    if isinstance(found, Baseline):
+    found = _read(git_dir, key)
+    if found is not None:
         return found
     parsed = loads_bytes(raw, source)  # Bad text raises here, and is not kept.
-    kept = dict(list(kept.items())[-(KEEP - 1) :])
-    kept[key] = parsed
     with contextlib.suppress(StateError):  # A cache: not keeping it changes nothing.
-        state.write(git_dir, NAME, pickle.dumps(kept, protocol=pickle.HIGHEST_PROTOCOL))
+        state.write(git_dir, f"{FOLDER}/{key}", pickle.dumps(parsed, pickle.HIGHEST_PROTOCOL))
+        _forget_all_but(git_dir, key)
     return parsed
 
 
-def _read(git_dir: Path) -> dict[bytes, object]:
-    data = state.read(git_dir, NAME)
+def _read(git_dir: Path, key: str) -> Baseline | None:
+    """The kept parse of the text with ``key``; its file's time is set to
+    now, so that the texts kept are the ones read last."""
+    data = state.read(git_dir, f"{FOLDER}/{key}")
     if data is None:
-        return {}
+        return None
     try:
-        kept = pickle.loads(data)
+        found = pickle.loads(data)
     except Exception:  # Damaged or from other code: a miss.
-        return {}
-    return kept if isinstance(kept, dict) else {}
+        return None
+    if not isinstance(found, Baseline):
+        return None
+    with contextlib.suppress(OSError):
+        os.utime(state.path(git_dir, f"{FOLDER}/{key}"))
+    return found
+
+
+def _forget_all_but(git_dir: Path, key: str) -> None:
+    """Keep ``key``'s and the texts read last, :data:`KEEP` in all."""
+    folder = state.path(git_dir, FOLDER)
+    others = []
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return
+    for name in names:
+        if _NAME.fullmatch(name) and name != key:
+            with contextlib.suppress(OSError):
+                others.append((os.stat(folder / name).st_mtime_ns, name))
+    for _, name in sorted(others, reverse=True)[KEEP - 1 :]:
+        state.remove(git_dir, f"{FOLDER}/{name}")
+    state.remove(git_dir, _OLD_NAME)
