@@ -48,7 +48,8 @@ def load(git_dir: Path, raw: bytes, source: str) -> Baseline:
     if found is not None:
         return found
     parsed = loads_bytes(raw, source)  # Bad text raises here, and is not kept.
-    with contextlib.suppress(StateError):  # A cache: not keeping it changes nothing.
+    # A cache: not keeping it, or not forgetting older texts, changes nothing.
+    with contextlib.suppress(StateError, OSError):
         state.write(git_dir, f"{FOLDER}/{key}", pickle.dumps(parsed, pickle.HIGHEST_PROTOCOL))
         _forget_all_but(git_dir, key)
     return parsed
@@ -75,11 +76,7 @@ def _forget_all_but(git_dir: Path, key: str) -> None:
     """Keep ``key``'s and the texts read last, :data:`KEEP` in all."""
     folder = state.path(git_dir, FOLDER)
     others = []
-    try:
-        names = os.listdir(folder)
-    except OSError:
-        return
-    for name in names:
+    for name in os.listdir(folder):
         if _NAME.fullmatch(name) and name != key:
             with contextlib.suppress(OSError):
                 others.append((os.stat(folder / name).st_mtime_ns, name))
