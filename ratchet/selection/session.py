@@ -214,18 +214,10 @@ class Session:
                 spec_path.write_text(json.dumps(spec), "utf-8")
                 env["RATCHET_TESTMAP_SELECT"] = str(spec_path)
             started = runner.start_tests(self.ws, here, ["-p", early.PLUGIN], env)
-        theirs, self.meanwhile = self.meanwhile, None
-
-        def both() -> None:
-            if meanwhile is not None:
-                meanwhile()
-            if theirs is not None:
-                theirs()
-
         run = started.finish(
             may_select_none=spec is not None,
             data=spec is None or bool(spec.get("data", True)),
-            meanwhile=both,
+            meanwhile=self.work_meanwhile(meanwhile),
         )
         outputs = _outputs(outdir)
         # A process started early counts from its start, less the time it
@@ -243,12 +235,18 @@ class Session:
             refuse_worktree_imports(self.ws.repo, foreign)
         return run, outputs
 
-    def now(self, ours: Callable[[], None]) -> None:
-        """With no test process to run: ``ours`` and the caller's meanwhile work, now."""
+    def work_meanwhile(self, ours: Callable[[], None] | None) -> Callable[[], None]:
+        """``ours``, then the caller's meanwhile work (taken: it is done once),
+        as one call: while a test process runs, or at once when none does."""
         theirs, self.meanwhile = self.meanwhile, None
-        ours()
-        if theirs is not None:
-            theirs()
+
+        def both() -> None:
+            if ours is not None:
+                ours()
+            if theirs is not None:
+                theirs()
+
+        return both
 
     def report(
         self, runs: list[TestRun], skip: Collection[str] = ()
@@ -615,7 +613,7 @@ def _selected(session: Session) -> Measurement:
     with compose.Composer(session.ws, session.workdir / "compose", session.git_dir) as composer:
         ahead = _Ahead(session, store, tables=not idle)
         if idle:  # No tests to overlap: the work done meanwhile overlaps the composer's start.
-            session.now(ahead)
+            session.work_meanwhile(ahead)()
             outputs = []
         else:
             outputs = session.run(spec, ahead)[1]
