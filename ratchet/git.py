@@ -540,6 +540,24 @@ def export_index(root: Path, dest: Path) -> None:
     _call(root, "checkout-index", "-a", "-f", "-q", f"--prefix={os.fsdecode(dest)}/")
 
 
+def export_index_paths(root: Path, dest: Path, paths: Sequence[str]) -> None:
+    """Write these files of the index into ``dest``, as :func:`export_index` does."""
+    stdin = b"".join(os.fsencode(p) + b"\0" for p in paths)
+    prefix = f"--prefix={os.fsdecode(dest)}/"
+    _call(root, "checkout-index", "-f", "-q", "-z", "--stdin", prefix, stdin=stdin)
+
+
+def index_listing_tagged(root: Path) -> bytes:
+    """``git ls-files -s -t -z``: each entry's tag (H, or S for skip-worktree,
+    M unmerged), mode, blob id, stage and path."""
+    return _call(root, "ls-files", "-s", "-t", "-z")
+
+
+def config_listing(root: Path) -> bytes:
+    """Every configuration variable in effect, ``key\\nvalue`` NUL-separated."""
+    return _call(root, "config", "-z", "--list", ok=(0, 1))
+
+
 def gitlinks(root: Path, commit: str | None = None) -> list[tuple[str, str]]:
     """Submodules: (path, recorded commit), from the index or from ``commit``."""
     if commit is None:

@@ -127,10 +127,15 @@ class StartedRun:
             self.ticker.close()
         if self.bytecode is not None:
             # What ran from a run's temporary folder (the plugins ratchet copies
-            # there, a snapshot of the index) is cached under a path never seen
-            # again: not kept.
-            temporary = scratch.where().resolve().relative_to("/")
-            shutil.rmtree(self.bytecode / temporary, ignore_errors=True)
+            # there, a fresh snapshot of the index) is cached under a path never
+            # seen again: not kept.  The kept copy of the index's is.
+            from ratchet.snapshot import KEPT
+
+            temporary = self.bytecode / scratch.where().resolve().relative_to("/")
+            with contextlib.suppress(OSError):
+                for entry in os.scandir(temporary):
+                    if not entry.name.startswith(KEPT):
+                        shutil.rmtree(entry.path, ignore_errors=True)
 
     def finish(
         self,

@@ -25,17 +25,17 @@ def where() -> Path:
     return Path(tempfile.gettempdir()) / f"ratchet-{uid}"
 
 
-def _parent() -> Path | None:
+def parent() -> Path | None:
     """:func:`where`, ours alone; None when it cannot be trusted."""
-    parent = where()
+    folder = where()
     try:
-        parent.mkdir(mode=0o700, exist_ok=True)
-        info = parent.lstat()
+        folder.mkdir(mode=0o700, exist_ok=True)
+        info = folder.lstat()
     except OSError:
         return None
     if not stat.S_ISDIR(info.st_mode) or (hasattr(os, "getuid") and info.st_uid != os.getuid()):
         return None  # A link or someone else's folder: do not use it.
-    return parent
+    return folder
 
 
 def _alive(pid: int) -> bool:
@@ -59,12 +59,12 @@ def sweep(parent: Path) -> None:
 @contextmanager
 def folder(prefix: str = "ratchet-") -> Iterator[Path]:
     """A new temporary folder, removed when the block ends however it ends."""
-    parent = _parent()
-    if parent is not None:
+    ours = parent()
+    if ours is not None:
         with contextlib.suppress(OSError):
-            sweep(parent)
+            sweep(ours)
     # <prefix><pid>-<random>: the pid tells the sweep whose folder it is.
-    path = Path(tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-", dir=parent))
+    path = Path(tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-", dir=ours))
     try:
         yield path
     finally:

@@ -91,19 +91,18 @@ def in_place(repo: Path, config: Config, *, tests: bool = True) -> Workspace:
 @contextmanager
 def for_commit(repo: Path, config: Config, *, tests: bool = True) -> Iterator[Workspace]:
     """The commit's content: the working tree when it matches the index in
-    every file that can change coverage, else a temporary snapshot of the index."""
+    every file that can change coverage, else a copy of the index
+    (:mod:`ratchet.snapshot`)."""
     differences = git.worktree_differences(repo) if tests else []
     # The baseline is read from the index anyway; the tests never see it.
     differing = [p for p in differences if config.is_relevant(p) and p != config.baseline]
     if not differing:
         yield _build(repo, repo, config, tests=tests, differences=tuple(differences))
         return
-    from ratchet import scratch
+    from ratchet import snapshot
 
-    with scratch.folder(PREFIX) as tmp:
-        snapshot = tmp / repo.name
-        export(repo, snapshot)
-        yield _build(repo, snapshot, config, tests=tests, left_out=len(differing))
+    with snapshot.of_index(repo, PREFIX) as root:
+        yield _build(repo, root, config, tests=tests, left_out=len(differing))
 
 
 def _build(
@@ -159,37 +158,21 @@ def _build(
 
 
 def _probe_cache(repo: Path, root: Path) -> Path | None:
-    """Where the answer of the project's interpreter is remembered (runs in
-    the repository only: a snapshot's folder is new every time)."""
-    from ratchet import git, state
+    """Where the answer of the project's interpreter is remembered: runs in
+    the repository, and in its kept copy of the index (a fresh snapshot's
+    folder is new every time)."""
+    from ratchet import git, snapshot, state
 
-    if root != repo:
+    if root == repo:
+        name = "probe.json"
+    elif snapshot.is_kept(root):
+        name = "probe-snapshot.json"  # Its answer names that folder: one file each.
+    else:
         return None
     try:
-        return state.folder(git.git_dir(repo)) / "probe.json"
+        return state.folder(git.git_dir(repo)) / name
     except (RatchetError, state.StateError):
         return None
-
-
-def export(root: Path, dest: Path) -> None:
-    """Write the index's files into ``dest``, and each checked-out submodule
-    at the commit the index records for it."""
-    git.export_index(root, dest)
-    for path, commit in git.gitlinks(root):
-        sub = root / path
-        if not (sub / ".git").exists():
-            continue  # Not checked out: the working tree has nothing there either.
-        git.export_commit(sub, commit, dest / path)
-        export_submodules(sub, commit, dest / path)
-
-
-def export_submodules(root: Path, commit: str, dest: Path) -> None:
-    """Nested submodules of a submodule exported at ``commit``."""
-    for path, sub_commit in git.gitlinks(root, commit):
-        sub = root / path
-        if (sub / ".git").exists():
-            git.export_commit(sub, sub_commit, dest / path)
-            export_submodules(sub, sub_commit, dest / path)
 
 
 def project_sources(repo: Path, paths: Iterable[str]) -> list[str]:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from ratchet import errors
+from ratchet import errors, snapshot
 from ratchet.cli import main
 from testing.project import TESTS, Project, pyproject, python_without_coverage
 
@@ -269,7 +269,7 @@ def test_bytecode_is_cached_in_the_git_directory_not_the_tree(
 ) -> None:
     """Compiled modules and pytest's rewritten test modules are kept for the
     next run in ratchet's own cache; none lands in the working tree, and a
-    snapshot's files (under a temporary path) are not kept."""
+    fresh snapshot's files (under a temporary path) are not kept."""
     monkeypatch.delenv("PYTHONPYCACHEPREFIX")  # Set for the other tests: see conftest.py.
     assert project.ratchet("init").code == errors.PASSED
     project.commit("baseline")
@@ -290,7 +290,17 @@ def test_bytecode_is_cached_in_the_git_directory_not_the_tree(
     assert result.code == errors.PASSED, result.out
     assert "measured the staged content" in result.out
     assert "ran 1 of 3 tests" in result.out
-    assert set(cache.rglob("*.pyc")) - before == set()
+    kept = set(cache.rglob("*.pyc")) - before
+    # Only the kept copy of the index's (ratchet.snapshot), compiled once.
+    assert kept
+    assert all(snapshot.KEPT in str(p.relative_to(cache)) for p in kept)
+    # A fresh export's are not kept: its path is never seen again.
+    monkeypatch.setattr(snapshot, "_kept_base", lambda repo: None)
+    baselined.stage("tests/test_mod.py", tests + "\n\ndef test_other():\n    assert True\n")
+    baselined.write("pkg/mod.py", baselined.read("pkg/mod.py") + "# once more\n")
+    result = baselined.ratchet("check")
+    assert "ran 1 of 3 tests" in result.out, result.out
+    assert set(cache.rglob("*.pyc")) - before - kept == set()
 
 
 @pytest.mark.parametrize(("name", "code"), [("SIGTERM", 143), ("SIGHUP", 129)])
