@@ -11,8 +11,10 @@ working tree this script times:
 - plain ``pytest`` of exactly the tests that check ran, without coverage;
 - ``coverage run -m pytest`` + ``coverage json``: a full measurement.
 
-Every run also compares the numbers check gives each file with the full
-run's JSON report, and stops on a difference.  Finally ``ratchet check``
+Each round also times ``ratchet check`` of the other edit with an untracked
+file in the working tree: then the commit's content is a copy of the index
+(``ratchet.snapshot``), kept between checks.  Every check's numbers are
+compared with a full run's JSON report; a difference stops the script.  Finally ``ratchet check``
 with only a README change staged (the skip path) is timed.
 
 Needs PyPI.  ``--smoke`` runs one round on marshmallow (the smaller suite).
@@ -202,13 +204,25 @@ def main() -> None:
         original = edited.read_text()
         assert original.count(project.line) == 1, f"{project.line!r} not once in {project.edit}"
         hook: list[float] = []
+        snapshot: list[float] = []
         selected: list[float] = []
         full: list[float] = []
         ran: list[int] = []
         total = ""
         pytest_args = ["-q", "-p", "no:cacheprovider"]
+        untracked = root / "scratch_notes.py"
+
+        def full_run() -> float:
+            coverage_run = [str(python), "-m", "coverage", "run", "-m", "pytest"]
+            seconds = time_command([*coverage_run, *pytest_args, *project.test_args], root, 1)
+            json_report = [str(python), "-m", "coverage", "json", "-q", "-o", "cov.json"]
+            return seconds[0] + time_command(json_report, root, 1)[0]
+
         for i in range(runs):
-            edited.write_text(original.replace(project.line, project.edits[i % 2]))
+            # Each round two checks, each of an edit against the map the one
+            # before left: the working tree as staged, then with an untracked
+            # file beside, so that the check measures a copy of the index.
+            edited.write_text(original.replace(project.line, project.edits[0]))
             run(["git", "add", project.edit], root)
             seconds, doc = selected_check(root)
             hook.append(seconds)
@@ -218,22 +232,32 @@ def main() -> None:
             selected += time_command(
                 [str(python), "-m", "pytest", *pytest_args, *by_function(tests)], root, 1
             )
-            coverage_run = [str(python), "-m", "coverage", "run", "-m", "pytest"]
-            full_run = time_command([*coverage_run, *pytest_args, *project.test_args], root, 1)
-            full_json = time_command(
-                [str(python), "-m", "coverage", "json", "-q", "-o", "cov.json"], root, 1
-            )
-            full.append(full_run[0] + full_json[0])
+            full.append(full_run())
             if compare(doc, root / "cov.json"):
                 raise SystemExit("check's numbers differ from the full run's")
+            edited.write_text(original.replace(project.line, project.edits[1]))
+            run(["git", "add", project.edit], root)
+            untracked.write_text("NOTES = 1\n")
+            seconds, copied = selected_check(root)
+            snapshot.append(seconds)
+            if "measured the staged content" not in " ".join(copied.get("notes", [])):
+                raise SystemExit("the check with an untracked file did not measure a copy")
+            full_run()
+            untracked.unlink()
+            if compare(copied, root / "cov.json"):
+                raise SystemExit(
+                    "check's numbers (a copy of the index) differ from the full run's"
+                )
             print(
-                f"round {i + 1}: {total}; check {hook[-1]:.1f} s, full {full[-1]:.1f} s",
+                f"round {i + 1}: {total}; check {hook[-1]:.1f} s, "
+                f"with an untracked file {snapshot[-1]:.1f} s, full {full[-1]:.1f} s",
                 flush=True,
             )
         print(f"{name}: {total} (median {statistics.median(ran):g} tests selected)")
         print(f"one-file change ({project.edit}), each run's numbers equal the full run's:")
         report("coverage run -m pytest + coverage json", full)
         report("ratchet check (selected run)", hook, full)
+        report("ratchet check, an untracked file beside", snapshot, hook)
         report("pytest of the selected tests, no coverage", selected)
         report("ratchet check against that", hook, selected)
         edited.write_text(original)
