@@ -112,6 +112,9 @@ class StartedRun:
         self.bytecode = bytecode
         self.ticker = ticker
         self.started = time.perf_counter()
+        # A descriptor the run says "done" on when what ratchet reads is
+        # written, before its exit (the test-map plugin's); None: no such.
+        self.ready_fd: int | None = None
 
     def abandon(self) -> None:
         """Stop the run (its whole process group) and let go of it."""
@@ -122,6 +125,9 @@ class StartedRun:
             self._close()
 
     def _close(self) -> None:
+        if self.ready_fd is not None:  # Not handed to a waiting reader.
+            os.close(self.ready_fd)
+            self.ready_fd = None
         self.out.close()
         if self.ticker:
             self.ticker.close()
@@ -143,22 +149,28 @@ class StartedRun:
         may_select_none: bool = False,
         data: bool = True,
         meanwhile: Callable[[], None] | None = None,
+        when_ready: Callable[[], None] | None = None,
     ) -> TestRun:
         """Wait for the run: its data file, time and warnings.
 
         ``data``: the data file is read after the run (else the test-map
         plugin skips saving it, and it is neither combined nor required).
         ``may_select_none``: pytest finding no test to run is no error.
-        ``meanwhile``: work to do while the tests run."""
+        ``meanwhile``: work to do while the tests run; ``when_ready``: work to
+        do once the run says its output is written, while it ends (not done
+        if it ends first, or cannot say)."""
         ws, module, log, data_file = self.ws, self.module, self.log, self.data_file
         command = " ".join(ws.config.test_command)
         timeout = ws.config.test_timeout
+        ready, self.ready_fd = self.ready_fd, None
         try:
             returncode = wait_in_group(
                 self.proc,
                 timeout=timeout,
                 tick=self.ticker.tick if self.ticker else None,
                 meanwhile=meanwhile,
+                ready_fd=ready,
+                when_ready=when_ready,
             )
         finally:
             self._close()
@@ -535,30 +547,47 @@ def wait_in_group(
     timeout: float,
     tick: Callable[[], None] | None = None,
     meanwhile: Callable[[], None] | None = None,
+    ready_fd: int | None = None,
+    when_ready: Callable[[], None] | None = None,
 ) -> int | None:
     """Wait for a process :func:`spawn_in_group` started: its exit code, or
     None when it did not end within ``timeout`` seconds and was stopped.
     On a timeout or Ctrl-C its whole group is stopped.  ``meanwhile`` is
-    called once first: this process is otherwise idle while it waits."""
+    called once first: this process is otherwise idle while it waits.
+    ``ready_fd`` (taken, and closed): a pipe the process writes ``done`` to
+    before it ends; ``when_ready`` is called when it has, if it has not ended."""
     limit = timeout if 0 < timeout < math.inf else None
     # A thread waits for the exit, so it is seen at once: ``Popen.wait`` with
     # a timeout polls, up to 50 ms late.
     ended = threading.Event()
+    wake = threading.Event()  # The exit, or the word on ``ready_fd``.
 
     def reap() -> None:
         proc.wait()
         ended.set()
+        wake.set()
 
     threading.Thread(target=reap, daemon=True).start()
+    ready = threading.Event()
+    if ready_fd is not None:
+        threading.Thread(target=_listen, args=(ready_fd, ready, wake), daemon=True).start()
+    if when_ready is None:
+        wake = ended
     try:
         deadline = None if limit is None else time.monotonic() + limit
         if meanwhile is not None:
             meanwhile()
         while True:  # Wake a few times a second to redraw the progress line.
+            if ended.is_set():
+                return proc.returncode
+            if when_ready is not None and ready.is_set():
+                call, when_ready, wake = when_ready, None, ended
+                call()
+                continue
             left = None if deadline is None else deadline - time.monotonic()
             step = left if tick is None else _TICK if left is None else min(_TICK, left)
-            if ended.wait(None if step is None else max(step, 0)):
-                return proc.returncode
+            if wake.wait(None if step is None else max(step, 0)):
+                continue
             if deadline is not None and time.monotonic() >= deadline:
                 _stop_group(proc)
                 return None
@@ -567,6 +596,24 @@ def wait_in_group(
     except BaseException:
         _stop_group(proc)
         raise
+
+
+def _listen(fd: int, ready: threading.Event, wake: threading.Event) -> None:
+    """Read ``fd`` until ``done`` or its end (the writer gone); close it."""
+    said = b""
+    try:
+        while len(said) < 5:
+            chunk = os.read(fd, 5 - len(said))
+            if not chunk:
+                break
+            said += chunk
+    except OSError:
+        said = b""
+    finally:
+        os.close(fd)
+    if said == b"done\n":
+        ready.set()
+        wake.set()
 
 
 def _stop_group(proc: subprocess.Popen[bytes]) -> None:

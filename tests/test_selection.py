@@ -1429,3 +1429,89 @@ def test_confirm_after_a_selected_run_repeats_the_tests_it_ran(suite: Project) -
     assert verdict["blocking"] is True
     assert len(verdict["runs"]) == 2
     assert verdict["runs"][0] == verdict["runs"][1]  # Confirmed: the same numbers twice.
+
+
+# The test process tells ratchet when its map is written, and ratchet composes
+# while it ends; these hooks make it end badly, or write more, after that.
+LATE = """
+
+def pytest_unconfigure(config):
+    import glob
+    import os
+    import shutil
+    import time
+
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    out = os.environ.get("RATCHET_TESTMAP_OUT")
+    late = [n for n in ("late-fail", "late-more") if os.path.exists(os.path.join(here, n))]
+    if out and late:
+        time.sleep(1)  # Long enough for ratchet to have composed from the map.
+    if "late-fail" in late:
+        os._exit(3)
+    if out and "late-more" in late:
+        for path in glob.glob(os.path.join(out, "map-main-*.json")):
+            shutil.copy(path, path.replace("map-main-", "map-more-"))
+"""
+
+
+@pytest.fixture
+def late_suite(project: Project) -> Project:
+    """:func:`suite`, whose conftest can fail, or write more, after the map."""
+    project.write("pyproject.toml", pyproject(branch=True))
+    project.write("pkg/a.py", A)
+    project.write("pkg/b.py", B)
+    project.write("pkg/c.py", C)
+    project.write("tests/conftest.py", CONFTEST + LATE)
+    project.write("tests/test_a.py", TEST_A)
+    project.write("tests/test_b.py", TEST_B)
+    project.write("tests/test_d.py", TEST_D)
+    project.git("rm", "-q", "tests/test_mod.py")
+    project.commit("suite")
+    assert project.ratchet("init").code == errors.PASSED
+    project.commit("baseline")
+    return project
+
+
+def _map_dump(p: Project) -> list[str]:
+    import sqlite3
+
+    db = sqlite3.connect(p.root / ".git" / "ratchet" / "testmap.db")
+    try:
+        return list(db.iterdump())
+    finally:
+        db.close()
+
+
+def test_a_test_process_that_fails_after_its_map_is_written_fails_the_check(
+    late_suite: Project,
+) -> None:
+    """Composed early, written only once the exit code is known: nothing of
+    the failed run reaches the map."""
+    before = _map_dump(late_suite)
+    late_suite.stage("pkg/b.py", B.replace('+ "!"', '+ "!" if x else "NO!"'))
+    (late_suite.root / "late-fail").write_text("")
+    result = late_suite.ratchet("check")
+    assert result.code == errors.TEST_RUN_FAILED, result.out + result.err
+    assert "failed (exit 3)" in result.err
+    assert _map_dump(late_suite) == before
+    (late_suite.root / "late-fail").unlink()
+    doc = check_json(late_suite)
+    assert doc["mode"] == "selected", doc["why"]
+    assert sorted(doc["tests_run"]) == [  # type: ignore[call-overload]
+        "tests/test_b.py::test_shout",
+        "tests/test_b.py::test_shout_no",
+    ]
+    m = measure.run(in_place(late_suite.root, load_config(late_suite.root)), select=True)
+    assert numbers(m) == full_numbers(late_suite.root)
+
+
+def test_outputs_written_after_the_word_are_not_merged_unread(late_suite: Project) -> None:
+    """What was composed early is used only if the outputs are still all
+    there is at the exit; else the check measures everything."""
+    late_suite.stage("pkg/b.py", B.replace('+ "!"', '+ "!" if x else "NO!"'))
+    (late_suite.root / "late-more").write_text("")
+    doc = check_json(late_suite)
+    assert doc["mode"] == "full", doc["why"]
+    assert "its outputs changed after it said they were written" in str(doc["why"])
+    m = measure.run(in_place(late_suite.root, load_config(late_suite.root)), select=True)
+    assert numbers(m) == full_numbers(late_suite.root)

@@ -120,6 +120,10 @@ _COMPOSE = _COMPOSE.replace("\nimport coverage\n", "\nimport coverage\n" + FUNCT
 _NAMES = ("compose.json", ".coverage.composed", "composed.json")
 
 
+class Spent(Exception):
+    """A composer reports once: asked again, it would have nothing new to say."""
+
+
 class Composer:
     """The project's interpreter with coverage.py imported, ready to report.
 
@@ -133,6 +137,7 @@ class Composer:
         self.workdir = workdir
         workdir.mkdir(parents=True, exist_ok=True)
         self.log = workdir / "compose.log"
+        self.spent = False
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(
                 [str(ws.python), "-c", _COMPOSE, *_NAMES, cache_path(git_dir)],
@@ -164,6 +169,9 @@ class Composer:
     ) -> CoverageReport:
         """coverage.py's report on ``wanted`` (repository paths) given the lines
         (or flat arcs, in ``branch`` mode) a full run would have executed."""
+        if self.spent:  # Its process has ended; its last answer is not this one's.
+            raise Spent("the composer reported already")
+        self.spent = True
         root = self.ws.root.resolve()
         spec = {
             "branch": branch,

@@ -25,6 +25,9 @@ from ratchet.workspace import Workspace
 
 PLUGIN = "_ratchet_testmap"  # The plugin's LOADED_AS: only under this name does it record.
 GO = "RATCHET_TESTMAP_GO"  # The descriptor an early test process waits on (plugin.py).
+# The descriptor it says "done" on once its map is written (plugin.py): ratchet
+# reads and composes while pytest and the interpreter wind down.
+DONE = "RATCHET_TESTMAP_DONE"
 
 
 class Pending:
@@ -72,14 +75,20 @@ def start(ws: Workspace, workdir: Path, git_dir: Path) -> Pending | None:
     spec_path = here / "select.json"
     env["RATCHET_TESTMAP_SELECT"] = str(spec_path)
     read, write = os.pipe()
+    done_read, done_write = os.pipe()
     try:
         env[GO] = str(read)
-        started = runner.start_tests(ws, here, ["-p", PLUGIN], env, pass_fds=(read,))
+        env[DONE] = str(done_write)
+        fds = (read, done_write)
+        started = runner.start_tests(ws, here, ["-p", PLUGIN], env, pass_fds=fds)
     except BaseException:
         os.close(write)
+        os.close(done_read)
         raise
     finally:
         os.close(read)
+        os.close(done_write)
+    started.ready_fd = done_read
     return Pending(started, write, outdir, spec_path, git_dir)
 
 

@@ -36,6 +36,7 @@ tests named are run.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -53,6 +54,7 @@ SELECT = "RATCHET_TESTMAP_SELECT"
 # A descriptor to read "go" from before the spec is read: the process was
 # started before ratchet had decided what it runs (session.py, Session.start).
 GO = "RATCHET_TESTMAP_GO"
+DONE = "RATCHET_TESTMAP_DONE"
 ROOT = "RATCHET_TESTMAP_ROOT"
 DATA_DIR = "RATCHET_TESTMAP_DATA"
 # In a snapshot run: the repository the snapshot was taken from, whose files
@@ -733,6 +735,8 @@ class Plugin:
         # the processes it starts (pytest-xdist workers) read the spec itself.
         go = os.environ.pop(GO, None)
         self.go = int(go) if go else None
+        done = os.environ.pop(DONE, None)
+        self.done = int(done) if done else None
         self.waited = 0.0  # Seconds spent waiting for that go: ratchet's time, not the tests'.
         if self.go is None:
             self._read_spec()
@@ -1019,6 +1023,15 @@ class Plugin:
         if not self.keep_data:
             _no_data_file()
         _save_worker()
+        if self.done is not None and worker is None and not self.keep_data:
+            # All ratchet reads is written (pytest-xdist's workers wrote theirs
+            # before they said they were finished): it need not wait for the exit.
+            with contextlib.suppress(OSError):
+                os.write(self.done, b"done\n")
+        if self.done is not None:
+            with contextlib.suppress(OSError):
+                os.close(self.done)
+            self.done = None
 
 
 def _no_data_file() -> None:

@@ -106,6 +106,15 @@ def _fingerprint_change(stored: str, now: Mapping[str, str]) -> str:
     return ", ".join(changed) if changed else ""
 
 
+def _listed(outdir: Path) -> list[tuple[str, int, int]]:
+    """The plugin's outputs as files: name, size, time."""
+    found = []
+    for path in sorted(outdir.glob("map-*.json")):
+        info = path.stat()
+        found.append((path.name, info.st_size, info.st_mtime_ns))
+    return found
+
+
 def _outputs(outdir: Path) -> list[dict[str, Any]]:
     outputs = []
     for path in sorted(outdir.glob("map-*.json")):
@@ -199,10 +208,16 @@ class Session:
             self.rounds = 1
 
     def run(
-        self, spec: Mapping[str, object] | None, meanwhile: Callable[[], None] | None = None
+        self,
+        spec: Mapping[str, object] | None,
+        meanwhile: Callable[[], None] | None = None,
+        when_ready: Callable[[list[dict[str, Any]]], None] | None = None,
     ) -> tuple[TestRun, list[dict[str, Any]]]:
         """One pytest run with the plugin; its data file and the plugin's outputs.
-        ``meanwhile``: work to do while the tests run."""
+        ``meanwhile``: work to do while the tests run; ``when_ready``: work on
+        the outputs once they are written, while the test process ends.  The
+        outputs returned are the very list it was given only when they are
+        still all there is after the end; else they are read again."""
         if self.pending is not None:  # Left to close() to stop if go fails.
             started = self.pending.go(spec)
             outdir = self.pending.outdir
@@ -214,12 +229,25 @@ class Session:
                 spec_path.write_text(json.dumps(spec), "utf-8")
                 env["RATCHET_TESTMAP_SELECT"] = str(spec_path)
             started = runner.start_tests(self.ws, here, ["-p", early.PLUGIN], env)
+        early_outputs: list[tuple[list[tuple[str, int, int]], list[dict[str, Any]]]] = []
+
+        def ready() -> None:
+            assert when_ready is not None
+            listed = _listed(outdir)
+            outputs = _outputs(outdir)
+            early_outputs.append((listed, outputs))
+            when_ready(outputs)
+
         run = started.finish(
             may_select_none=spec is not None,
             data=spec is None or bool(spec.get("data", True)),
             meanwhile=self.work_meanwhile(meanwhile),
+            when_ready=None if when_ready is None else ready,
         )
-        outputs = _outputs(outdir)
+        if early_outputs and early_outputs[0][0] == _listed(outdir):
+            outputs = early_outputs[0][1]
+        else:
+            outputs = _outputs(outdir)
         # A process started early counts from its start, less the time it
         # waited for its spec: that was ratchet's (its start-up, done
         # meanwhile, was the run's).
@@ -614,17 +642,34 @@ def _selected(session: Session) -> Measurement:
         ahead = _Ahead(session, store, tables=not idle)
         if idle:  # No tests to overlap: the work done meanwhile overlaps the composer's start.
             session.work_meanwhile(ahead)()
-            outputs = []
-        else:
-            outputs = session.run(spec, ahead)[1]
-        try:
-            branch = store.meta("branch") == "1"
-            fresh = Recording("", branch) if idle else from_outputs(outputs)
+        branch = store.meta("branch") == "1"
+
+        def prepared(outputs: list[dict[str, Any]] | None) -> tuple[Recording, _Write]:
+            fresh = Recording("", branch) if outputs is None else from_outputs(outputs)
             if fresh.branch != branch:
                 raise RecordingError("the branch mode changed")
-            merged = _merge(session, store, plan, fresh, composer)
+            return fresh, _merge(session, store, plan, fresh, composer)
+
+        # Prepared while the test process ends, from its outputs as written:
+        # used if they are still all it wrote (the very list comes back).
+        # Any error is met again below.
+        early: list[tuple[list[dict[str, Any]], Recording, _Write]] = []
+
+        def when_ready(outputs: list[dict[str, Any]]) -> None:
+            with contextlib.suppress(Exception):
+                early.append((outputs, *prepared(outputs)))
+
+        outputs = None if idle else session.run(spec, ahead, when_ready)[1]
+        try:
+            if early and early[0][0] is outputs:
+                _, fresh, write = early[0]
+            else:
+                fresh, write = prepared(outputs)
+            merged = write()
         except (RecordingError, _CannotCarry) as e:
             failed = str(e)
+        except compose.Spent:  # Prepared early, and the run wrote more after.
+            failed = "its outputs changed after it said they were written"
         else:
             failed = ""
     if failed:
@@ -1005,11 +1050,15 @@ def _carry(
     return sorted(set(out))
 
 
+_Write = Callable[[], "_Merged"]
+
+
 def _merge(
     session: Session, store: Store, plan: Plan, fresh: Recording, composer: compose.Composer
-) -> _Merged:
+) -> _Write:
     """The new full run, composed: fresh units where they ran, the map's
-    elsewhere; numbers of every file that can have changed; the map updated."""
+    elsewhere; numbers of every file that can have changed.  Only reads the
+    map; what it returns updates the map and gives the merge's result."""
     branch = fresh.branch
     content = session.content
     # The map's tests this run concerns: those of the test modules it
@@ -1199,56 +1248,60 @@ def _merge(
     composed = {p: lines[p] for p in measure if p in lines}
     report = composer.report(composed, measure, branch=branch, tracers=tracers)
     _agrees(report, composed)
-    # Update the map: in one transaction, or not at all.
-    recorded = store.count(TEST)  # New tests are ordered after every recorded one.
-    try:
-        with store.transaction():
-            store.remove_units(gone)
-            for (uid, path), values in carried.items():
-                store.set_lines(uid, path, values)
-            uses: dict[int, list[str]] = {}
-            seq = recorded
-            for (kind, key), data in fresh_units.items():
-                if kind == TEST:
-                    seq += 1
-                    uses[store.put_unit(kind, key, data, seq)] = data.fixtures
-                else:
-                    store.put_unit(kind, key, data)
-            merged_session = UnitData(
-                opened=session_opened, imports=session_imports, drew=session_drew
-            )
-            merged_session.lines.update(session_lines)
-            from ratchet.selection.recording import merge
 
-            merge(merged_session, session_unit, branch)
-            store.put_unit(SESSION, "", merged_session)
-            store.link_fixtures(uses)
-            store.link_fixtures(kept_links)
-            if fresh.import_order:  # Else nothing is new (20,000 names not read).
-                names = list(store.module_names())
-                known_names = {p for _, p in names}
-                names += [(n, p) for n, p in fresh.import_order if p not in known_names]
-                store.set_module_names(names)
-            failed = store.failed_imports()
-            failed -= {key for (kind, key) in fresh_units if kind == IMPORT}
-            failed -= failed_gone
-            store.set_failed_imports(failed | fresh.failed_imports)
-            numbers = _numbers(report, tracers, digests)
-            store.drop_numbers(set(measure) - numbers.keys())
-            _describe(
-                session,
-                store,
-                fresh,
-                numbers,
-                replace_all=False,
-                shaped=plan.changed,
-            )
-            store.set_meta(_CLOSED, "1" if closed else "0")
-            store.collect_garbage()
-    except Exception as e:
-        session.notes.append(f"the test map was not updated: {e}")
-    total = store.count(TEST)
-    return _Merged(report, measure, total)
+    def write() -> _Merged:
+        """Update the map: in one transaction, or not at all."""
+        recorded = store.count(TEST)  # New tests are ordered after every recorded one.
+        try:
+            with store.transaction():
+                store.remove_units(gone)
+                for (uid, path), values in carried.items():
+                    store.set_lines(uid, path, values)
+                uses: dict[int, list[str]] = {}
+                seq = recorded
+                for (kind, key), data in fresh_units.items():
+                    if kind == TEST:
+                        seq += 1
+                        uses[store.put_unit(kind, key, data, seq)] = data.fixtures
+                    else:
+                        store.put_unit(kind, key, data)
+                merged_session = UnitData(
+                    opened=session_opened, imports=session_imports, drew=session_drew
+                )
+                merged_session.lines.update(session_lines)
+                from ratchet.selection.recording import merge
+
+                merge(merged_session, session_unit, branch)
+                store.put_unit(SESSION, "", merged_session)
+                store.link_fixtures(uses)
+                store.link_fixtures(kept_links)
+                if fresh.import_order:  # Else nothing is new (20,000 names not read).
+                    names = list(store.module_names())
+                    known_names = {p for _, p in names}
+                    names += [(n, p) for n, p in fresh.import_order if p not in known_names]
+                    store.set_module_names(names)
+                failed = store.failed_imports()
+                failed -= {key for (kind, key) in fresh_units if kind == IMPORT}
+                failed -= failed_gone
+                store.set_failed_imports(failed | fresh.failed_imports)
+                numbers = _numbers(report, tracers, digests)
+                store.drop_numbers(set(measure) - numbers.keys())
+                _describe(
+                    session,
+                    store,
+                    fresh,
+                    numbers,
+                    replace_all=False,
+                    shaped=plan.changed,
+                )
+                store.set_meta(_CLOSED, "1" if closed else "0")
+                store.collect_garbage()
+        except Exception as e:
+            session.notes.append(f"the test map was not updated: {e}")
+        total = store.count(TEST)
+        return _Merged(report, measure, total)
+
+    return write
 
 
 def _results(store: Store) -> dict[str, FileResult]:
