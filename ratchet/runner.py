@@ -602,13 +602,12 @@ def _listen(fd: int, ready: threading.Event, wake: threading.Event) -> None:
     """Read ``fd`` until ``done`` or its end (the writer gone); close it."""
     said = b""
     try:
-        while len(said) < 5:
-            chunk = os.read(fd, 5 - len(said))
-            if not chunk:
-                break
-            said += chunk
-    except OSError:
-        said = b""
+        with contextlib.suppress(OSError):  # Then no word: the exit is waited for.
+            while len(said) < 5:
+                chunk = os.read(fd, 5 - len(said))
+                if not chunk:
+                    break
+                said += chunk
     finally:
         os.close(fd)
     if said == b"done\n":

@@ -1515,3 +1515,23 @@ def test_outputs_written_after_the_word_are_not_merged_unread(late_suite: Projec
     assert "its outputs changed after it said they were written" in str(doc["why"])
     m = measure.run(in_place(late_suite.root, load_config(late_suite.root)), select=True)
     assert numbers(m) == full_numbers(late_suite.root)
+
+
+@pytest.mark.parametrize(
+    ("worker", "keep_data", "said"),
+    [(None, False, b"done\n"), ("gw0", False, b""), (None, True, b"")],
+)
+def test_the_test_process_says_done_only_when_all_ratchet_reads_is_written(
+    worker: str | None, keep_data: bool, said: bytes
+) -> None:
+    """Only the main process of a run that saves no data file says it: a
+    worker's word would come before the others' maps, and a data file is
+    saved at the exit.  The descriptor is closed either way."""
+    from ratchet.selection.plugin import tell_done
+
+    read, write = os.pipe()
+    tell_done(write, worker=worker, keep_data=keep_data)
+    assert os.read(read, 10) == said
+    assert os.read(read, 10) == b""  # Closed: the end of the pipe.
+    os.close(read)
+    tell_done(None, worker=None, keep_data=False)  # No descriptor: nothing to say.

@@ -1023,15 +1023,24 @@ class Plugin:
         if not self.keep_data:
             _no_data_file()
         _save_worker()
-        if self.done is not None and worker is None and not self.keep_data:
-            # All ratchet reads is written (pytest-xdist's workers wrote theirs
-            # before they said they were finished): it need not wait for the exit.
-            with contextlib.suppress(OSError):
-                os.write(self.done, b"done\n")
-        if self.done is not None:
-            with contextlib.suppress(OSError):
-                os.close(self.done)
-            self.done = None
+        done, self.done = self.done, None
+        tell_done(done, worker=worker, keep_data=self.keep_data)
+
+
+def tell_done(fd: int | None, *, worker: str | None, keep_data: bool) -> None:
+    """Say ``done`` on ratchet's descriptor ``fd`` (and close it) when all
+    ratchet reads of this run is written: its map, and no data file to
+    save at the exit.  pytest-xdist's workers wrote theirs before they said
+    they were finished; a worker itself says nothing."""
+    if fd is None:
+        return
+    try:
+        if worker is None and not keep_data:
+            with contextlib.suppress(OSError):  # ratchet gone: it reads nothing.
+                os.write(fd, b"done\n")
+    finally:
+        with contextlib.suppress(OSError):
+            os.close(fd)
 
 
 def _no_data_file() -> None:
