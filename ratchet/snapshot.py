@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from ratchet import git, scratch
+from ratchet.errors import RatchetError
 
 KEPT = "snapshot-"  # Kept copies' folders in the scratch folder (never swept).
 KEEP = 4  # Kept copies, of as many repositories (or linked worktrees), at most.
@@ -65,7 +66,9 @@ def of_index(repo: Path, fresh_prefix: str) -> Iterator[Path]:
                 root = kept / "tree" / repo.name
                 try:
                     usable = _update(repo, root, kept / "record.json")
-                except OSError:  # A full disk, say: the record is gone, so is any trust.
+                except (OSError, RatchetError):
+                    # A full disk, a folder a test made unreadable: the record
+                    # is gone, and a fresh export says what is wrong, if anything.
                     usable = False
                 if usable:
                     yield root

@@ -249,3 +249,27 @@ def test_a_check_of_staged_content_again_reuses_the_copy_and_its_bytecode(
 
 def _verdicts(out: str) -> list[str]:
     return [line for line in out.splitlines() if not line.startswith("ratchet:")]
+
+
+def test_a_copy_that_cannot_be_brought_up_to_date_gives_way_to_a_fresh_export(
+    project: Project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """git failing to write into the copy (a folder a test made unwritable,
+    which cannot be made so for root): that check exports afresh, and the
+    next one makes the kept copy anew, its record gone with the failure."""
+    repo = project.root
+    root, _ = kept(repo)
+    project.stage("pkg/mod.py", "X = 3\n")
+
+    def refuse(*args: object) -> None:
+        raise errors.RatchetError("git checkout-index failed: Permission denied")
+
+    with monkeypatch.context() as m:
+        m.setattr(git, "export_index_paths", refuse)
+        with snapshot.of_index(repo, "ratchet-snapshot-") as other:
+            assert not snapshot.is_kept(other)
+            assert tree(other) == fresh(repo, tmp_path)
+    assert not (root.parent.parent / "record.json").exists()
+    again, seen = kept(repo)
+    assert again == root
+    assert seen == fresh(repo, tmp_path)
