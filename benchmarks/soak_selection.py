@@ -13,11 +13,16 @@ compared with an independent ``coverage run -m pytest`` + ``coverage json``
 for every file.
 
     python benchmarks/soak_selection.py --commits 200 --seed 1
+
+``--copy`` leaves another random change unstaged and an untracked module
+beside each staged one: each check then measures the kept copy of the index
+(``ratchet.snapshot``), and the full run is of a fresh export of the index.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy as copy_module
 import json
 import os
 import random
@@ -31,7 +36,7 @@ from pathlib import Path
 from ratchet import measure
 from ratchet.config import load_config
 from ratchet.measurement import CoverageReport, Measurement, load_json_report
-from ratchet.workspace import in_place
+from ratchet.workspace import for_commit, in_place
 
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "soak",
@@ -472,7 +477,20 @@ def numbers(m: Measurement | CoverageReport) -> dict[str, tuple[int, ...]]:
     return {p: astuple(r.numbers) for p, r in m.files.items()}
 
 
-def soak(root: Path, commits: int, seed: int, verbose: bool = True) -> dict[str, object]:
+def staged_full_numbers(root: Path) -> dict[str, tuple[int, ...]]:
+    """:func:`full_numbers` of the index's content, exported anew."""
+    with tempfile.TemporaryDirectory() as tmp:
+        dest = Path(tmp, root.name)
+        git(root, "checkout-index", "-a", f"--prefix={dest}/")
+        return full_numbers(dest)
+
+
+def soak(
+    root: Path, commits: int, seed: int, verbose: bool = True, copy: bool = False
+) -> dict[str, object]:
+    """``copy``: each check has another random change unstaged and an
+    untracked module beside the staged one, so it measures the kept copy of
+    the index (ratchet.snapshot); the full run is of a fresh export."""
     rng = random.Random(seed)
     p = generate(rng)
     write(root, p)
@@ -489,9 +507,23 @@ def soak(root: Path, commits: int, seed: int, verbose: bool = True) -> dict[str,
         write(root, p)
         git(root, "add", "-A")
         config = load_config(root)
-        m = measure.run(in_place(root, config), select=True)
-        selected = numbers(m)
-        full = full_numbers(root)
+        if copy:
+            beside = copy_module.deepcopy(p)
+            mutate(rng, beside)
+            write(root, beside)
+            (root / "gen" / "zz_untracked.py").write_text("UNTRACKED = 1\n")
+            with for_commit(root, config) as ws:
+                if not ws.snapshot:
+                    raise SystemExit("the check with changes beside did not measure a copy")
+                m = measure.run(ws, select=True)
+            git(root, "checkout", "--", ".")
+            git(root, "clean", "-fdq")
+            selected = numbers(m)
+            full = staged_full_numbers(root)
+        else:
+            m = measure.run(in_place(root, config), select=True)
+            selected = numbers(m)
+            full = full_numbers(root)
         mode = m.mode.value
         kind = mode if mode != "full" else f"full ({m.why.split(':')[-1].strip()[:40]})"
         modes[mode] = modes.get(mode, 0) + 1
@@ -520,15 +552,21 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--smoke", action="store_true", help="a short run for CI")
     ap.add_argument("--lines", action="store_true", help="line coverage, not branch")
+    ap.add_argument(
+        "--copy",
+        action="store_true",
+        help="an unstaged change and an untracked module beside each staged one",
+    )
     args = ap.parse_args()
     global BRANCH
     BRANCH = not args.lines
     commits = 4 if args.smoke else args.commits
     with tempfile.TemporaryDirectory() as tmp:
-        result = soak(Path(tmp), commits, args.seed)
+        result = soak(Path(tmp) / "repo", commits, args.seed, copy=args.copy)
     result["core"] = os.environ.get("COVERAGE_CORE", "default")
     result["branch"] = BRANCH
     result["python"] = sys.version.split()[0]
+    result["measured"] = "the kept copy of the index" if args.copy else "the working tree"
     print(json.dumps(result, indent=2))
     return 1 if result["mismatches"] else 0
 
