@@ -143,23 +143,31 @@ COVERAGE = tuple(int(n) for n in coverage.__version__.split(".")[:2])
 UNSEEN_CHILD = [] if COVERAGE >= (7, 10) else ["tests/test_cli.py::test_cli"]
 
 
-@pytest.fixture
-def suite(project: Project) -> Project:
-    """Four modules' tests, a session fixture, a subprocess test; baselined."""
-    project.write("pyproject.toml", pyproject(branch=True) + "patch = ['subprocess']\n")
+def _suite(project: Project, *, conftest: str = CONFTEST, cli: bool = True) -> Project:
+    """Four modules' tests (three without ``cli``), a session fixture, a
+    subprocess test; baselined."""
+    patch = "patch = ['subprocess']\n" if cli else ""
+    project.write("pyproject.toml", pyproject(branch=True) + patch)
     project.write("pkg/a.py", A)
     project.write("pkg/b.py", B)
     project.write("pkg/c.py", C)
-    project.write("tests/conftest.py", CONFTEST)
+    project.write("tests/conftest.py", conftest)
     project.write("tests/test_a.py", TEST_A)
     project.write("tests/test_b.py", TEST_B)
-    project.write("tests/test_cli.py", TEST_CLI)
+    if cli:
+        project.write("tests/test_cli.py", TEST_CLI)
     project.write("tests/test_d.py", TEST_D)
     project.git("rm", "-q", "tests/test_mod.py")
     project.commit("suite")
     assert project.ratchet("init").code == errors.PASSED
     project.commit("baseline")
     return project
+
+
+@pytest.fixture
+def suite(project: Project) -> Project:
+    """Four modules' tests, a session fixture, a subprocess test; baselined."""
+    return _suite(project)
 
 
 def check_json(p: Project, *args: str) -> dict[str, object]:
@@ -1457,19 +1465,7 @@ def pytest_unconfigure(config):
 @pytest.fixture
 def late_suite(project: Project) -> Project:
     """:func:`suite`, whose conftest can fail, or write more, after the map."""
-    project.write("pyproject.toml", pyproject(branch=True))
-    project.write("pkg/a.py", A)
-    project.write("pkg/b.py", B)
-    project.write("pkg/c.py", C)
-    project.write("tests/conftest.py", CONFTEST + LATE)
-    project.write("tests/test_a.py", TEST_A)
-    project.write("tests/test_b.py", TEST_B)
-    project.write("tests/test_d.py", TEST_D)
-    project.git("rm", "-q", "tests/test_mod.py")
-    project.commit("suite")
-    assert project.ratchet("init").code == errors.PASSED
-    project.commit("baseline")
-    return project
+    return _suite(project, conftest=CONFTEST + LATE, cli=False)
 
 
 def _map_dump(p: Project) -> list[str]:
