@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shlex
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -32,6 +33,9 @@ class Config:
     # A selected check starts its test process while it plans (conftest.py
     # files load then, even when the plan needs no run).
     early_start: bool = True
+    # A check of a partly staged commit keeps its copy of the index for the
+    # next (ratchet.snapshot); false: a fresh copy each time, removed after.
+    keep_copy: bool = True
     # Seconds a test run may take before it is stopped; 0: no limit.
     test_timeout: float = 1800.0
     # A passing commit hook writes the raised baseline into the commit.
@@ -54,6 +58,7 @@ _KEYS = {
     "select",
     "select-max-share",
     "early-start",
+    "keep-copy",
     "test-timeout",
     "record-gains",
 }
@@ -130,15 +135,10 @@ def _config(section: Any) -> Config:
     watch = section.get("watch", [])
     if not isinstance(watch, list) or not all(isinstance(p, str) for p in watch):
         raise _Problem("watch must be a list of glob patterns", "watch")
-    select = section.get("select", True)
-    if not isinstance(select, bool):
-        raise _Problem("select must be true or false", "select")
-    early_start = section.get("early-start", True)
-    if not isinstance(early_start, bool):
-        raise _Problem("early-start must be true or false", "early-start")
-    record_gains = section.get("record-gains", False)
-    if not isinstance(record_gains, bool):
-        raise _Problem("record-gains must be true or false", "record-gains")
+    select = _flag(section, "select", True)
+    early_start = _flag(section, "early-start", True)
+    keep_copy = _flag(section, "keep-copy", True)
+    record_gains = _flag(section, "record-gains", False)
     share = section.get("select-max-share", 0.5)
     if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 <= share <= 1:
         raise _Problem("select-max-share must be a number from 0 to 1", "select-max-share")
@@ -161,9 +161,17 @@ def _config(section: Any) -> Config:
         select=select,
         select_max_share=float(share),
         early_start=early_start,
+        keep_copy=keep_copy,
         test_timeout=float(timeout),
         record_gains=record_gains,
     )
+
+
+def _flag(section: Mapping[str, Any], key: str, default: bool) -> bool:
+    value = section.get(key, default)
+    if not isinstance(value, bool):
+        raise _Problem(f"{key} must be true or false", key)
+    return value
 
 
 def _tiers(raw: Any) -> tuple[TierRule, ...]:

@@ -55,11 +55,11 @@ Entry = tuple[str, str]
 
 
 @contextmanager
-def of_index(repo: Path, fresh_prefix: str) -> Iterator[Path]:
+def of_index(repo: Path, fresh_prefix: str, *, keep: bool = True) -> Iterator[Path]:
     """A folder holding exactly the index's files, named like ``repo``: the
-    kept copy where it can be used, else a fresh export in a temporary
-    folder (``fresh_prefix``), removed afterwards."""
-    kept = _kept_base(repo)
+    kept copy where it can be used (and ``keep``), else a fresh export in a
+    temporary folder (``fresh_prefix``), removed afterwards."""
+    kept = _kept_base(repo) if keep else None
     if kept is not None:
         with _locked(kept) as mine:
             if mine:

@@ -101,7 +101,7 @@ def for_commit(repo: Path, config: Config, *, tests: bool = True) -> Iterator[Wo
         return
     from ratchet import snapshot
 
-    with snapshot.of_index(repo, PREFIX) as root:
+    with snapshot.of_index(repo, PREFIX, keep=config.keep_copy) as root:
         yield _build(repo, root, config, tests=tests, left_out=len(differing))
 
 

@@ -13,7 +13,9 @@ from pathlib import Path
 import pytest
 
 from ratchet import errors, git, scratch, snapshot
-from testing.project import TESTS, Project
+from ratchet.config import load_config
+from ratchet.workspace import for_commit
+from testing.project import TESTS, Project, pyproject
 
 DROPPING_TESTS = TESTS.replace("def test_sub", "def _not_a_test")
 
@@ -277,3 +279,21 @@ def test_a_copy_that_cannot_be_brought_up_to_date_gives_way_to_a_fresh_export(
     again, seen = kept(repo)
     assert again == root
     assert seen == fresh(repo, tmp_path)
+
+
+def test_keep_copy_false_exports_afresh_each_time(project: Project, tmp_path: Path) -> None:
+    """``keep-copy = false``: the copy is made for the check and removed
+    after it, as before the copy was kept; nothing is left to prune."""
+    project.write("pyproject.toml", pyproject("keep-copy = false"))
+    project.commit("no kept copy")
+    project.write("pkg/notes.py", "x = 1\n")  # Untracked: a copy is measured.
+    config = load_config(project.root)
+    assert not config.keep_copy
+    with for_commit(project.root, config) as ws:
+        assert ws.snapshot
+        assert not snapshot.is_kept(ws.root)
+        assert tree(ws.root) == fresh(project.root, tmp_path)
+        made = ws.root
+    assert not made.exists()
+    assert not any(p.name.startswith(snapshot.KEPT) for p in scratch.where().iterdir())
+    assert load_config(project.root, "[tool.ratchet]\n", given=True).keep_copy  # The default.
