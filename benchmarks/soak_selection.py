@@ -518,12 +518,11 @@ def soak(
                 m = measure.run(ws, select=True)
             git(root, "checkout", "--", ".")
             git(root, "clean", "-fdq")
-            selected = numbers(m)
             full = staged_full_numbers(root)
         else:
             m = measure.run(in_place(root, config), select=True)
-            selected = numbers(m)
             full = full_numbers(root)
+        selected = numbers(m)
         mode = m.mode.value
         kind = mode if mode != "full" else f"full ({m.why.split(':')[-1].strip()[:40]})"
         modes[mode] = modes.get(mode, 0) + 1

@@ -135,12 +135,10 @@ class StartedRun:
             # What ran from a run's temporary folder (the plugins ratchet copies
             # there, a fresh snapshot of the index) is cached under a path never
             # seen again: not kept.  The kept copy of the index's is.
-            from ratchet.snapshot import KEPT
-
             temporary = self.bytecode / scratch.where().resolve().relative_to("/")
             with contextlib.suppress(OSError):
                 for entry in os.scandir(temporary):
-                    if not entry.name.startswith(KEPT):
+                    if not entry.name.startswith(scratch.KEPT):
                         shutil.rmtree(entry.path, ignore_errors=True)
 
     def finish(
@@ -571,8 +569,6 @@ def wait_in_group(
     ready = threading.Event()
     if ready_fd is not None:
         threading.Thread(target=_listen, args=(ready_fd, ready, wake), daemon=True).start()
-    if when_ready is None:
-        wake = ended
     try:
         deadline = None if limit is None else time.monotonic() + limit
         if meanwhile is not None:
@@ -581,12 +577,14 @@ def wait_in_group(
             if ended.is_set():
                 return proc.returncode
             if when_ready is not None and ready.is_set():
-                call, when_ready, wake = when_ready, None, ended
+                call, when_ready = when_ready, None
                 call()
                 continue
             left = None if deadline is None else deadline - time.monotonic()
             step = left if tick is None else _TICK if left is None else min(_TICK, left)
-            if wake.wait(None if step is None else max(step, 0)):
+            # The word on ``ready_fd`` wakes this only while it is awaited.
+            awaited = ended if when_ready is None else wake
+            if awaited.wait(None if step is None else max(step, 0)):
                 continue
             if deadline is not None and time.monotonic() >= deadline:
                 _stop_group(proc)

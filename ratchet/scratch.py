@@ -18,6 +18,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+# Folders kept between runs (ratchet.snapshot's copies of the index): a name
+# without the pid that the sweep reads, so it never removes them.
+KEPT = "snapshot-"
+
 
 def where() -> Path:
     """``$TMPDIR/ratchet-<uid>``: the runs' folders are in it."""

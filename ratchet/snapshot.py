@@ -47,7 +47,7 @@ from typing import Any
 from ratchet import git, scratch
 from ratchet.errors import RatchetError
 
-KEPT = "snapshot-"  # Kept copies' folders in the scratch folder (never swept).
+KEPT = scratch.KEPT  # Kept copies' folders in the scratch folder (never swept).
 KEEP = 4  # Kept copies, of as many repositories (or linked worktrees), at most.
 _VERSION = 1
 # An index entry: (mode, blob id); a written file: entry + lstat (size, mtime, ctime, inode).
@@ -133,15 +133,12 @@ def _prune(parent: Path, base: Path) -> None:
     others = []
     for entry in os.scandir(parent):
         if entry.name.startswith(KEPT) and entry.path != str(base):
+            named = Path(entry.path, "repo")
             with contextlib.suppress(OSError):
-                others.append((os.stat(os.path.join(entry.path, "repo")).st_mtime, entry.path))
+                others.append((named.stat().st_mtime, entry.path, named.read_text("utf-8")))
     others.sort(reverse=True)
     left = 1  # ``base``'s.
-    for _, path in others:
-        try:
-            repo = Path(path, "repo").read_text("utf-8")
-        except OSError:
-            continue
+    for _, path, repo in others:
         if left < KEEP and os.path.isdir(repo):
             left += 1
             continue

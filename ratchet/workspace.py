@@ -161,14 +161,16 @@ def _probe_cache(repo: Path, root: Path) -> Path | None:
     """Where the answer of the project's interpreter is remembered: runs in
     the repository, and in its kept copy of the index (a fresh snapshot's
     folder is new every time)."""
-    from ratchet import git, snapshot, state
+    from ratchet import git, state
 
     if root == repo:
         name = "probe.json"
-    elif snapshot.is_kept(root):
-        name = "probe-snapshot.json"  # Its answer names that folder: one file each.
     else:
-        return None
+        from ratchet import snapshot  # Not on the way to an in-place run's tests.
+
+        if not snapshot.is_kept(root):
+            return None
+        name = "probe-snapshot.json"  # Its answer names that folder: one file each.
     try:
         return state.folder(git.git_dir(repo)) / name
     except (RatchetError, state.StateError):
