@@ -207,20 +207,20 @@ def probe_cached(
     ``.dist-info`` folder there; a ``.pth`` file is listed too).  Any
     difference, or an unreadable cache, probes again.
     """
-    import hashlib
     import json
 
+    # Kept whole, not as digests: hashlib's import alone cost the hook 2 ms
+    # on its way to starting the tests, and the text is a few kilobytes.
     def listing(paths: tuple[str, ...]) -> str:
-        digest = hashlib.sha256()
+        parts = []
         for path in paths:
             try:
                 names = sorted(os.listdir(path)) if os.path.isdir(path) else []
                 info = os.stat(path)
-                digest.update(f"{path}\0{info.st_size}:{info.st_mtime_ns}\0".encode())
-                digest.update("\0".join(names).encode() + b"\1")
+                parts.append(f"{path}\0{info.st_size}:{info.st_mtime_ns}\0" + "\0".join(names))
             except OSError:
-                digest.update(f"{path}\0absent\1".encode())
-        return digest.hexdigest()
+                parts.append(f"{path}\0absent")
+        return "\1".join(parts)
 
     if cache is None:
         return probe(python, env, root, modules)
@@ -228,7 +228,7 @@ def probe_cached(
     parts = [listing((str(python),)), str(root), *modules]
     parts += [f"{k}={v}" for k, v in sorted(env.items()) if k.startswith("PYTHON")]
     parts += [f"{k}={env.get(k, '')}" for k in _PROBE_VARIABLES]
-    now = hashlib.sha256("\0".join(parts).encode()).hexdigest()
+    now = "\0".join(parts)
     try:
         doc = json.loads(cache.read_text("utf-8"))
         if doc["key"] == now:

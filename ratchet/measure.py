@@ -16,17 +16,22 @@ from __future__ import annotations
 import shutil
 from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ratchet import git, runner, scratch
 from ratchet.config import Config
 from ratchet.errors import RatchetError, TestRunFailed
-from ratchet.measurement import CoverageReport, FileResult, Measurement, load_json_report
 from ratchet.report import RunMode
 from ratchet.workspace import Workspace, in_place, refuse_worktree_imports
+
+if TYPE_CHECKING:  # Imported where used: not on a check's way to starting its tests.
+    from ratchet.measurement import CoverageReport, FileResult, Measurement
 
 
 def given(root: Path, config: Config, data: Sequence[str]) -> Measurement:
     """The numbers in given coverage data, as the project's coverage.py reports them."""
+    from ratchet.measurement import Measurement, load_json_report
+
     paths = [Path(p) for p in data]
     heads = [_head(p) for p in paths]
     is_json = [head.lstrip().startswith(b"{") for head in heads]
@@ -116,6 +121,8 @@ def _whole(
     ws: Workspace, workdir: Path, why: str, meanwhile: Callable[[], None] | None = None
 ) -> Measurement:
     """The test command run as it is, without the test-map plugin (not pytest)."""
+    from ratchet.measurement import Measurement
+
     test_run = runner.start_tests(ws, workdir).finish(meanwhile=meanwhile)
     report, _ = runner.json_report(
         ws, test_run.data_file, workdir, TestRunFailed, git_dir=git.git_dir(ws.repo), root=ws.root

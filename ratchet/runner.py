@@ -22,10 +22,10 @@ from typing import IO, TYPE_CHECKING
 from ratchet import live, scratch
 from ratchet.coverage_report import FUNCTIONS, cache_path
 from ratchet.errors import RatchetError, TestRunFailed
-from ratchet.measurement import CoverageReport, TestRun, from_json_report, load_json_report
 from ratchet.nodata import coverage_warnings
 
 if TYPE_CHECKING:
+    from ratchet.measurement import CoverageReport, TestRun
     from ratchet.workspace import Workspace
 
 TAIL_LINES = 40
@@ -157,6 +157,8 @@ class StartedRun:
         ``meanwhile``: work to do while the tests run; ``when_ready``: work to
         do once the run says its output is written, while it ends (not done
         if it ends first, or cannot say)."""
+        from ratchet.measurement import TestRun  # Imported once the tests run, not before.
+
         ws, module, log, data_file = self.ws, self.module, self.log, self.data_file
         command = " ".join(ws.config.test_command)
         timeout = ws.config.test_timeout
@@ -312,6 +314,8 @@ def json_report(
     plugins, and with ``digests``, what each file executed
     (:func:`ran_digests`).
     """
+    from ratchet.measurement import from_json_report, load_json_report
+
     report = workdir / "coverage.json"
     # Through the API, run by the project's interpreter: the command line
     # cannot carry thousands of omit patterns, and a run that collected

@@ -44,6 +44,26 @@ def test_toplevel_and_staged_paths_work_from_a_subfolder(repo: Path) -> None:
     assert sorted(git.staged_paths(repo / "sub")) == ["a.py", "new file.txt", "sub/b.py"]
 
 
+def test_toplevel_tells_the_git_directory_and_the_local_variables_too(
+    repo: Path, tmp_path: Path
+) -> None:
+    """One git command answers all three, as the three separate questions
+    do; a path with a line break in it is asked alone and read whole."""
+    git.close()
+    assert git.toplevel(repo / "sub") == repo
+    told = (git.git_dir(repo), git.local_env_vars(repo))
+    git.close()
+    assert told == (git.git_dir(repo), git.local_env_vars(repo))
+    assert told == (repo / ".git", sh(repo, "rev-parse", "--local-env-vars").split())
+    odd = tmp_path / "line\nbreak"
+    odd.mkdir()
+    sh(odd, "init", "-q")
+    (odd / "sub").mkdir()
+    git.close()
+    assert git.toplevel(odd / "sub") == odd
+    assert git.git_dir(odd) == odd / ".git"
+
+
 def test_outside_a_repository_every_question_says_so(tmp_path: Path) -> None:
     for ask in (git.toplevel, git.staged_paths):
         with pytest.raises(RatchetError, match="not a git repository"):

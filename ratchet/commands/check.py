@@ -169,7 +169,6 @@ def judge(
     """The report on the commit being made (or, with ``base``, on the branch);
     with ``record``, a passing one's gains are written into the commit."""
     from ratchet import measure
-    from ratchet.verdicts import confirmed, worse
     from ratchet.workspace import for_commit
 
     gathered: list[Change] = []
@@ -237,6 +236,8 @@ def judge(
                     f"the full run {'differ' if mismatches else 'agree on every file'}"
                 )
             verdicts = _verdicts(change, measurement, ahead[0] if ahead else None)
+            from ratchet.verdicts import confirmed, worse
+
             if confirm and worse(verdicts):
                 again = measure.rerun(ws, worse(verdicts), measurement.tests_run)
                 verdicts = confirmed(verdicts, again, config.policy)

@@ -13,9 +13,9 @@ the session's own imports (the map, the plan, the block shapes: 20 ms).
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
+import zlib
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -107,13 +107,15 @@ def round_folder(
 def plugin_folder(git_dir: Path, workdir: Path) -> Path:
     """A folder holding the plugin as ``_ratchet_testmap.py``.
 
-    Kept in the git directory under the digest of its text, so that its
+    Kept in the git directory under a checksum of its text, so that its
     bytecode (pytest rewrites a ``-p`` plugin's assertions, which costs a
     run a tenth of a second) is cached like the project's; in ``workdir``
     when the git directory cannot be written.
     """
     source = Path(__file__).with_name("plugin.py").read_bytes()
-    digest = hashlib.sha256(source).hexdigest()[:16]
+    # Names a version's folder only (the text is compared whole below): a
+    # checksum spares the hook hashlib's import.
+    digest = f"{zlib.crc32(source):08x}{len(source):x}"
     try:
         folder = state.folder(git_dir) / f"plugin-{digest}"
         target = folder / f"{PLUGIN}.py"
