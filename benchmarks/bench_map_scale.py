@@ -26,7 +26,10 @@ memory at most 500 MB.
 
     python benchmarks/bench_map_scale.py --files 20000 --tests 100000 --peers
 
-``--smoke`` runs 200 files and 1,000 tests (with ``--peers``).
+``--smoke`` runs 200 files and 1,000 tests (with ``--peers``).  ``--keep DIR``
+generates and records the project in DIR and leaves it there; given a DIR
+that holds one already, it skips both (``init`` of 100,000 tests takes
+8-25 minutes) and times the edits on it as it is.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import re
 import statistics
 import subprocess
 import sys
@@ -107,9 +111,12 @@ def generate(root: Path, files: int, tests: int, seed: int) -> None:
 
 
 def edit(root: Path, i: int, n: int) -> None:
+    """g()'s body statement changed: ``n`` makes it new even where edited before."""
     path = root / module_path(i)
     text = path.read_text()
-    path.write_text(text.replace("    y = x * 2\n", f"    y = x * 2 + {n} - {n}\n", 1))
+    path.write_text(
+        re.sub(r"    y = x \* 2[^\n]*\n", f"    y = x * 2 + {n} - {n}\n", text, count=1)
+    )
 
 
 def idle_edit(root: Path, i: int, n: int) -> None:
@@ -128,76 +135,112 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--smoke", action="store_true")
     parser.add_argument("--peers", action="store_true", help="time pytest and coverage.py alone")
+    parser.add_argument("--keep", type=Path, metavar="DIR", help="the project's folder, kept")
     args = parser.parse_args()
     files, tests, edits, idle = (
         (200, 1_000, 2, 2) if args.smoke else (args.files, args.tests, args.edits, args.idle_edits)
     )
     sys.path.insert(0, str(REPO))
-    with tempfile.TemporaryDirectory() as tmp:
-        root = git_repo(Path(tmp) / "mono")
-        started = time.perf_counter()
-        generate(root, files, tests, args.seed)
-        commit_all(root, "the project")
-        print(f"{files} files, {tests} tests generated in {time.perf_counter() - started:.1f} s")
-        if args.peers or args.smoke:
-            pytest = ["-m", "pytest", "-q", "-p", "no:randomly"]
-            coverage = ["-m", "coverage", "run", "--data-file=.peer-coverage"]
-            for name, args_ in (
-                ("pytest alone", pytest),
-                ("coverage run -m pytest", coverage + pytest),
-            ):
-                command = [sys.executable, *args_]
-                (seconds,) = time_command(command, root, 1)
-                print(f"{name}: {seconds:.1f} s, peak {_mb(command):.0f} MB")
-            (root / ".peer-coverage").unlink()
-        init = [*RATCHET, "init"]
-        (seconds,) = time_command(init, root, 1)
-        print(f"ratchet init (records the map): {seconds:.1f} s, peak {_mb(init):.0f} MB")
-        commit_all(root, "baseline")
-        from ratchet.selection.store import NAME
+    from ratchet.selection.store import NAME
 
+    with tempfile.TemporaryDirectory() as tmp:
+        root = args.keep.resolve() if args.keep else Path(tmp) / "mono"
+        kept = (root / ".git" / "ratchet" / NAME).is_file()
+        if kept:
+            print(f"{root}: generated and recorded already, as its last edit left it")
+        else:
+            record(root, files, tests, args.seed, peers=args.peers or args.smoke)
         size = (root / ".git" / "ratchet" / NAME).stat().st_size
         print(f"map on disk: {size / 1e6:.1f} MB, {size / tests:.0f} bytes per test")
-        rng = random.Random(args.seed + 1)
-        check = [*RATCHET, "check"]
-        total: list[float] = []
-        own: list[float] = []
-        ran: list[int] = []
-        for n in range(edits):
-            edit(root, rng.randrange(files), n + 1)
-            subprocess.run(["git", "add", "-A"], cwd=root, check=True, env=git_env())
-            seconds, tests_ran, test_run = hook_check(root)
-            total.append(seconds)
-            own.append(total[-1] - test_run)
-            ran.append(tests_ran)
-            print(
-                f"edit {n + 1}: ran {ran[-1]} tests; check {total[-1]:.2f} s,"
-                f" its test run {test_run:.1f} s, its own {own[-1]:.2f} s",
-                flush=True,
-            )
-            commit_all(root, f"edit {n + 1}")
-        idle_own: list[float] = []
-        for n in range(idle):
-            idle_edit(root, rng.randrange(files), n + 1)
-            subprocess.run(["git", "add", "-A"], cwd=root, check=True, env=git_env())
-            seconds, tests_ran, test_run = hook_check(root)
-            if tests_ran:
-                raise SystemExit(f"an edit no test runs ran {tests_ran} tests")
-            idle_own.append(seconds - test_run)
-            print(f"edit no test runs {n + 1}: check {idle_own[-1]:.2f} s, all own", flush=True)
-            commit_all(root, f"comment {n + 1}")
-        peak = time_command(check, root, 1)  # Nothing changed: the map is read all the same.
+        edit_loop(root, files, edits, idle, args.seed)
+
+
+def record(root: Path, files: int, tests: int, seed: int, *, peers: bool) -> None:
+    """Generate the project in ``root``, commit it and record its map."""
+    git_repo(root)
+    started = time.perf_counter()
+    generate(root, files, tests, seed)
+    commit_all(root, "the project")
+    print(f"{files} files, {tests} tests generated in {time.perf_counter() - started:.1f} s")
+    if peers:
+        pytest = ["-m", "pytest", "-q", "-p", "no:randomly"]
+        coverage = ["-m", "coverage", "run", "--data-file=.peer-coverage"]
+        for name, args_ in (
+            ("pytest alone", pytest),
+            ("coverage run -m pytest", coverage + pytest),
+        ):
+            command = [sys.executable, *args_]
+            (seconds,) = time_command(command, root, 1)
+            print(f"{name}: {seconds:.1f} s, peak {_mb(command):.0f} MB")
+        (root / ".peer-coverage").unlink()
+    init = [*RATCHET, "init"]
+    (seconds,) = time_command(init, root, 1)
+    print(f"ratchet init (records the map): {seconds:.1f} s, peak {_mb(init):.0f} MB")
+    commit_all(root, "baseline")
+
+
+def edit_loop(root: Path, files: int, edits: int, idle: int, seed: int) -> None:
+    """Function edits, then edits no test runs, each staged, checked, committed.
+
+    On a kept project, the edits of a later run are others (seeded by its
+    number of commits too), numbered past every earlier one."""
+    commits = subprocess.run(
+        ["git", "rev-list", "--count", "HEAD"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    before = int(commits.stdout) - 2  # The project and its baseline.
+    rng = random.Random(seed + 1 + before)
+    check = [*RATCHET, "check"]
+    total: list[float] = []
+    own: list[float] = []
+    ran: list[int] = []
+    for n in range(edits):
+        edit(root, rng.randrange(files), before + n + 1)
+        subprocess.run(["git", "add", "-A"], cwd=root, check=True, env=git_env())
+        seconds, tests_ran, test_run = hook_check(root)
+        total.append(seconds)
+        own.append(total[-1] - test_run)
+        ran.append(tests_ran)
         print(
-            f"one-function edits: check median {statistics.median(total):.2f} s,"
-            f" own time median {statistics.median(own):.2f} s (worst {max(own):.2f} s),"
-            f" {statistics.median(ran):g} tests run (median)"
+            f"edit {n + 1}: ran {ran[-1]} tests; check {total[-1]:.2f} s,"
+            f" its test run {test_run:.1f} s, its own {own[-1]:.2f} s",
+            flush=True,
         )
-        if idle_own:
-            print(
-                f"edits no test runs: own time median {statistics.median(idle_own):.2f} s"
-                f" (worst {max(idle_own):.2f} s)"
-            )
-        print(f"check with nothing changed: {peak[0]:.2f} s, peak {_mb(check):.0f} MB")
+        commit_all(root, f"edit {n + 1}")
+    idle_own: list[float] = []
+    for n in range(idle):
+        idle_edit(root, rng.randrange(files), before + n + 1)
+        subprocess.run(["git", "add", "-A"], cwd=root, check=True, env=git_env())
+        seconds, tests_ran, test_run = hook_check(root)
+        if tests_ran:
+            raise SystemExit(f"an edit no test runs ran {tests_ran} tests")
+        idle_own.append(seconds - test_run)
+        print(f"edit no test runs {n + 1}: check {idle_own[-1]:.2f} s, all own", flush=True)
+        commit_all(root, f"comment {n + 1}")
+    # One more function edit, for the peak memory of a check that runs tests
+    # and updates the map (its test process's included).
+    edit(root, rng.randrange(files), before + edits + idle + 1)
+    subprocess.run(["git", "add", "-A"], cwd=root, check=True, env=git_env())
+    (edited,) = time_command(check, root, 1)
+    edited_mb = _mb(check)
+    commit_all(root, "edit, peak")
+    PEAK_KB.clear()
+    peak = time_command(check, root, 1)  # Nothing staged: the hook's skip.
+    print(
+        f"one-function edits: check median {statistics.median(total):.2f} s,"
+        f" own time median {statistics.median(own):.2f} s (worst {max(own):.2f} s),"
+        f" {statistics.median(ran):g} tests run (median)"
+    )
+    if idle_own:
+        print(
+            f"edits no test runs: own time median {statistics.median(idle_own):.2f} s"
+            f" (worst {max(idle_own):.2f} s)"
+        )
+    print(f"check of one more function edit: {edited:.2f} s, peak {edited_mb:.0f} MB")
+    print(f"check with nothing staged: {peak[0]:.2f} s, peak {_mb(check):.0f} MB")
 
 
 def _mb(args: list[str]) -> float:
