@@ -101,12 +101,25 @@ class Unit:
 
 
 class Sets:
-    """Lines from coverage.py's own per-file sets (the ctrace and pytrace cores)."""
+    """Lines from coverage.py's own per-file sets (the ctrace and pytrace cores).
+
+    Every unit boundary looks for the files with new lines.  coverage.py's
+    dict holds a set for every file measured so far (20,000 in a monorepo,
+    where the scan took half a recorded run's time), so the sets nothing
+    else holds, once emptied, are removed from it (:meth:`_compact`): the
+    tracers add a file again when they next enter it, and the scan sees only
+    the files run since.  Both cores own a reference to the set of every
+    frame they trace (coverage.py 7.0 on), so a set no tracer holds gets no
+    more lines; one a tracer took meanwhile (another thread, between the
+    count and the removal) is watched until it is let go (:meth:`_watch`).
+    """
 
     def __init__(self, collector: Any, data: dict[str, set[Any]]) -> None:
         self.collector = collector
         self.data = data
         self.moved: dict[str, set[Any]] = {}  # Taken from coverage, given back on flush.
+        self.retired: list[tuple[str, set[Any]]] = []  # Removed from data, maybe still held.
+        self.compacting = _counts_references()
         flush = collector.flush_data
 
         def flush_data() -> bool:
@@ -119,22 +132,49 @@ class Sets:
         """Move what coverage collected since the last call into a new dict."""
         taken: dict[str, set[Any]] = {}
         data = self.data
-        # The files with new lines, found in C: this runs at every unit
-        # boundary, and a Python loop over thousands of measured files
-        # took nine tenths of a run's time.  (No Python code runs while it
-        # is built, so no other thread can add a file meanwhile.)
+        # The files with new lines, found in C.  (No Python code runs while
+        # it is built, so no other thread can add a file meanwhile.)
         for f in list(compress(data.keys(), data.values())):
-            s = data[f]
-            kept = self.moved.get(f)
-            if kept is None:
-                kept = self.moved[f] = set()
-            # Copy first, then remove only what was copied: a line a thread
-            # adds meanwhile stays for the next call, never lost.
-            snap = set(s)
-            s -= snap
-            kept |= snap
-            taken[f] = snap
+            self._move(f, data[f], taken)
+        if self.retired:
+            self._watch(taken)
+        if self.compacting:
+            self._compact()
         return taken
+
+    def _move(self, f: str, s: set[Any], taken: dict[str, set[Any]]) -> None:
+        kept = self.moved.get(f)
+        if kept is None:
+            kept = self.moved[f] = set()
+        # Copy first, then remove only what was copied: a line a thread
+        # adds meanwhile stays for the next call, never lost.
+        snap = set(s)
+        s -= snap
+        kept |= snap
+        mine = taken.get(f)
+        if mine is None:
+            taken[f] = snap
+        else:
+            mine |= snap
+
+    def _compact(self) -> None:
+        data = self.data
+        for f in [f for f, s in data.items() if not s]:
+            s = data.get(f)
+            if s is None or s or _references(s) > _UNHELD:
+                continue  # A tracer holds it (a frame of that file is running).
+            del data[f]
+            self.retired.append((f, s))
+
+    def _watch(self, taken: dict[str, set[Any]]) -> None:
+        """Lines a tracer added to a removed set; drop the sets none holds."""
+        still = []
+        for f, s in self.retired:
+            if s:
+                self._move(f, s, taken)
+            if _references(s) > _UNHELD:
+                still.append((f, s))
+        self.retired = still
 
     def give_back(self) -> None:
         for f, s in self.moved.items():
@@ -147,6 +187,30 @@ class Sets:
 
     def stop(self) -> None:
         self.give_back()
+
+
+def _references(s: set[Any]) -> int:
+    return sys.getrefcount(s)
+
+
+def _unheld() -> int:
+    """What :func:`_references` says of a set held by one container and one name."""
+    box: list[set[Any]] = [set()]
+    s = box[0]
+    return _references(s)
+
+
+_UNHELD = _unheld()
+
+
+def _counts_references() -> bool:
+    """Whether one more holder shows in the count (else sets are never removed)."""
+    box: list[set[Any]] = [set()]
+    s = box[0]
+    other = s
+    held = _references(s)
+    del other
+    return held == _UNHELD + 1 and _references(s) == _UNHELD
 
 
 class Monitor:
