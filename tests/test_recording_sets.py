@@ -30,7 +30,7 @@ def test_emptied_sets_no_tracer_holds_leave_coverages_dict() -> None:
     data["m5.py"].add(7)
     running = data["m3.py"]  # A tracer's frame of m3.py holds its set.
     collector = Collector(data)
-    sets = plugin.Sets(collector, data)
+    sets = plugin.Sets(collector, data, pytrace=False)
     assert sets.compacting
     assert sets.take() == {"m5.py": {7}}
     assert list(data) == ["m3.py"]
@@ -46,7 +46,7 @@ def test_emptied_sets_no_tracer_holds_leave_coverages_dict() -> None:
 def test_a_set_taken_while_it_was_removed_is_watched_until_let_go() -> None:
     data: dict[str, set[Any]] = {"a.py": set(), "b.py": set()}
     collector = Collector(data)
-    sets = plugin.Sets(collector, data)
+    sets = plugin.Sets(collector, data, pytrace=False)
     sets.take()
     assert not data
     # Another thread's tracer took a.py's set between the count and the removal.
@@ -71,3 +71,38 @@ def test_references_are_counted_as_the_removal_assumes() -> None:
     assert plugin._references(s) == plugin._UNHELD + 1
     del other
     assert plugin._counts_references()
+
+
+class PyTracer:
+    """What Sets reads of coverage.py's pytrace tracer: the sets of its frames."""
+
+    def __init__(self) -> None:
+        self.data_stack: list[tuple[Any, ...]] = []
+        self.cur_file_data: set[Any] | None = None
+
+
+def test_under_pytrace_the_set_of_a_running_frame_is_never_emptied() -> None:
+    data: dict[str, set[Any]] = {"run.py": {1, 2}, "done.py": {7}}
+    tracer = PyTracer()
+    tracer.cur_file_data = data["run.py"]  # A frame of run.py is running.
+    collector = Collector(data)
+    collector.tracers = [tracer]  # type: ignore[attr-defined]
+    sets = plugin.Sets(collector, data, pytrace=True)
+    assert sets.take() == {"run.py": {1, 2}, "done.py": {7}}
+    # Emptied, its next call into run.py would not be traced (coverage.py's
+    # same-file shortcut): it keeps its lines, and only new ones are taken.
+    assert data["run.py"] == {1, 2}
+    assert "done.py" not in data
+    data["run.py"].add(3)
+    assert sets.take() == {"run.py": {3}}
+    tracer.data_stack.append((tracer.cur_file_data, "run.py", 3, False))
+    tracer.cur_file_data = None  # It called out; its set waits on the stack.
+    data["run.py"].add(4)
+    assert sets.take() == {"run.py": {4}}
+    assert data["run.py"] == {1, 2, 3, 4}
+    tracer.data_stack.clear()  # The frame ended: its set is emptied as any other.
+    data["run.py"].add(5)
+    assert sets.take() == {"run.py": {5}}
+    assert "run.py" not in data
+    collector.flush_data()
+    assert collector.flushed == {"run.py": {1, 2, 3, 4, 5}, "done.py": {7}}

@@ -295,6 +295,56 @@ def test_full_flag_no_map_and_environment_changes_run_everything(
     assert check_json(suite)["mode"] == "selected"
 
 
+RUNS_ON = """\
+def run(get):
+    return helper(get("m"))
+
+
+def helper(v):
+    a = v + 1
+    return a
+"""
+
+RUNS_ON_TEST = """\
+import pytest
+
+from pkg import runs_on
+
+
+@pytest.fixture(scope="module")
+def m():
+    return 1
+
+
+def test_runs_on(request):
+    assert runs_on.run(request.getfixturevalue) == 2
+"""
+
+
+@pytest.mark.parametrize("core", ["pytrace", "ctrace"])
+def test_a_frame_running_across_a_boundary_still_has_its_calls_traced(
+    project: Project, monkeypatch: pytest.MonkeyPatch, core: str
+) -> None:
+    """run() asks for a module fixture in the middle of its line: a unit
+    boundary while its frame runs.  The pytrace core then traces a call into
+    run()'s own file only if that file's set of lines is not empty
+    (coverage.py's same-file shortcut): the boundary must not leave it empty,
+    or helper()'s lines go unseen, in the data file too."""
+    monkeypatch.setenv("COVERAGE_CORE", core)
+    project.write("pkg/runs_on.py", RUNS_ON)
+    project.write("tests/test_runs_on.py", RUNS_ON_TEST)
+    project.commit("a frame that runs on")
+    m = measure.run(in_place(project.root, load_config(project.root)), select=False)
+    assert numbers(m)["pkg/runs_on.py"] == (5, 5, 0, 0)
+    assert numbers(m) == full_numbers(project.root)
+    project.write("pkg/runs_on.py", RUNS_ON.replace("a = v + 1", "a = 1 + v"))
+    project.commit("helper edited")
+    m = measure.run(in_place(project.root, load_config(project.root)), select=True)
+    assert m.mode is RunMode.SELECTED, m.why
+    assert m.tests_run == ("tests/test_runs_on.py::test_runs_on",)
+    assert numbers(m) == full_numbers(project.root)
+
+
 def test_a_changed_function_that_ran_at_import_time_runs_everything(suite: Project) -> None:
     suite.write("pkg/a.py", A + "\n\nDOUBLED = double(2)\n")
     suite.commit("compute at import")

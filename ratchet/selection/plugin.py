@@ -112,13 +112,22 @@ class Sets:
     frame they trace (coverage.py 7.0 on), so a set no tracer holds gets no
     more lines; one a tracer took meanwhile (another thread, between the
     count and the removal) is watched until it is let go (:meth:`_watch`).
+
+    The pytrace core traces a call into the file of the frame that makes it
+    only if that frame's set is not empty (coverage.py's same-file
+    shortcut).  So under that core the sets of frames still running are
+    never emptied: what was taken from them is remembered instead
+    (``self.seen``), and only lines beyond it are taken.
     """
 
-    def __init__(self, collector: Any, data: dict[str, set[Any]]) -> None:
+    def __init__(self, collector: Any, data: dict[str, set[Any]], *, pytrace: bool) -> None:
         self.collector = collector
         self.data = data
+        self.pytrace = pytrace
         self.moved: dict[str, set[Any]] = {}  # Taken from coverage, given back on flush.
         self.retired: list[tuple[str, set[Any]]] = []  # Removed from data, maybe still held.
+        # id(set) -> (that set, what was taken from it): sets left full (pytrace).
+        self.seen: dict[int, tuple[set[Any], set[Any]]] = {}
         self.compacting = _counts_references()
         flush = collector.flush_data
 
@@ -132,24 +141,51 @@ class Sets:
         """Move what coverage collected since the last call into a new dict."""
         taken: dict[str, set[Any]] = {}
         data = self.data
+        running = self._running() if self.pytrace else {}
         # The files with new lines, found in C.  (No Python code runs while
         # it is built, so no other thread can add a file meanwhile.)
         for f in list(compress(data.keys(), data.values())):
-            self._move(f, data[f], taken)
+            self._move(f, data[f], taken, running)
         if self.retired:
-            self._watch(taken)
+            self._watch(taken, running)
         if self.compacting:
             self._compact()
         return taken
 
-    def _move(self, f: str, s: set[Any], taken: dict[str, set[Any]]) -> None:
-        kept = self.moved.get(f)
-        if kept is None:
-            kept = self.moved[f] = set()
+    def _running(self) -> dict[int, set[Any]]:
+        """The sets of the frames the pytrace tracers are in, by id."""
+        found: dict[int, set[Any]] = {}
+        for tracer in list(getattr(self.collector, "tracers", ())):
+            current = getattr(tracer, "cur_file_data", None)
+            for entry in [*list(getattr(tracer, "data_stack", ())), (current,)]:
+                for item in entry:
+                    if type(item) is set:
+                        found[id(item)] = item
+        return found
+
+    def _move(
+        self, f: str, s: set[Any], taken: dict[str, set[Any]], running: dict[int, set[Any]]
+    ) -> None:
         # Copy first, then remove only what was copied: a line a thread
         # adds meanwhile stays for the next call, never lost.
         snap = set(s)
-        s -= snap
+        known = self.seen.get(id(s))
+        if id(s) in running:  # Left full; only what is new is taken.
+            if known is None:
+                self.seen[id(s)] = (s, set(snap))
+            else:
+                snap -= known[1]
+                known[1].update(snap)
+        else:
+            s -= snap
+            if known is not None:
+                del self.seen[id(s)]
+                snap -= known[1]
+        if not snap:
+            return
+        kept = self.moved.get(f)
+        if kept is None:
+            kept = self.moved[f] = set()
         kept |= snap
         mine = taken.get(f)
         if mine is None:
@@ -166,17 +202,18 @@ class Sets:
             del data[f]
             self.retired.append((f, s))
 
-    def _watch(self, taken: dict[str, set[Any]]) -> None:
+    def _watch(self, taken: dict[str, set[Any]], running: dict[int, set[Any]]) -> None:
         """Lines a tracer added to a removed set; drop the sets none holds."""
         still = []
         for f, s in self.retired:
             if s:
-                self._move(f, s, taken)
+                self._move(f, s, taken, running)
             if _references(s) > _UNHELD:
                 still.append((f, s))
         self.retired = still
 
     def give_back(self) -> None:
+        self.seen = {}  # coverage.py empties its sets once it has them.
         for f, s in self.moved.items():
             live = self.data.get(f)
             if live is None:
@@ -367,7 +404,7 @@ class Recorder:
                     )
                     return
                 self.layout = layout
-            self.source = Sets(collector, data)
+            self.source = Sets(collector, data, pytrace=self.core == "PyTracer")
         else:
             self.reason = f"coverage.py's {self.core} core cannot be recorded per test"
             return
