@@ -651,18 +651,24 @@ def _selected(session: Session) -> Measurement:
             return fresh, _merge(session, store, plan, fresh, composer)
 
         # Prepared while the test process ends, from its outputs as written:
-        # used if they are still all it wrote (the very list comes back).
-        # Any error is met again below.
-        early: list[tuple[list[dict[str, Any]], Recording, _Write]] = []
+        # used, or its error raised, if they are still all it wrote (the very
+        # list comes back).  Prepared again otherwise, which a composer that
+        # reported already refuses (compose.Spent).
+        ready: list[tuple[list[dict[str, Any]], tuple[Recording, _Write] | Exception]] = []
 
         def when_ready(outputs: list[dict[str, Any]]) -> None:
-            with contextlib.suppress(Exception):
-                early.append((outputs, *prepared(outputs)))
+            try:
+                ready.append((outputs, prepared(outputs)))
+            except Exception as e:
+                ready.append((outputs, e))
 
         outputs = None if idle else session.run(spec, ahead, when_ready)[1]
         try:
-            if early and early[0][0] is outputs:
-                _, fresh, write = early[0]
+            if ready and ready[0][0] is outputs:
+                done = ready[0][1]
+                if isinstance(done, Exception):
+                    raise done
+                fresh, write = done
             else:
                 fresh, write = prepared(outputs)
             merged = write()
